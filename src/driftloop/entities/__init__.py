@@ -1,0 +1,34 @@
+"""Plain, frozen records that the stores return and the services hand out.
+
+No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses the layers.
+"""
+
+from driftloop.entities.events import Event
+from driftloop.entities.tracking import (
+    Artifact,
+    DatasetInput,
+    Experiment,
+    Lifecycle,
+    MetricHistory,
+    MetricPoint,
+    MetricSummary,
+    Resources,
+    Run,
+    RunEnvironment,
+    RunStatus,
+)
+
+__all__ = [
+    "Artifact",
+    "DatasetInput",
+    "Event",
+    "Experiment",
+    "Lifecycle",
+    "MetricHistory",
+    "MetricPoint",
+    "MetricSummary",
+    "Resources",
+    "Run",
+    "RunEnvironment",
+    "RunStatus",
+]

@@ -1,0 +1,182 @@
+"""Every error driftloop raises on purpose.
+
+Each class also inherits the builtin a Python user would catch for it, and carries a stable
+``code`` that :data:`HTTP_STATUS` maps, once, to the status the workspace server answers with::
+
+    DriftloopError (Exception)                       driftloop_error      500
+    ├── InvalidInput (ValueError)                    invalid_input        400
+    │   ├── InvalidName                              invalid_name         400
+    │   ├── InvalidFilter                            invalid_filter       400
+    │   └── InvalidSettings                          invalid_settings     400
+    ├── NotFound (LookupError)                       not_found            404
+    ├── Conflict (ValueError)                        conflict             409
+    │   ├── AlreadyExists                            already_exists       409
+    │   ├── ParamConflict                            param_conflict       409
+    │   └── InvalidState                             invalid_state        409
+    ├── PermissionDenied (PermissionError)           permission_denied    403
+    └── StoreError (OSError)                         store_error          503
+        ├── StoreUnavailable (ConnectionError)       store_unavailable    503
+        ├── StoreBusy (TimeoutError)                 store_busy           503
+        ├── SchemaMismatch (RuntimeError)            schema_mismatch      500
+        └── IntegrityError                           integrity_error      500
+
+A user's mistake (an invalid name, a bad filter, a missing run) is an error below
+``InvalidInput``, ``NotFound`` or ``Conflict``; the command line prints its message on one line and
+exits non-zero, never with a traceback.
+
+>>> try:
+...     raise NotFound("No run with id 'abc'.")
+... except LookupError as error:
+...     (error.code, HTTP_STATUS[error.code])
+('not_found', 404)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "HTTP_STATUS",
+    "AlreadyExists",
+    "Conflict",
+    "DriftloopError",
+    "IntegrityError",
+    "InvalidFilter",
+    "InvalidInput",
+    "InvalidName",
+    "InvalidSettings",
+    "InvalidState",
+    "NotFound",
+    "ParamConflict",
+    "PermissionDenied",
+    "SchemaMismatch",
+    "StoreBusy",
+    "StoreError",
+    "StoreUnavailable",
+]
+
+
+class DriftloopError(Exception):
+    """The root of every error driftloop raises on purpose."""
+
+    code: ClassVar[str] = "driftloop_error"
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class InvalidInput(DriftloopError, ValueError):
+    """A value given by the user is not acceptable."""
+
+    code = "invalid_input"
+
+
+class InvalidName(InvalidInput):
+    """A name (of an experiment, a metric, a param…) breaks the naming rules."""
+
+    code = "invalid_name"
+
+
+class InvalidFilter(InvalidInput):
+    """A search filter or order-by clause does not parse; the message points at the column."""
+
+    code = "invalid_filter"
+
+    def __init__(self, message: str, *, text: str = "", position: int = 0) -> None:
+        super().__init__(message)
+        self.text = text
+        self.position = position
+
+
+class InvalidSettings(InvalidInput):
+    """Workspace settings (arguments, environment variables or driftloop.toml) are wrong."""
+
+    code = "invalid_settings"
+
+
+class NotFound(DriftloopError, LookupError):
+    """The object asked for does not exist (or was purged)."""
+
+    code = "not_found"
+
+
+class Conflict(DriftloopError, ValueError):
+    """The request contradicts the current state of an object."""
+
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    """An object with that name or id exists already."""
+
+    code = "already_exists"
+
+
+class ParamConflict(Conflict):
+    """A run's param was logged again with a different value; params are write-once."""
+
+    code = "param_conflict"
+
+
+class InvalidState(Conflict):
+    """The object is in a state that does not allow the operation (logging to a finished run…)."""
+
+    code = "invalid_state"
+
+
+class PermissionDenied(DriftloopError, PermissionError):
+    """The actor may not perform the operation."""
+
+    code = "permission_denied"
+
+
+class StoreError(DriftloopError, OSError):
+    """The metadata database or the blob storage failed."""
+
+    code = "store_error"
+
+
+class StoreUnavailable(StoreError, ConnectionError):
+    """The store cannot be reached at its URL."""
+
+    code = "store_unavailable"
+
+
+class StoreBusy(StoreError, TimeoutError):
+    """The store stayed locked by other writers for longer than driftloop waits."""
+
+    code = "store_busy"
+
+
+class SchemaMismatch(StoreError, RuntimeError):
+    """The metadata schema is older (needs ``driftloop db upgrade``) or newer than this driftloop."""
+
+    code = "schema_mismatch"
+
+
+class IntegrityError(StoreError):
+    """Stored bytes do not match their SHA-256 digest: the blob was altered or truncated."""
+
+    code = "integrity_error"
+
+
+HTTP_STATUS: dict[str, int] = {
+    DriftloopError.code: 500,
+    InvalidInput.code: 400,
+    InvalidName.code: 400,
+    InvalidFilter.code: 400,
+    InvalidSettings.code: 400,
+    NotFound.code: 404,
+    Conflict.code: 409,
+    AlreadyExists.code: 409,
+    ParamConflict.code: 409,
+    InvalidState.code: 409,
+    PermissionDenied.code: 403,
+    StoreError.code: 503,
+    StoreUnavailable.code: 503,
+    StoreBusy.code: 503,
+    SchemaMismatch.code: 500,
+    IntegrityError.code: 500,
+}
+"""The one table from an error's ``code`` to the HTTP status the server answers with."""

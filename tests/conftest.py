@@ -1,0 +1,125 @@
+"""Shared fixtures: a fresh workspace per test, on SQLite and (where reachable) PostgreSQL.
+
+PostgreSQL runs at 127.0.0.1:5432 with trust auth (override with DRIFTLOOP_TEST_POSTGRES). Each
+test that uses it gets a schema of its own, dropped afterwards, so parallel runs never collide. On a
+laptop without PostgreSQL those tests are skipped with a message; in CI (CI=true) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from driftloop import Workspace, set_workspace
+from driftloop.store.metadata import Database
+
+POSTGRES = os.environ.get("DRIFTLOOP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+_postgres_error: str | None = None
+_postgres_checked = False
+
+
+def _postgres_reachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    global _postgres_checked, _postgres_error
+    if not _postgres_checked:
+        _postgres_checked = True
+        try:
+            engine = sa.create_engine(POSTGRES, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            engine.dispose()
+        except Exception as error:
+            _postgres_error = str(error).splitlines()[0]
+    return _postgres_error
+
+
+def postgres_schema_url(schema: str) -> str:
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def _fresh_schema() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema, dropped afterwards."""
+    problem = _postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL is not reachable at {POSTGRES} ({problem})"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must run the PostgreSQL contract tests.")
+        pytest.skip(f"{message}; start it or set DRIFTLOOP_TEST_POSTGRES to run these tests.")
+    schema = f"dl_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A PostgreSQL schema of this test's own, with no tables yet."""
+    with _fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL schema of this test's own."""
+    with _fresh_schema() as url:
+        database = Database(url, auto_migrate=False)
+        database.upgrade()
+        database.dispose()
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A metadata store URL for each backend: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta' / 'driftloop.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def workspace(store_url: str, tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh, opened workspace on each metadata backend, with local blobs in the test's folder."""
+    ws = Workspace(tmp_path / "ws", store=store_url, actor="tester").open()
+    set_workspace(ws)
+    try:
+        yield ws
+    finally:
+        set_workspace(None)
+        ws.close()
+
+
+@pytest.fixture
+def sqlite_workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh embedded workspace (SQLite) for tests that are not about the backend."""
+    ws = Workspace(tmp_path / "ws", actor="tester").open()
+    set_workspace(ws)
+    try:
+        yield ws
+    finally:
+        set_workspace(None)
+        ws.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's DRIFTLOOP_* settings or writes into the repository."""
+    for name in list(os.environ):
+        if name.startswith("DRIFTLOOP_") and name != "DRIFTLOOP_TEST_POSTGRES":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
