@@ -1,0 +1,1 @@
+"""Persistence only: metadata (SQLAlchemy) and blobs (content-addressed over fsspec)."""

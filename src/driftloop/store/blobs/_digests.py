@@ -1,0 +1,113 @@
+"""Digest validation and the checks every blob read goes through."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING, BinaryIO
+
+from driftloop.errors import IntegrityError, InvalidInput
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+CHUNK_SIZE = 1024 * 1024
+"""How many bytes a stream reads or writes at a time."""
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def is_digest(value: object) -> bool:
+    """Tell whether ``value`` is a hex SHA-256 digest as blob stores spell it (64 lowercase hex)."""
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+def validate_digest(value: object) -> str:
+    """Return ``value`` if it is a valid digest, else raise InvalidInput naming it.
+
+    Checked before a digest becomes part of a path, so a value like ``'../x'`` never reaches storage.
+    """
+    if not is_digest(value):
+        shown = repr(value)
+        if len(shown) > 100:
+            shown = shown[:97] + "..."
+        raise InvalidInput(f"A blob digest must be 64 lowercase hexadecimal characters (a SHA-256); got {shown}.")
+    assert isinstance(value, str)
+    return value
+
+
+def integrity_error(digest: str, blob_url: str, actual: str) -> IntegrityError:
+    """Build the error raised when a blob's bytes do not hash to its digest."""
+    return IntegrityError(
+        f"The blob {digest} at {blob_url} was altered or corrupted: its bytes have SHA-256 {actual}, expected {digest}."
+    )
+
+
+def read_chunks(source: IO[bytes]) -> Iterator[bytes]:
+    """Yield a stream's bytes in chunks of at most CHUNK_SIZE until its end."""
+    while chunk := source.read(CHUNK_SIZE):
+        yield chunk
+
+
+def hash_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Return the hex SHA-256 and the total size of a stream of chunks."""
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+class _VerifyingReader(io.RawIOBase):
+    """Pass a blob's bytes through while hashing them; check the digest at the end of the stream."""
+
+    def __init__(self, source: IO[bytes], digest: str, blob_url: str) -> None:
+        self._source = source
+        self._digest = digest
+        self._blob_url = blob_url
+        self._hash = hashlib.sha256()
+        self._verified = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._source.read(len(view))
+        if not data:
+            self._verify()
+            return 0
+        view[: len(data)] = data
+        self._hash.update(data)
+        return len(data)
+
+    def _verify(self) -> None:
+        if self._verified:
+            return
+        actual = self._hash.hexdigest()
+        if actual != self._digest:
+            # Left unverified so that every later read at the end raises again.
+            raise integrity_error(self._digest, self._blob_url, actual)
+        self._verified = True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._source.close()
+        super().close()
+
+
+def verifying_reader(source: IO[bytes], digest: str, blob_url: str) -> BinaryIO:
+    """Wrap an open blob in a buffered reader that raises IntegrityError at the end on a mismatch.
+
+    Args:
+        source: The open blob; the reader closes it.
+        digest: The digest the bytes must hash to.
+        blob_url: Where the blob lives, for the error message.
+
+    Returns:
+        A buffered, non-seekable binary reader.
+    """
+    return io.BufferedReader(_VerifyingReader(source, digest, blob_url), buffer_size=CHUNK_SIZE)
