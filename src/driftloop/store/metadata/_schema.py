@@ -1,0 +1,150 @@
+"""The metadata tables, as SQLAlchemy Core tables.
+
+The migrations in ``migrations/versions`` create exactly these; a contract test checks that the two agree.
+Times are float seconds since the epoch (UTC) everywhere: one representation on every backend, cheap to
+compare in filters. Metric values are nullable because SQLite stores NaN as NULL; NULL reads back as NaN.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Integer on SQLite so that an INTEGER PRIMARY KEY is the rowid (autoincrementing); BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAME = 256
+KEY = 250
+metadata = MetaData()
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("lifecycle", String(16), nullable=False, default="active"),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("deleted_at", Float),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment_id", BigId, ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("user", String(NAME), nullable=False),
+    Column("parent_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("lifecycle", String(16), nullable=False, default="active"),
+    Column("deleted_at", Float),
+    Column("git_commit", String(64)),
+    Column("git_dirty", Boolean),
+    Column("python_version", String(64), nullable=False, default=""),
+    Column("platform", String(NAME), nullable=False, default=""),
+    Column("hostname", String(NAME), nullable=False, default=""),
+    Column("pid", Integer),
+    Column("command", Text, nullable=False, default=""),
+    Column("packages", Text, nullable=False, default="{}"),
+    Column("wall_time", Float),
+    Column("cpu_time", Float),
+    Column("peak_memory", BigInteger),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_parent", "parent_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(KEY), primary_key=True),
+    Column("value", Text, nullable=False),
+    # The value again as a number when it reads as one, so filters compare 0.01 < 0.1 numerically.
+    Column("value_number", Float),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(KEY), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("value_number", Float),
+)
+
+# One row per (run, metric key): the series id the points refer to, and the latest value for searches.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("last_value", Float),
+    Column("last_step", BigInteger, nullable=False, default=0),
+    Column("last_timestamp", Float, nullable=False, default=0.0),
+    Column("count", BigInteger, nullable=False, default=0),
+    Column("min_value", Float),
+    Column("max_value", Float),
+    UniqueConstraint("run_id", "key", name="uq_metrics_run_key"),
+)
+
+# No foreign key here on purpose: a per-row parent check would slow bulk inserts, and points are
+# deleted together with their series by the run repository.
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("series_id", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("value", Float),
+    Index("ix_metric_points_series_step", "series_id", "step"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_artifacts_digest", "digest"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("dataset", String(NAME), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("role", String(64), primary_key=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(NAME), nullable=False),
+    Column("details", Text, nullable=False, default="{}"),
+    Index("ix_events_object", "object_type", "object_id"),
+    Index("ix_events_at", "at"),
+)
