@@ -1,0 +1,192 @@
+"""The handle of a run in progress: what ``start_run`` returns and ``with`` manages."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from driftloop.entities import Artifact, DatasetInput, Run, RunStatus
+from driftloop.errors import InvalidInput, InvalidState
+from driftloop.names import validate_key
+from driftloop.tracking._async_logger import MetricLogger
+from driftloop.tracking._provenance import ResourceMeter
+
+if TYPE_CHECKING:
+    from driftloop.tracking._service import Tracking
+
+__all__ = ["ActiveRun"]
+
+
+class ActiveRun:
+    """A run being logged to. Metrics are batched in the background; params, tags and artifacts are
+    written at once so that a conflict is raised where it happens.
+
+    Used as a context manager, the run ends ``finished`` when the block completes, ``failed`` when it
+    raises (everything logged until then is kept), and ``killed`` on ``KeyboardInterrupt``.
+    """
+
+    def __init__(self, tracking: Tracking, run: Run, *, actor: str) -> None:
+        self._tracking = tracking
+        self._actor = actor
+        self.id = run.id
+        self.experiment_id = run.experiment_id
+        self.experiment_name = run.experiment_name
+        self.name = run.name
+        self.parent_id = run.parent_id
+        self._meter = ResourceMeter.start()
+        self._metric_keys: set[str] = set()
+        self._next_step: dict[str, int] = {}
+        self._points_logged = 0
+        self._logger = MetricLogger(self._write_points)
+        self._ended: RunStatus | None = None
+        self._end_lock = threading.Lock()
+        self._end_callbacks: list[Callable[[ActiveRun], None]] = []
+
+    def __repr__(self) -> str:
+        return f"ActiveRun(id={self.id!r}, experiment={self.experiment_name!r}, name={self.name!r})"
+
+    # -- logging -----------------------------------------------------------------------------------
+
+    def log_metric(self, key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
+        """Log one point; ``step`` defaults to one past this key's previous step (0 for the first)."""
+        if key not in self._metric_keys:
+            validate_key("metric", key)
+            self._metric_keys.add(key)
+        if step is None:
+            step = self._next_step.get(key, 0)
+        elif type(step) is not int:
+            step = _as_step(key, step)
+        self._next_step[key] = step + 1
+        if type(value) is not float:
+            value = _as_value(key, value)
+        self._logger.log((key, value, step, time.time() if timestamp is None else timestamp))
+        self._points_logged += 1
+
+    def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
+        """Log several metrics at the same step and time."""
+        now = time.time()
+        for key, value in values.items():
+            self.log_metric(key, value, step=step, timestamp=now)
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, values: Mapping[str, Any]) -> None:
+        """Record params (stored as text); a key logged again must keep its value."""
+        self._tracking._log_params(self.id, values, actor=self._actor)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, values: Mapping[str, Any]) -> None:
+        self._tracking._set_tags(self.id, values, actor=self._actor)
+
+    def log_input(self, dataset: str, version: int, role: str = "training") -> None:
+        """Record that this run read version ``version`` of ``dataset``."""
+        self._tracking._log_inputs(self.id, [DatasetInput(dataset, version, role)], actor=self._actor)
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> list[Artifact]:
+        """Store a file, or a folder with everything below it, as artifacts of this run.
+
+        ``artifact_path`` is the folder to store them under: by default a file lands at the top level
+        under its own name, and a folder's files under the folder's name.
+        """
+        return self._tracking._log_artifact(self.id, Path(path), artifact_path, actor=self._actor)
+
+    def log_text(self, text: str, artifact_path: str) -> Artifact:
+        """Store ``text`` (UTF-8) as the artifact ``artifact_path``."""
+        return self._tracking._log_bytes(self.id, text.encode("utf-8"), artifact_path, actor=self._actor)
+
+    def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> Artifact:
+        """Store ``data`` as a JSON artifact."""
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        return self.log_text(text, artifact_path)
+
+    # -- life --------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write every metric point logged so far."""
+        self._logger.flush()
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run:
+        """Flush, record the resources used and mark the run ``status``; returns the ended run."""
+        status = RunStatus(status)
+        if not status.is_terminal:
+            raise InvalidInput(f"A run ends as finished, failed or killed; got {status.value!r}.")
+        with self._end_lock:
+            if self._ended is not None:
+                raise InvalidState(f"The run {self.id!r} has already ended as {self._ended.value!r}.")
+            try:
+                self._logger.close()
+            finally:
+                self._ended = status
+                try:
+                    run = self._tracking._end_run(
+                        self,
+                        status=status,
+                        resources=self._meter.read(),
+                        details={"metric_points": self._points_logged, "metric_keys": len(self._metric_keys)},
+                    )
+                finally:
+                    for callback in self._end_callbacks:
+                        callback(self)
+        return run
+
+    def on_end(self, callback: Callable[[ActiveRun], None]) -> None:
+        """Call ``callback(run)`` once the run has ended."""
+        self._end_callbacks.append(callback)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended is not None
+
+    def child(self, name: str | None = None, **kwargs: Any) -> ActiveRun:
+        """Start a nested run under this one (a tuning trial, a cross-validation fold…)."""
+        return self._tracking.start_run(
+            experiment=self.experiment_name, name=name, parent=self.id, actor=self._actor, **kwargs
+        )
+
+    def info(self) -> Run:
+        """The run as stored now (pending metric points are flushed first)."""
+        self.flush()
+        return self._tracking.get_run(self.id)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._ended is not None:
+            return
+        if kind is None:
+            status = RunStatus.FINISHED
+        elif issubclass(kind, KeyboardInterrupt | SystemExit):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        self.end(status)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _write_points(self, points: Any) -> None:
+        self._tracking._metadata.metrics.append(self.id, points)
+
+
+def _as_value(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInput(f"The value of metric {key!r} must be a real number; got {type(value).__name__} {value!r}.")
+    return float(value)
+
+
+def _as_step(key: str, step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise InvalidInput(f"The step of metric {key!r} must be an integer; got {type(step).__name__} {step!r}.")
+    return int(step)

@@ -1,0 +1,330 @@
+"""The tracking service: experiments, runs, and the queries over them."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from driftloop.entities import Artifact, DatasetInput, Experiment, MetricHistory, Resources, Run, RunStatus
+from driftloop.errors import InvalidInput, NotFound
+from driftloop.filtering import And, Comparison, Expression, Field, OrderBy, parse_filter, parse_order_by
+from driftloop.names import validate_key, validate_name
+from driftloop.store.blobs import BlobStore
+from driftloop.store.metadata import MetadataStore
+from driftloop.tracking._active_run import ActiveRun
+from driftloop.tracking._provenance import capture_environment
+
+__all__ = ["RunComparison", "Tracking"]
+
+DEFAULT_EXPERIMENT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class RunComparison:
+    """Runs side by side: every param and metric key any of them has, with each run's value or None."""
+
+    runs: tuple[Run, ...]
+    params: dict[str, tuple[str | None, ...]]
+    metrics: dict[str, tuple[float | None, ...]]
+
+    def differing_params(self) -> dict[str, tuple[str | None, ...]]:
+        """Only the params whose values are not all equal."""
+        return {key: values for key, values in self.params.items() if len(set(values)) > 1}
+
+
+class Tracking:
+    """Experiments and runs of one workspace. Reach it as ``Workspace().tracking``."""
+
+    def __init__(self, metadata: MetadataStore, blobs: BlobStore, *, actor: str) -> None:
+        self._metadata = metadata
+        self._blobs = blobs
+        self._actor = actor
+        self._active: dict[str, ActiveRun] = {}
+        self._active_lock = threading.Lock()
+
+    # -- experiments -------------------------------------------------------------------------------
+
+    def create_experiment(self, name: str, *, description: str = "", actor: str | None = None) -> Experiment:
+        return self._metadata.experiments.create(
+            validate_name("experiment", name), description=description, actor=actor or self._actor
+        )
+
+    def get_experiment(self, name_or_id: str | int) -> Experiment:
+        return self._metadata.experiments.get(name_or_id)
+
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        return self._metadata.experiments.list(include_deleted=include_deleted)
+
+    def delete_experiment(self, name_or_id: str | int, *, actor: str | None = None) -> Experiment:
+        """Soft-delete an experiment with its runs; ``restore_experiment`` undoes it until a purge."""
+        return self._metadata.experiments.delete(name_or_id, actor=actor or self._actor)
+
+    def restore_experiment(self, name_or_id: str | int, *, actor: str | None = None) -> Experiment:
+        return self._metadata.experiments.restore(name_or_id, actor=actor or self._actor)
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str = DEFAULT_EXPERIMENT,
+        *,
+        name: str | None = None,
+        parent: str | ActiveRun | None = None,
+        tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> ActiveRun:
+        """Start a run in ``experiment`` (created on first use) and return its handle.
+
+        >>> import tempfile, driftloop
+        >>> ws = driftloop.Workspace(tempfile.mkdtemp())
+        >>> with ws.tracking.start_run("price", name="baseline") as run:
+        ...     run.log_params({"model": "ridge", "alpha": 0.5})
+        ...     for epoch in range(3):
+        ...         run.log_metric("rmse", 3.0 - epoch)
+        >>> finished = ws.tracking.get_run(run.id)
+        >>> finished.status.value, finished.params["alpha"], finished.metric("rmse")
+        ('finished', '0.5', 1.0)
+        >>> ws.close()
+        """
+        actor = actor or self._actor
+        experiment_entity = self._metadata.experiments.get_or_create(
+            validate_name("experiment", experiment), actor=actor
+        )
+        run_id = uuid.uuid4().hex
+        parent_id = parent.id if isinstance(parent, ActiveRun) else parent
+        run = self._metadata.runs.create(
+            run_id=run_id,
+            experiment_id=experiment_entity.id,
+            name=validate_name("run", name) if name is not None else _default_run_name(run_id),
+            user=actor,
+            start_time=time.time(),
+            environment=capture_environment(),
+            parent_id=parent_id,
+            tags=_as_text("tag", tags) if tags else None,
+            actor=actor,
+        )
+        active = ActiveRun(self, run, actor=actor)
+        with self._active_lock:
+            self._active[run_id] = active
+        if params:
+            active.log_params(params)
+        return active
+
+    def get_run(self, run_id: str) -> Run:
+        return self._metadata.runs.get(run_id)
+
+    def search_runs(
+        self,
+        experiments: str | int | Sequence[str | int] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: str | Sequence[str] = (),
+        limit: int | None = 1000,
+        offset: int = 0,
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        """Runs of the given experiments (all by default) that match ``filter``.
+
+        ``filter`` is the search language of :mod:`driftloop.filtering`, e.g.
+        ``"metrics.rmse < 3 and params.model = 'lgbm'"``; ``order_by`` takes clauses such as
+        ``"metrics.rmse"`` or ``"start_time DESC"``. Without an order, the newest runs come first.
+        """
+        if limit is not None and limit < 0:
+            raise InvalidInput(f"The limit must be a non-negative integer or None; got {limit}.")
+        clauses = [order_by] if isinstance(order_by, str) else list(order_by)
+        return self._metadata.runs.search(
+            experiment_ids=self._experiment_ids(experiments),
+            where=parse_filter(filter),
+            order_by=[parse_order_by(clause) for clause in clauses],
+            limit=limit,
+            offset=offset,
+            include_deleted=include_deleted,
+        )
+
+    def best_run(
+        self,
+        experiments: str | int | Sequence[str | int] | None,
+        metric: str,
+        *,
+        mode: Literal["min", "max"] = "min",
+        filter: str | None = None,
+    ) -> Run:
+        """The run with the lowest (``mode="min"``) or highest latest value of ``metric``."""
+        if mode not in ("min", "max"):
+            raise InvalidInput(f"The mode of best_run must be 'min' or 'max'; got {mode!r}.")
+        field = Field("metric", validate_key("metric", metric))
+        condition: Expression = Comparison(field, "is not null", None)
+        user_condition = parse_filter(filter)
+        if user_condition is not None:
+            condition = And((user_condition, condition))
+        found = self._metadata.runs.search(
+            experiment_ids=self._experiment_ids(experiments),
+            where=condition,
+            order_by=[OrderBy(field, descending=mode == "max")],
+            limit=1,
+        )
+        if not found:
+            raise NotFound(f"No run in {experiments!r} has logged the metric {metric!r}.")
+        return found[0]
+
+    def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
+        """Params and latest metrics of several runs, aligned by key."""
+        runs = tuple(self.get_run(run_id) for run_id in run_ids)
+        param_keys = sorted({key for run in runs for key in run.params})
+        metric_keys = sorted({key for run in runs for key in run.metrics})
+        return RunComparison(
+            runs=runs,
+            params={key: tuple(run.params.get(key) for run in runs) for key in param_keys},
+            metrics={
+                key: tuple(run.metrics[key].last_value if key in run.metrics else None for run in runs)
+                for key in metric_keys
+            },
+        )
+
+    def metric_history(self, run_id: str, key: str) -> MetricHistory:
+        """Every point logged for ``key`` in the run, as NumPy columns ordered by step."""
+        active = self._active.get(run_id)
+        if active is not None:
+            active.flush()
+        return self._metadata.metrics.history(run_id, key)
+
+    def child_runs(self, run_id: str) -> list[Run]:
+        """The runs started with ``run_id`` as their parent, newest first."""
+        parent = Comparison(Field("attribute", "parent_run_id"), "=", run_id)
+        return self._metadata.runs.search(where=parent, limit=None)
+
+    def delete_run(self, run_id: str, *, actor: str | None = None) -> None:
+        """Soft-delete: hidden from searches until restored, removed by the next purge."""
+        self._metadata.runs.delete(run_id, actor=actor or self._actor)
+
+    def restore_run(self, run_id: str, *, actor: str | None = None) -> None:
+        self._metadata.runs.restore(run_id, actor=actor or self._actor)
+
+    def purge_deleted(self, *, older_than: float = 0.0, actor: str | None = None) -> tuple[int, int]:
+        """Remove soft-deleted runs and experiments deleted at least ``older_than`` seconds ago.
+
+        Returns (runs purged, experiments purged). Their artifacts' blobs are freed by garbage collection.
+        """
+        actor = actor or self._actor
+        cutoff = time.time() - older_than
+        experiments = self._metadata.experiments.deleted_before(cutoff)
+        run_ids = self._metadata.runs.deleted_before(cutoff)
+        purged_runs = self._metadata.runs.purge(run_ids, actor=actor)
+        for experiment in experiments:
+            self._metadata.experiments.purge(experiment.id, actor=actor)
+        return purged_runs, len(experiments)
+
+    # -- artifacts ---------------------------------------------------------------------------------
+
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
+        self.get_run(run_id)
+        return self._metadata.artifacts.list(run_id, prefix)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The bytes of one artifact, verified against its digest."""
+        return self._blobs.get(self._metadata.artifacts.get(run_id, path).digest)
+
+    def download_artifacts(self, run_id: str, destination: str | os.PathLike[str], prefix: str = "") -> list[Path]:
+        """Copy the run's artifacts below ``prefix`` into ``destination``, keeping their paths."""
+        found = self.list_artifacts(run_id, prefix)
+        if not found:
+            raise NotFound(f"The run {run_id!r} has no artifact at {prefix or '/'!r}.")
+        written = []
+        for artifact in found:
+            target = Path(destination) / artifact.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._blobs.get_file(artifact.digest, target)
+            written.append(target)
+        return written
+
+    # -- used by ActiveRun -------------------------------------------------------------------------
+
+    def _log_params(self, run_id: str, values: Mapping[str, Any], *, actor: str) -> None:
+        if values:
+            self._metadata.runs.log_params(run_id, _as_text("param", values), actor=actor)
+
+    def _set_tags(self, run_id: str, values: Mapping[str, Any], *, actor: str) -> None:
+        if values:
+            self._metadata.runs.set_tags(run_id, _as_text("tag", values), actor=actor)
+
+    def _log_inputs(self, run_id: str, inputs: Sequence[DatasetInput], *, actor: str) -> None:
+        for item in inputs:
+            validate_name("dataset", item.dataset)
+            if isinstance(item.version, bool) or not isinstance(item.version, int) or item.version < 0:
+                raise InvalidInput(f"A dataset version is a non-negative integer; got {item.version!r}.")
+        self._metadata.runs.add_inputs(run_id, inputs, actor=actor)
+
+    def _log_artifact(self, run_id: str, path: Path, artifact_path: str | None, *, actor: str) -> list[Artifact]:
+        if not path.exists():
+            raise NotFound(f"No file or folder at {str(path)!r} to log as an artifact.")
+        folder = _artifact_path(artifact_path) if artifact_path else ""
+        if path.is_dir():
+            folder = folder or _artifact_path(path.name)
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            targets = [(file, f"{folder}/{file.relative_to(path).as_posix()}") for file in files]
+        else:
+            targets = [(path, f"{folder}/{path.name}" if folder else _artifact_path(path.name))]
+        stored = [Artifact(target, self._blobs.put_file(file), file.stat().st_size) for file, target in targets]
+        self._metadata.artifacts.add(run_id, stored, actor=actor)
+        return stored
+
+    def _log_bytes(self, run_id: str, data: bytes, artifact_path: str, *, actor: str) -> Artifact:
+        artifact = Artifact(_artifact_path(artifact_path), self._blobs.put(data), len(data))
+        self._metadata.artifacts.add(run_id, [artifact], actor=actor)
+        return artifact
+
+    def _end_run(
+        self, active: ActiveRun, *, status: RunStatus, resources: Resources, details: Mapping[str, Any]
+    ) -> Run:
+        self._forget(active)
+        return self._metadata.runs.end(
+            active.id,
+            status=status,
+            end_time=time.time(),
+            resources=resources,
+            actor=active._actor,
+            details=details,
+        )
+
+    def _forget(self, active: ActiveRun) -> None:
+        with self._active_lock:
+            self._active.pop(active.id, None)
+
+    def active_runs(self) -> list[ActiveRun]:
+        """Runs started through this service that have not ended yet."""
+        with self._active_lock:
+            return list(self._active.values())
+
+    def _experiment_ids(self, experiments: str | int | Sequence[str | int] | None) -> list[int] | None:
+        if experiments is None:
+            return None
+        references: Iterable[str | int] = [experiments] if isinstance(experiments, str | int) else experiments
+        return [self._metadata.experiments.get(reference).id for reference in references]
+
+
+def _as_text(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
+    text = {}
+    for key, value in values.items():
+        validate_key(kind, key)
+        rendered = value if isinstance(value, str) else str(value)
+        if len(rendered) > 65_535:
+            raise InvalidInput(f"The {kind} {key!r} is {len(rendered)} characters long; the limit is 65,535.")
+        text[key] = rendered
+    return text
+
+
+def _artifact_path(path: str) -> str:
+    cleaned = path.replace("\\", "/").strip("/")
+    validate_key("artifact", cleaned, max_length=1024)
+    return cleaned
+
+
+def _default_run_name(run_id: str) -> str:
+    return f"run-{run_id[:8]}"

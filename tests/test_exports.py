@@ -1,0 +1,64 @@
+"""The public surface: every name in __all__ exists, and nothing private leaks into it."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC_MODULES = {
+    "driftloop": {
+        "ActiveRun",
+        "DriftloopError",
+        "Workspace",
+        "__version__",
+        "active_run",
+        "get_workspace",
+        "set_workspace",
+        "start_run",
+    },
+    "driftloop.tracking": {
+        "ActiveRun",
+        "RunComparison",
+        "Tracking",
+        "active_run",
+        "get_workspace",
+        "set_workspace",
+        "start_run",
+    },
+    "driftloop.entities": {
+        "Artifact",
+        "DatasetInput",
+        "Event",
+        "Experiment",
+        "Lifecycle",
+        "MetricHistory",
+        "MetricPoint",
+        "MetricSummary",
+        "Resources",
+        "Run",
+        "RunEnvironment",
+        "RunStatus",
+    },
+    "driftloop.store.metadata": {
+        "ArtifactRepository",
+        "Database",
+        "EventRepository",
+        "ExperimentRepository",
+        "MetadataStore",
+        "MetricRepository",
+        "Point",
+        "RunRepository",
+        "redact",
+    },
+    "driftloop.store.blobs": {"BlobInfo", "BlobStore", "FsspecBlobStore", "open_blob_store"},
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_MODULES))
+def test_exports_are_exactly_the_curated_surface(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == PUBLIC_MODULES[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name} is exported but missing"
+    assert not [name for name in module.__all__ if name.startswith("_") and name != "__version__"]
