@@ -1,0 +1,5 @@
+"""``python -m driftloop`` runs the command line."""
+
+from driftloop.cli import main
+
+main()

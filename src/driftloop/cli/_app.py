@@ -1,0 +1,59 @@
+"""The root command, its global options and the error boundary.
+
+A user's mistake prints one line (``error: …``) and exits 1; Typer's own usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from driftloop.cli import _db, _experiments, _housekeeping, _runs
+from driftloop.cli._output import Context, fail, use, workspace
+from driftloop.errors import DriftloopError
+
+app = typer.Typer(
+    name="driftloop",
+    help="driftloop: ingest, train, track, register, serve, monitor, and close the loop on drift.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_db.app, name="db")
+app.command("events")(_housekeeping.events)
+app.command("gc")(_housekeeping.gc)
+
+
+@app.callback()
+def _root(
+    root: Annotated[
+        str | None, typer.Option(help="Workspace folder (default: .driftloop/ here, or DRIFTLOOP_ROOT).")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Metadata store URL (default: DRIFTLOOP_STORE, driftloop.toml or SQLite)."),
+    ] = None,
+    artifacts: Annotated[
+        str | None, typer.Option(help="Artifact storage URL (default: DRIFTLOOP_ARTIFACTS or the workspace).")
+    ] = None,
+) -> None:
+    use(Context(root=root, store=store, artifacts=artifacts))
+
+
+@app.command()
+def demo() -> None:
+    """Run the demo: a real training run, tracked end to end, printed back."""
+    from driftloop.demo import run_tour
+
+    run_tour(workspace())
+
+
+def main() -> None:
+    """Entry point of the ``driftloop`` script."""
+    try:
+        app()  # standalone: Typer prints its own usage errors and exits 2
+    except DriftloopError as error:
+        fail(error.message)

@@ -1,0 +1,96 @@
+"""Shared CLI plumbing: the workspace from global options, tables, JSON and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+from driftloop.workspace import Workspace
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class Context:
+    """Global options, turned into a workspace on demand."""
+
+    root: str | None = None
+    store: str | None = None
+    artifacts: str | None = None
+    _workspace: Workspace | None = field(default=None, repr=False)
+
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = Workspace(self.root, store=self.store, artifacts=self.artifacts)
+        return self._workspace
+
+
+_current = Context()
+
+
+def use(context: Context) -> None:
+    """Remember the global options of this invocation (set by the root command)."""
+    global _current
+    _current = context
+
+
+def workspace() -> Workspace:
+    """The workspace the global options (or, without them, the settings) name."""
+    return _current.workspace()
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_json_default, sort_keys=False) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    grid = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*(format_value(cell) for cell in row))
+    console.print(grid)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def format_bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
