@@ -176,7 +176,7 @@ def test_soft_delete_restore_and_purge(store: MetadataStore) -> None:
         store.runs.get(doomed)
     assert store.referenced_digests() == set()
     with store.database.read() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM metric_points")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM metric_chunks")).scalar() == 0
 
 
 def test_every_mutation_appends_an_event_and_events_are_append_only(store: MetadataStore) -> None:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ActiveRun"]
 
+_MIN_STEP, _MAX_STEP = -(2**63), 2**63 - 1
+
 
 class ActiveRun:
     """A run being logged to. Metrics are batched in the background; params, tags and artifacts are
@@ -61,7 +63,7 @@ class ActiveRun:
             self._metric_keys.add(key)
         if step is None:
             step = self._next_step.get(key, 0)
-        elif type(step) is not int:
+        elif type(step) is not int or not _MIN_STEP <= step <= _MAX_STEP:
             step = _as_step(key, step)
         self._next_step[key] = step + 1
         if type(value) is not float:
@@ -187,6 +189,8 @@ def _as_value(key: str, value: Any) -> float:
 
 
 def _as_step(key: str, step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise InvalidInput(f"The step of metric {key!r} must be an integer; got {type(step).__name__} {step!r}.")
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not _MIN_STEP <= step <= _MAX_STEP:
+        raise InvalidInput(
+            f"The step of metric {key!r} must be an integer that fits in 64 bits; got {type(step).__name__} {step!r}."
+        )
     return int(step)

@@ -29,7 +29,7 @@ from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._schema import (
     artifacts,
     experiments,
-    metric_points,
+    metric_chunks,
     metrics,
     params,
     run_inputs,
@@ -227,7 +227,7 @@ class RunRepository:
                 if not ids:
                     continue
                 series = sa.select(metrics.c.id).where(metrics.c.run_id.in_(ids))
-                conn.execute(metric_points.delete().where(metric_points.c.series_id.in_(series)))
+                conn.execute(metric_chunks.delete().where(metric_chunks.c.series_id.in_(series)))
                 for table in (metrics, params, tags, artifacts, run_inputs):
                     conn.execute(table.delete().where(table.c.run_id.in_(ids)))
                 conn.execute(runs.update().where(runs.c.parent_id.in_(ids)).values(parent_id=None))

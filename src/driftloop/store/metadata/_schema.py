@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -104,16 +105,23 @@ metrics = Table(
     UniqueConstraint("run_id", "key", name="uq_metrics_run_key"),
 )
 
-# No foreign key here on purpose: a per-row parent check would slow bulk inserts, and points are
-# deleted together with their series by the run repository.
-metric_points = Table(
-    "metric_points",
+# Points are stored in chunks: one row per (series, flush) holding the flush's steps, timestamps and
+# values as little-endian int64/float64/float64 arrays. A million points are a few dozen rows to
+# insert and a history reads back with numpy.frombuffer, with no Python object per point; NaN and
+# infinities keep their exact IEEE-754 bits. Searches never look inside chunks: they use the
+# per-series summary in ``metrics``. No foreign key: chunks go with their series when a run is purged.
+metric_chunks = Table(
+    "metric_chunks",
     metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("series_id", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", Float, nullable=False),
-    Column("value", Float),
-    Index("ix_metric_points_series_step", "series_id", "step"),
+    Column("count", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("steps", LargeBinary, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+    Column("values", LargeBinary, nullable=False),
+    Index("ix_metric_chunks_series", "series_id", "id"),
 )
 
 artifacts = Table(

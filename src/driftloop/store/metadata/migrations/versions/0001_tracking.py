@@ -77,13 +77,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "key", name="uq_metrics_run_key"),
     )
     op.create_table(
-        "metric_points",
+        "metric_chunks",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("series_id", sa.BigInteger, nullable=False),
-        sa.Column("step", sa.BigInteger, nullable=False),
-        sa.Column("timestamp", sa.Float, nullable=False),
-        sa.Column("value", sa.Float),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("min_step", sa.BigInteger, nullable=False),
+        sa.Column("max_step", sa.BigInteger, nullable=False),
+        sa.Column("steps", sa.LargeBinary, nullable=False),
+        sa.Column("timestamps", sa.LargeBinary, nullable=False),
+        sa.Column("values", sa.LargeBinary, nullable=False),
     )
-    op.create_index("ix_metric_points_series_step", "metric_points", ["series_id", "step"])
+    op.create_index("ix_metric_chunks_series", "metric_chunks", ["series_id", "id"])
     op.create_table(
         "artifacts",
         sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
@@ -137,6 +141,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
         op.execute("DROP FUNCTION IF EXISTS driftloop_events_append_only()")
-    for table in ("events", "run_inputs", "artifacts", "metric_points", "metrics", "tags", "params", "runs"):
+    for table in ("events", "run_inputs", "artifacts", "metric_chunks", "metrics", "tags", "params", "runs"):
         op.drop_table(table)
     op.drop_table("experiments")
