@@ -105,6 +105,7 @@ def test_starting_a_second_run_without_nested_is_refused(workspace: Workspace) -
             InvalidInput,
             "step of metric 'loss' must be an integer",
         ),
+        (lambda run: run.log_metric("loss", 1.0, step=2**63), InvalidInput, "fits in 64 bits"),
         (lambda run: run.log_param("", 1), InvalidName, "param key must not be empty"),
     ],
 )
@@ -228,3 +229,14 @@ def test_git_commit_and_dirty_flag_are_recorded(
     assert workspace.tracking.get_run(clean.id).environment.git_commit == commit
     assert workspace.tracking.get_run(clean.id).environment.git_dirty is False
     assert workspace.tracking.get_run(dirty.id).environment.git_dirty is True
+
+
+def test_an_artifact_altered_on_disk_is_refused(sqlite_workspace: Workspace) -> None:
+    from driftloop.errors import IntegrityError
+
+    with sqlite_workspace.start_run() as run:
+        artifact = run.log_text("the original bytes", "notes.txt")
+    path = Path(sqlite_workspace.settings.root) / "blobs" / "sha256" / artifact.digest[:2] / artifact.digest[2:]
+    path.write_bytes(b"the altered bytes!")
+    with pytest.raises(IntegrityError, match=artifact.digest):
+        sqlite_workspace.tracking.read_artifact(run.id, "notes.txt")

@@ -189,7 +189,7 @@ def _as_value(key: str, value: Any) -> float:
 
 
 def _as_step(key: str, step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not _MIN_STEP <= step <= _MAX_STEP:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not _MIN_STEP <= int(step) <= _MAX_STEP:
         raise InvalidInput(
             f"The step of metric {key!r} must be an integer that fits in 64 bits; got {type(step).__name__} {step!r}."
         )
