@@ -18,7 +18,7 @@ Each class also inherits the builtin a Python user would catch for it, and carri
         ├── StoreUnavailable (ConnectionError)       store_unavailable    503
         ├── StoreBusy (TimeoutError)                 store_busy           503
         ├── SchemaMismatch (RuntimeError)            schema_mismatch      500
-        └── IntegrityError                           integrity_error      500
+        └── BlobIntegrityError                       integrity_error      500
 
 A user's mistake (an invalid name, a bad filter, a missing run) is an error below
 ``InvalidInput``, ``NotFound`` or ``Conflict``; the command line prints its message on one line and
@@ -38,9 +38,9 @@ from typing import ClassVar
 __all__ = [
     "HTTP_STATUS",
     "AlreadyExists",
+    "BlobIntegrityError",
     "Conflict",
     "DriftloopError",
-    "IntegrityError",
     "InvalidFilter",
     "InvalidInput",
     "InvalidName",
@@ -155,7 +155,7 @@ class SchemaMismatch(StoreError, RuntimeError):
     code = "schema_mismatch"
 
 
-class IntegrityError(StoreError):
+class BlobIntegrityError(StoreError):
     """Stored bytes do not match their SHA-256 digest: the blob was altered or truncated."""
 
     code = "integrity_error"
@@ -177,6 +177,6 @@ HTTP_STATUS: dict[str, int] = {
     StoreUnavailable.code: 503,
     StoreBusy.code: 503,
     SchemaMismatch.code: 500,
-    IntegrityError.code: 500,
+    BlobIntegrityError.code: 500,
 }
 """The one table from an error's ``code`` to the HTTP status the server answers with."""

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import driftloop.store.blobs as blobs_package
-from driftloop.errors import IntegrityError, InvalidInput, NotFound, StoreUnavailable
+from driftloop.errors import BlobIntegrityError, InvalidInput, NotFound, StoreUnavailable
 from driftloop.store.blobs import BlobInfo, BlobStore, FsspecBlobStore, open_blob_store
 
 BACKENDS = ["local", "memory"]
@@ -207,11 +207,11 @@ def test_a_damaged_blob_is_refused_on_every_read(
     damage(store, digest)
     destination = tmp_path / "restored" / "model.bin"
 
-    with pytest.raises(IntegrityError, match="altered or corrupted") as raised:
+    with pytest.raises(BlobIntegrityError, match="altered or corrupted") as raised:
         store.get(digest)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(BlobIntegrityError):
         store.get_file(digest, destination)
-    with pytest.raises(IntegrityError), store.open(digest) as reader:
+    with pytest.raises(BlobIntegrityError), store.open(digest) as reader:
         reader.read()
 
     message = str(raised.value)
@@ -230,7 +230,7 @@ def test_get_file_keeps_the_old_destination_on_a_damaged_blob(store: BlobStore, 
     destination.parent.mkdir()
     destination.write_bytes(b"old model")
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(BlobIntegrityError):
         store.get_file(digest, destination)
 
     assert destination.read_bytes() == b"old model"

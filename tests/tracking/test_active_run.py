@@ -232,11 +232,11 @@ def test_git_commit_and_dirty_flag_are_recorded(
 
 
 def test_an_artifact_altered_on_disk_is_refused(sqlite_workspace: Workspace) -> None:
-    from driftloop.errors import IntegrityError
+    from driftloop.errors import BlobIntegrityError
 
     with sqlite_workspace.start_run() as run:
         artifact = run.log_text("the original bytes", "notes.txt")
     path = Path(sqlite_workspace.settings.root) / "blobs" / "sha256" / artifact.digest[:2] / artifact.digest[2:]
     path.write_bytes(b"the altered bytes!")
-    with pytest.raises(IntegrityError, match=artifact.digest):
+    with pytest.raises(BlobIntegrityError, match=artifact.digest):
         sqlite_workspace.tracking.read_artifact(run.id, "notes.txt")

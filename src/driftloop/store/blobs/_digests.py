@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-from driftloop.errors import IntegrityError, InvalidInput
+from driftloop.errors import BlobIntegrityError, InvalidInput
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -38,9 +38,9 @@ def validate_digest(value: object) -> str:
     return value
 
 
-def integrity_error(digest: str, blob_url: str, actual: str) -> IntegrityError:
+def integrity_error(digest: str, blob_url: str, actual: str) -> BlobIntegrityError:
     """Build the error raised when a blob's bytes do not hash to its digest."""
-    return IntegrityError(
+    return BlobIntegrityError(
         f"The blob {digest} at {blob_url} was altered or corrupted: its bytes have SHA-256 {actual}, expected {digest}."
     )
 
@@ -100,7 +100,7 @@ class _VerifyingReader(io.RawIOBase):
 
 
 def verifying_reader(source: IO[bytes], digest: str, blob_url: str) -> BinaryIO:
-    """Wrap an open blob in a buffered reader that raises IntegrityError at the end on a mismatch.
+    """Wrap an open blob in a buffered reader that raises BlobIntegrityError at the end on a mismatch.
 
     Args:
         source: The open blob; the reader closes it.

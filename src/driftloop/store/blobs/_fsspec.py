@@ -113,7 +113,7 @@ class FsspecBlobStore:
             replace_durably(temporary, target)
 
     def open(self, digest: str) -> BinaryIO:
-        """Open a blob for streaming; the read that reaches its end raises IntegrityError on a mismatch."""
+        """Open a blob for streaming; the read that reaches its end raises BlobIntegrityError on a mismatch."""
         return verifying_reader(self._open_source(digest), digest, self._blob_url(digest))
 
     def exists(self, digest: str) -> bool:

@@ -33,7 +33,7 @@ class BlobStore(Protocol):
     Digests are 64 lowercase hexadecimal characters; any other value raises
     :class:`~driftloop.errors.InvalidInput`. A digest that names no blob raises
     :class:`~driftloop.errors.NotFound`. Every read recomputes the digest of the bytes it returns and
-    raises :class:`~driftloop.errors.IntegrityError` when they were altered or truncated.
+    raises :class:`~driftloop.errors.BlobIntegrityError` when they were altered or truncated.
     """
 
     @property
@@ -90,7 +90,7 @@ class BlobStore(Protocol):
         """Open a blob for streaming reads.
 
         The reader hashes what it hands out and checks the digest when it reaches the end of the blob:
-        the read that hits the end raises :class:`~driftloop.errors.IntegrityError` if the bytes were
+        the read that hits the end raises :class:`~driftloop.errors.BlobIntegrityError` if the bytes were
         altered. Bytes returned before that point are unverified, so a caller must read to the end
         before trusting (or committing) what it read; a reader closed early verifies nothing. It cannot
         seek.
