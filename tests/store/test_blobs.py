@@ -199,28 +199,57 @@ def _truncate(store: BlobStore, digest: str) -> None:
     filesystem.pipe_file(path, filesystem.cat_file(path)[:-10])
 
 
+def _read(store: BlobStore, how: str, digest: str, destination: Path) -> None:
+    if how == "get":
+        store.get(digest)
+    elif how == "get_file":
+        store.get_file(digest, destination)
+    else:
+        with store.open(digest) as reader:
+            reader.read()
+
+
+@pytest.mark.parametrize("read", ["get", "get_file", "open"])
 @pytest.mark.parametrize("damage", [_alter, _truncate], ids=["altered", "truncated"])
-def test_a_damaged_blob_is_refused_on_every_read(
-    store: BlobStore, tmp_path: Path, damage: Callable[[BlobStore, str], None]
+def test_a_damaged_blob_is_refused_and_set_aside(
+    store: BlobStore, tmp_path: Path, damage: Callable[[BlobStore, str], None], read: str
 ) -> None:
     digest = store.put(b"model weights " * 1000)
     damage(store, digest)
+    filesystem, path = _location(store, digest)
+    found = hashlib.sha256(filesystem.cat_file(path)).hexdigest()
     destination = tmp_path / "restored" / "model.bin"
 
     with pytest.raises(BlobIntegrityError, match="altered or corrupted") as raised:
-        store.get(digest)
-    with pytest.raises(BlobIntegrityError):
-        store.get_file(digest, destination)
-    with pytest.raises(BlobIntegrityError), store.open(digest) as reader:
-        reader.read()
+        _read(store, read, digest, destination)
 
     message = str(raised.value)
     assert digest in message
     assert f"sha256/{digest[:2]}/{digest[2:]}" in message
-    filesystem, path = _location(store, digest)
-    assert hashlib.sha256(filesystem.cat_file(path)).hexdigest() in message
+    assert found in message
+    assert "storing the content again repairs it" in message
+    assert not store.exists(digest)
+    assert list(store.iter_digests()) == []
     assert not destination.exists()
-    assert os.listdir(destination.parent) == []
+    assert not destination.parent.exists() or os.listdir(destination.parent) == []
+    if _is_local(store):
+        [kept] = (Path(store.url) / "corrupt").iterdir()
+        assert kept.name.startswith(f"{digest}.")
+        assert hashlib.sha256(kept.read_bytes()).hexdigest() == found
+        assert f"set aside to {kept}" in message
+    else:
+        assert "set aside (deleted)" in message
+
+
+def test_an_open_blob_keeps_failing_at_its_end(store: BlobStore) -> None:
+    digest = store.put(b"model weights " * 1000)
+    _alter(store, digest)
+
+    with store.open(digest) as reader:
+        with pytest.raises(BlobIntegrityError, match="set aside"):
+            reader.read()
+        with pytest.raises(BlobIntegrityError, match="set aside"):
+            reader.read()
 
 
 def test_get_file_keeps_the_old_destination_on_a_damaged_blob(store: BlobStore, tmp_path: Path) -> None:
@@ -237,6 +266,25 @@ def test_get_file_keeps_the_old_destination_on_a_damaged_blob(store: BlobStore, 
     assert os.listdir(destination.parent) == ["model.bin"]
 
 
+@pytest.mark.parametrize("write", ["put", "put_file"])
+@pytest.mark.parametrize("damage", [_alter, _truncate], ids=["altered-same-size", "truncated"])
+def test_storing_the_content_again_repairs_a_damaged_blob_once_a_read_found_it(
+    store: BlobStore, tmp_path: Path, damage: Callable[[BlobStore, str], None], write: str
+) -> None:
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"precious bytes" * 100)
+    digest = store.put(source.read_bytes())
+    damage(store, digest)
+    with pytest.raises(BlobIntegrityError):
+        store.get(digest)
+
+    stored = store.put(source.read_bytes()) if write == "put" else store.put_file(source)
+
+    assert stored == digest
+    assert store.get(digest) == source.read_bytes()
+    assert list(store.iter_digests()) == [digest]
+
+
 def test_putting_content_again_repairs_a_truncated_blob(store: BlobStore) -> None:
     digest = store.put(b"precious bytes" * 100)
     _truncate(store, digest)
@@ -244,6 +292,41 @@ def test_putting_content_again_repairs_a_truncated_blob(store: BlobStore) -> Non
     store.put(b"precious bytes" * 100)
 
     assert store.get(digest) == b"precious bytes" * 100
+
+
+def test_a_read_sets_aside_only_the_damaged_copy_it_read(store: BlobStore) -> None:
+    data = b"weights " * 1000
+    digest = store.put(data)
+    _truncate(store, digest)
+    first, second = store.open(digest), store.open(digest)
+    with first, pytest.raises(BlobIntegrityError, match="set aside"):
+        first.read()
+    store.put(data)
+
+    # The second reader read the damaged copy too, but a sound one has been stored since: it stays.
+    with second, pytest.raises(BlobIntegrityError, match="replaced it already"):
+        second.read()
+
+    assert store.get(digest) == data
+
+
+def test_a_blob_that_cannot_be_set_aside_is_still_refused(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = store.put(b"weights " * 1000)
+    _alter(store, digest)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError("read-only file system")
+
+    with monkeypatch.context() as patch:
+        if _is_local(store):
+            patch.setattr(os, "rename", refuse)
+        else:
+            patch.setattr(url_to_fs(store.url)[0], "rm_file", refuse)
+        with pytest.raises(BlobIntegrityError, match="could not be set aside") as raised:
+            store.get(digest)
+
+    assert isinstance(raised.value.__cause__, PermissionError)
+    assert store.exists(digest)
 
 
 def test_a_missing_digest_is_not_found(store: BlobStore, tmp_path: Path) -> None:
@@ -317,6 +400,38 @@ def test_a_put_of_existing_content_refreshes_its_time_on_the_local_backend(tmp_p
     assert modified is not None and modified > time.time() - 60
 
 
+def test_sweep_temporary_removes_only_leftovers_older_than_the_cutoff(tmp_path: Path) -> None:
+    store = open_blob_store(str(tmp_path / "blobs"))
+    digest = store.put(b"kept")
+    temporary = tmp_path / "blobs" / "tmp"
+    old, fresh = temporary / uuid.uuid4().hex, temporary / uuid.uuid4().hex
+    old.write_bytes(b"left by a crashed write")
+    fresh.write_bytes(b"a write in progress")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+
+    assert store.sweep_temporary(600) == 1
+
+    assert os.listdir(temporary) == [fresh.name]
+    assert store.get(digest) == b"kept"
+    assert store.sweep_temporary(600) == 0
+
+
+def test_sweep_temporary_without_leftovers_removes_nothing(store: BlobStore) -> None:
+    digest = store.put(b"blob")
+
+    assert store.sweep_temporary(0) == 0
+    assert list(store.iter_digests()) == [digest]
+
+
+@pytest.mark.parametrize("older_than", [-1, float("nan"), "600", True, None])
+def test_sweep_temporary_refuses_an_age_that_is_not_a_number_of_seconds(store: BlobStore, older_than: Any) -> None:
+    with pytest.raises(InvalidInput, match="'older_than'") as raised:
+        store.sweep_temporary(older_than)
+
+    assert repr(older_than) in str(raised.value)
+
+
 def test_leftovers_and_foreign_files_are_not_listed(store: BlobStore) -> None:
     digest = store.put(b"real blob")
     filesystem, root = url_to_fs(store.url)
@@ -348,6 +463,7 @@ def test_the_constructor_does_no_io(backend: str, tmp_path: Path) -> None:
     store = open_blob_store(url)
     assert not store.exists(MISSING)
     assert list(store.iter_digests()) == []
+    assert store.sweep_temporary(0) == 0
 
     assert not filesystem.exists(root)
     assert not (tmp_path / "absent").exists()

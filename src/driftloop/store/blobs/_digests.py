@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 from driftloop.errors import BlobIntegrityError, InvalidInput
@@ -17,6 +17,10 @@ CHUNK_SIZE = 1024 * 1024
 """How many bytes a stream reads or writes at a time."""
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+OnMismatch = Callable[[str, int], BlobIntegrityError]
+"""Called once a read found a blob's bytes do not hash to its digest, with the SHA-256 and the size
+that were read; it sets the damaged blob aside and returns the error to raise."""
 
 
 def is_digest(value: object) -> bool:
@@ -38,10 +42,11 @@ def validate_digest(value: object) -> str:
     return value
 
 
-def integrity_error(digest: str, blob_url: str, actual: str) -> BlobIntegrityError:
-    """Build the error raised when a blob's bytes do not hash to its digest."""
+def integrity_error(digest: str, blob_url: str, actual: str, fate: str) -> BlobIntegrityError:
+    """Build the error raised when a blob's bytes do not hash to its digest; ``fate`` says what became of it."""
     return BlobIntegrityError(
-        f"The blob {digest} at {blob_url} was altered or corrupted: its bytes have SHA-256 {actual}, expected {digest}."
+        f"The blob {digest} at {blob_url} was altered or corrupted: its bytes have SHA-256 {actual}, "
+        f"expected {digest}. {fate}"
     )
 
 
@@ -64,17 +69,21 @@ def hash_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
 class _VerifyingReader(io.RawIOBase):
     """Pass a blob's bytes through while hashing them; check the digest at the end of the stream."""
 
-    def __init__(self, source: IO[bytes], digest: str, blob_url: str) -> None:
+    def __init__(self, source: IO[bytes], digest: str, on_mismatch: OnMismatch) -> None:
         self._source = source
         self._digest = digest
-        self._blob_url = blob_url
+        self._on_mismatch = on_mismatch
         self._hash = hashlib.sha256()
+        self._size = 0
         self._verified = False
+        self._error: BlobIntegrityError | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: WriteableBuffer) -> int:
+        if self._error is not None:
+            raise self._error  # every later read at the end raises again
         view = memoryview(buffer).cast("B")
         data = self._source.read(len(view))
         if not data:
@@ -82,16 +91,20 @@ class _VerifyingReader(io.RawIOBase):
             return 0
         view[: len(data)] = data
         self._hash.update(data)
+        self._size += len(data)
         return len(data)
 
     def _verify(self) -> None:
         if self._verified:
             return
         actual = self._hash.hexdigest()
-        if actual != self._digest:
-            # Left unverified so that every later read at the end raises again.
-            raise integrity_error(self._digest, self._blob_url, actual)
-        self._verified = True
+        if actual == self._digest:
+            self._verified = True
+            return
+        # Closed before the damaged blob is set aside: some systems refuse to move an open file.
+        self._source.close()
+        self._error = self._on_mismatch(actual, self._size)
+        raise self._error
 
     def close(self) -> None:
         if not self.closed:
@@ -99,15 +112,15 @@ class _VerifyingReader(io.RawIOBase):
         super().close()
 
 
-def verifying_reader(source: IO[bytes], digest: str, blob_url: str) -> BinaryIO:
+def verifying_reader(source: IO[bytes], digest: str, on_mismatch: OnMismatch) -> BinaryIO:
     """Wrap an open blob in a buffered reader that raises BlobIntegrityError at the end on a mismatch.
 
     Args:
         source: The open blob; the reader closes it.
         digest: The digest the bytes must hash to.
-        blob_url: Where the blob lives, for the error message.
+        on_mismatch: Sets the blob aside and builds the error, once, when the bytes do not match.
 
     Returns:
         A buffered, non-seekable binary reader.
     """
-    return io.BufferedReader(_VerifyingReader(source, digest, blob_url), buffer_size=CHUNK_SIZE)
+    return io.BufferedReader(_VerifyingReader(source, digest, on_mismatch), buffer_size=CHUNK_SIZE)

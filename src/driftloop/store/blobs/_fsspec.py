@@ -6,19 +6,28 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO, cast
 
 from driftloop.errors import InvalidInput, NotFound
+from driftloop.store.blobs._damaged import delete_on_mismatch, move_aside_on_mismatch
 from driftloop.store.blobs._digests import (
+    OnMismatch,
     hash_chunks,
-    integrity_error,
     is_digest,
     read_chunks,
     validate_digest,
     verifying_reader,
 )
-from driftloop.store.blobs._local_files import changed_since, remove_quietly, replace_durably, write_synced
+from driftloop.store.blobs._local_files import (
+    changed_since,
+    remove_older_than,
+    remove_quietly,
+    replace_durably,
+    touch_if_sized,
+    write_synced,
+    write_temporary,
+)
 from driftloop.store.blobs._port import BlobInfo
 from driftloop.store.blobs._protocols import resolve_filesystem
 
@@ -28,6 +37,7 @@ _BLOBS = "sha256"
 # Seconds after which storing existing content on an object store uploads it again (see _is_stored).
 REFRESH_AFTER = 600.0
 _TEMPORARY = "tmp"
+_CORRUPT = "corrupt"
 
 
 class FsspecBlobStore:
@@ -39,6 +49,10 @@ class FsspecBlobStore:
     Writes are atomic. On a local filesystem bytes go to ``<root>/tmp/<uuid>``, are fsynced and then
     renamed into place; on object stores a single upload of the whole object is already atomic. A
     blob that exists with the right size is not written again.
+
+    A read that finds a blob damaged sets it aside before it raises: on a local filesystem the file
+    moves to ``<root>/corrupt/<digest>.<uuid>`` (kept for inspection), on object stores it is deleted.
+    Storing the same content again then writes it afresh.
 
     Args:
         url: An fsspec URL (``memory://…``, ``s3://bucket/prefix``…) or a local path.
@@ -58,8 +72,8 @@ class FsspecBlobStore:
         data = bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         if self._is_local:
-            if not self._reuse_local(digest, len(data)):
-                self._publish_local(self._write_temporary([data])[0], digest)
+            if not touch_if_sized(self._blob_path(digest), len(data)):
+                replace_durably(write_temporary(self._folder(_TEMPORARY), [data])[0], self._blob_path(digest))
         elif not self._is_stored(digest, len(data)):
             self._upload(lambda path: self._filesystem.pipe_file(path, data), digest)
         return digest
@@ -75,14 +89,14 @@ class FsspecBlobStore:
             stat_before = os.fstat(file.fileno())
             if self._is_local:
                 # One pass: the bytes hashed are exactly the bytes written.
-                temporary, digest, size = self._write_temporary(read_chunks(file))
+                temporary, digest, size = write_temporary(self._folder(_TEMPORARY), read_chunks(file))
             else:
                 digest, size = hash_chunks(read_chunks(file))
         if self._is_local:
-            if self._reuse_local(digest, size):
+            if touch_if_sized(self._blob_path(digest), size):
                 os.remove(temporary)
             else:
-                self._publish_local(temporary, digest)
+                replace_durably(temporary, self._blob_path(digest))
         elif not self._is_stored(digest, size):
             self._upload(lambda target: self._filesystem.put_file(source, target), digest)
             if changed_since(stat_before, source):
@@ -93,28 +107,35 @@ class FsspecBlobStore:
 
     def get(self, digest: str) -> bytes:
         """Read a whole blob after checking its digest."""
-        with self._open_source(digest) as source:
+        source, on_mismatch = self._open_source(digest)
+        with source:
             data = b"".join(read_chunks(source))
-        self._check(digest, hashlib.sha256(data).hexdigest())
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise on_mismatch(actual, len(data))
         return data
 
     def get_file(self, digest: str, destination: str | os.PathLike[str]) -> None:
         """Stream a blob to a local file, renamed into place only once its digest matched."""
         target = os.path.abspath(os.fspath(destination))
-        with self._open_source(digest) as source:
+        source, on_mismatch = self._open_source(digest)
+        with source:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             temporary = f"{target}.{uuid.uuid4().hex}.partial"
             try:
-                actual, _ = write_synced(temporary, read_chunks(source))
-                self._check(digest, actual)
+                actual, size = write_synced(temporary, read_chunks(source))
             except BaseException:
                 remove_quietly(temporary)
                 raise
-            replace_durably(temporary, target)
+        if actual != digest:
+            remove_quietly(temporary)
+            raise on_mismatch(actual, size)
+        replace_durably(temporary, target)
 
     def open(self, digest: str) -> BinaryIO:
         """Open a blob for streaming; the read that reaches its end raises BlobIntegrityError on a mismatch."""
-        return verifying_reader(self._open_source(digest), digest, self._blob_url(digest))
+        source, on_mismatch = self._open_source(digest)
+        return verifying_reader(source, digest, on_mismatch)
 
     def exists(self, digest: str) -> bool:
         """Tell whether a blob of that digest is stored."""
@@ -139,6 +160,16 @@ class FsspecBlobStore:
             self._filesystem.rm_file(self._blob_path(validate_digest(digest)))
         except FileNotFoundError as error:
             raise self._not_found(digest) from error
+
+    def sweep_temporary(self, older_than: float) -> int:
+        """Remove leftovers of crashed writes older than ``older_than`` seconds; return how many went."""
+        if isinstance(older_than, bool) or not isinstance(older_than, int | float) or not older_than >= 0:
+            raise InvalidInput(
+                f"The 'older_than' of sweep_temporary must be a number of seconds >= 0; got {older_than!r}."
+            )
+        if not self._is_local:
+            return 0  # every write is one atomic upload, which leaves nothing behind
+        return remove_older_than(self._folder(_TEMPORARY), time.time() - older_than)
 
     def iter_digests(self) -> Iterator[str]:
         """Yield every stored digest; temporary files and foreign names are skipped."""
@@ -175,6 +206,9 @@ class FsspecBlobStore:
 
         return isinstance(self._filesystem, LocalFileSystem)
 
+    def _folder(self, name: str) -> str:
+        return f"{self._resolve()[1]}/{name}"
+
     def _blob_path(self, digest: str) -> str:
         return f"{self._resolve()[1]}/{_BLOBS}/{digest[:2]}/{digest[2:]}"
 
@@ -184,15 +218,16 @@ class FsspecBlobStore:
     def _not_found(self, digest: str) -> NotFound:
         return NotFound(f"No blob with digest {digest} in the blob store at {self.url}.")
 
-    def _open_source(self, digest: str) -> IO[bytes]:
+    def _open_source(self, digest: str) -> tuple[IO[bytes], OnMismatch]:
+        """Open a blob; also return what sets it aside and builds the error if its bytes do not match."""
+        path = self._blob_path(validate_digest(digest))
         try:
-            return cast(IO[bytes], self._filesystem.open(self._blob_path(validate_digest(digest)), "rb"))
+            source = cast(IO[bytes], self._filesystem.open(path, "rb"))
         except FileNotFoundError as error:
             raise self._not_found(digest) from error
-
-    def _check(self, digest: str, actual: str) -> None:
-        if actual != digest:
-            raise integrity_error(digest, self._blob_url(digest), actual)
+        if self._is_local:
+            return source, move_aside_on_mismatch(source, path, self._folder(_CORRUPT), digest, self._blob_url(digest))
+        return source, delete_on_mismatch(self._filesystem, path, digest, self._blob_url(digest))
 
     def _is_stored(self, digest: str, size: int) -> bool:
         # A blob of the wrong size (a truncated copy) is written again rather than trusted. So is one
@@ -214,27 +249,3 @@ class FsspecBlobStore:
             # Filesystems with real folders (SFTP, FTP…) need the fan-out folder; object stores never do.
             self._filesystem.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             write(path)
-
-    def _reuse_local(self, digest: str, size: int) -> bool:
-        path = self._blob_path(digest)
-        try:
-            # Refreshing the time tells garbage collection the blob was just wanted again.
-            os.utime(path)
-            return os.stat(path).st_size == size
-        except FileNotFoundError:
-            return False
-
-    def _write_temporary(self, chunks: Iterable[bytes]) -> tuple[str, str, int]:
-        """Write chunks to a fresh file under tmp/; return its path, the SHA-256 and size written."""
-        folder = f"{self._resolve()[1]}/{_TEMPORARY}"
-        os.makedirs(folder, exist_ok=True)
-        temporary = f"{folder}/{uuid.uuid4().hex}"
-        try:
-            digest, size = write_synced(temporary, chunks)
-        except BaseException:
-            remove_quietly(temporary)
-            raise
-        return temporary, digest, size
-
-    def _publish_local(self, temporary: str, digest: str) -> None:
-        replace_durably(temporary, self._blob_path(digest))

@@ -34,6 +34,11 @@ class BlobStore(Protocol):
     :class:`~driftloop.errors.InvalidInput`. A digest that names no blob raises
     :class:`~driftloop.errors.NotFound`. Every read recomputes the digest of the bytes it returns and
     raises :class:`~driftloop.errors.BlobIntegrityError` when they were altered or truncated.
+
+    Before raising, that read sets the damaged blob aside (a backend may move it somewhere for inspection
+    or delete it; the error message says which), so that the blob is no longer stored under its digest
+    and the next ``put`` or ``put_file`` of the same content stores it afresh. Without that, a damaged
+    blob of the right size would be kept for good, since a write keeps a blob that already exists.
     """
 
     @property
@@ -130,6 +135,25 @@ class BlobStore(Protocol):
 
         Args:
             digest: The blob's hex SHA-256 digest.
+        """
+        ...
+
+    def sweep_temporary(self, older_than: float) -> int:
+        """Remove what crashed writes left behind, once it is older than ``older_than`` seconds.
+
+        A write that dies between creating its temporary file and renaming it into place leaves that
+        file behind (local folders keep them under ``<root>/tmp/``). No read ever sees it, but it takes
+        space until swept. Backends whose writes are one atomic upload leave nothing, and return 0.
+        Age counts from the last byte written, so a write in progress is safe unless it stalls for longer
+        than ``older_than``; it then fails instead of storing anything. Garbage collection calls this
+        with its grace period.
+
+        Args:
+            older_than: How many seconds a leftover must have gone unmodified before it is removed;
+                a number ``>= 0``.
+
+        Returns:
+            How many leftovers were removed.
         """
         ...
 
