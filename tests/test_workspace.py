@@ -61,7 +61,7 @@ def test_unsupported_store_urls(tmp_path: Path, store: str, message: str) -> Non
 def test_a_shared_database_is_migrated_explicitly(empty_postgres_url: str, tmp_path: Path) -> None:
     from driftloop.store.metadata import Database
 
-    with pytest.raises(SchemaMismatch, match=r"has no driftloop schema yet.*driftloop db upgrade"):
+    with pytest.raises(SchemaMismatch, match=r"has no driftloop schema yet.*driftloop --store .* db upgrade"):
         Workspace(tmp_path, store=empty_postgres_url).open()
     database = Database(empty_postgres_url)
     database.upgrade()

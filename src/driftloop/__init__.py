@@ -5,8 +5,9 @@
 ['ActiveRun', 'DriftloopError', 'Workspace']
 """
 
+from driftloop._fluent import active_run, get_workspace, set_workspace, start_run
 from driftloop.errors import DriftloopError
-from driftloop.tracking import ActiveRun, active_run, get_workspace, set_workspace, start_run
+from driftloop.tracking import ActiveRun
 from driftloop.workspace import Workspace
 
 __version__ = "0.1.0"

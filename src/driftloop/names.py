@@ -20,7 +20,7 @@ import unicodedata
 
 from driftloop.errors import InvalidName
 
-__all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "validate_key", "validate_name"]
+__all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "validate_actor", "validate_key", "validate_name"]
 
 MAX_NAME_LENGTH = 256
 MAX_KEY_LENGTH = 250
@@ -50,6 +50,14 @@ def validate_key(kind: str, key: object, *, max_length: int = MAX_KEY_LENGTH) ->
             f"The {kind} key {text!r} has an empty, '.' or '..' segment; '/' may only separate non-empty parts."
         )
     return text
+
+
+def validate_actor(actor: object) -> str:
+    """Return ``actor`` (who acts: a user or service name) when valid, else raise :class:`InvalidName`.
+
+    Actors may contain any printable character (``DOMAIN\\user``, ``ci/deploy-bot``).
+    """
+    return _common_checks("actor", "name", actor, MAX_NAME_LENGTH)
 
 
 def _common_checks(kind: str, what: str, value: object, max_length: int) -> str:

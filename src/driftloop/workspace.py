@@ -141,15 +141,57 @@ class Workspace:
         return self.tracking.start_run(experiment, **kwargs)  # type: ignore[arg-type]
 
     def gc(
-        self, *, grace_period: float = 3600.0, purge_older_than: float = 0.0, dry_run: bool = False
+        self,
+        *,
+        grace_period: float = 3600.0,
+        purge_older_than: float = 0.0,
+        dry_run: bool = False,
+        actor: str | None = None,
     ) -> GarbageReport:
         """Purge soft-deleted runs and experiments, then remove blobs nothing refers to any more.
 
         See :func:`driftloop.housekeeping.collect_garbage`.
         """
         from driftloop.housekeeping import collect_garbage
+        from driftloop.names import validate_actor
 
-        return collect_garbage(self, grace_period=grace_period, purge_older_than=purge_older_than, dry_run=dry_run)
+        return collect_garbage(
+            self.metadata,
+            self.blobs,
+            actor=self.actor if actor is None else validate_actor(actor),
+            location=self.settings.artifacts,
+            grace_period=grace_period,
+            purge_older_than=purge_older_than,
+            dry_run=dry_run,
+        )
+
+    def schema_revision(self) -> tuple[str | None, str]:
+        """The metadata store's schema revision (None when empty) and the newest this code knows.
+
+        Works on a store that still needs migrating, without opening the workspace.
+        """
+        from driftloop.store.metadata import Database
+
+        database = Database(self.settings.store)
+        try:
+            return database.revisions()
+        finally:
+            database.dispose()
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """Apply pending migrations to the metadata store; returns (revision before, revision after).
+
+        The embedded SQLite store is migrated on open; a shared database needs this once per release
+        (``driftloop db upgrade``).
+        """
+        from driftloop.store.metadata import Database
+
+        database = Database(self.settings.store)
+        try:
+            before, _ = database.revisions()
+            return before, database.upgrade()
+        finally:
+            database.dispose()
 
     def _redacted_store(self) -> str:
         from driftloop.store.metadata import redact

@@ -108,3 +108,56 @@ def test_db_upgrade_and_current(sqlite_workspace: Workspace) -> None:
 def test_usage_errors_exit_two(sqlite_workspace: Workspace) -> None:
     done = cli(sqlite_workspace, "runs", "list", "--limit", "-3")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runs", "show", "[/x]"],
+        ["runs", "list", "-f", "x[/b]"],
+        ["experiments", "create", "[/]"],
+    ],
+)
+def test_user_text_is_never_read_as_markup(sqlite_workspace: Workspace, args: list[str]) -> None:
+    done = cli(sqlite_workspace, *args)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr and "MarkupError" not in done.stderr
+
+
+def test_values_with_brackets_print_as_written(sqlite_workspace: Workspace) -> None:
+    with sqlite_workspace.start_run("brackets", params={"pattern": "[/]"}) as run:
+        pass
+    done = cli(sqlite_workspace, "runs", "show", run.id)
+    assert done.returncode == 0 and "[/]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--root", "/proc/1/forbidden"], "Cannot create the folder"),
+        (["--store", "postgresql+psycopg://x@127.0.0.1:notaport/db"], "not a database URL"),
+        (["--store", "postgresql+asyncpg://x@127.0.0.1/db"], "Unsupported PostgreSQL driver"),
+        (["--store", "postgresql+psycopg://x@127.0.0.1:1/db?sslmode=bogus"], "Cannot reach the metadata store"),
+    ],
+)
+def test_broken_settings_are_one_line_errors(sqlite_workspace: Workspace, options: list[str], message: str) -> None:
+    done = cli(sqlite_workspace, *options, "runs", "list")
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path, sqlite_workspace: Workspace) -> None:
+    bogus = tmp_path / "bogus.db"
+    bogus.write_bytes(b"this is not sqlite" * 100)
+    done = cli(sqlite_workspace, "--store", f"sqlite:///{bogus}", "runs", "list")
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "not a database" in done.stderr
+
+
+@pytest.mark.postgres
+def test_db_upgrade_migrates_an_empty_shared_database(empty_postgres_url: str, sqlite_workspace: Workspace) -> None:
+    before = cli(sqlite_workspace, "--store", empty_postgres_url, "runs", "list")
+    assert before.returncode == 1 and "db upgrade" in before.stderr
+    assert "revision none" in cli(sqlite_workspace, "--store", empty_postgres_url, "db", "current").stdout
+    upgraded = cli(sqlite_workspace, "--store", empty_postgres_url, "db", "upgrade")
+    assert upgraded.returncode == 0 and "from revision none to" in upgraded.stdout
+    after = cli(sqlite_workspace, "--store", empty_postgres_url, "runs", "list", "--json")
+    assert after.returncode == 0 and json.loads(after.stdout) == []

@@ -253,3 +253,48 @@ def test_unreachable_store_names_the_url() -> None:
     with pytest.raises(StoreUnavailable, match=r"Cannot reach the metadata store at .*127\.0\.0\.1:1") as caught:
         database.open()
     assert "secret" not in str(caught.value)
+
+
+def test_concurrent_appends_to_one_series_lose_no_update(store_url: str) -> None:
+    import threading
+
+    store = MetadataStore(store_url)
+    store.open()
+    run_id = new_run(store)
+    store.close()
+
+    def append_many(worker: int) -> None:
+        own = MetadataStore(store_url)
+        for batch in range(25):
+            own.metrics.append(run_id, [("loss", float(worker), worker * 100 + batch, 1.0)])
+        own.close()
+
+    threads = [threading.Thread(target=append_many, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store = MetadataStore(store_url)
+    summary = store.runs.get(run_id).metrics["loss"]
+    assert summary.count == 100 == len(store.metrics.history(run_id, "loss"))
+    assert (summary.min_value, summary.max_value, summary.last_step) == (0.0, 3.0, 324)
+    store.close()
+
+
+def test_params_and_inputs_only_while_running_tags_and_artifacts_after(store: MetadataStore) -> None:
+    run_id = new_run(store)
+    store.runs.end(run_id, status=RunStatus.FINISHED, end_time=time.time(), resources=Resources(), actor=ACTOR)
+    with pytest.raises(InvalidState, match="has ended"):
+        store.runs.log_params(run_id, {"late": "1"}, actor=ACTOR)
+    with pytest.raises(InvalidState, match="has ended"):
+        store.runs.add_inputs(run_id, [DatasetInput("houses", 1)], actor=ACTOR)
+    store.runs.set_tags(run_id, {"reviewed": "yes"}, actor=ACTOR)
+    store.artifacts.add(run_id, [Artifact("report.html", "e" * 64, 1)], actor=ACTOR)
+    assert store.runs.get(run_id).tags == {"reviewed": "yes"}
+
+
+def test_runs_of_a_deleted_experiment_take_nothing(store: MetadataStore) -> None:
+    run_id = new_run(store, experiment="gone")
+    store.experiments.delete("gone", actor=ACTOR)
+    with pytest.raises(InvalidState, match="experiment of run"):
+        store.runs.set_tags(run_id, {"a": "b"}, actor=ACTOR)

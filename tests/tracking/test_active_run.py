@@ -178,7 +178,7 @@ def test_dataset_inputs_are_recorded(workspace: Workspace) -> None:
     with workspace.start_run() as run:
         run.log_input("houses", 3)
         run.log_input("houses", 4, role="validation")
-        with pytest.raises(InvalidInput, match="non-negative integer"):
+        with pytest.raises(InvalidInput, match="an integer from 0 to"):
             run.log_input("houses", -1)
     assert [(i.dataset, i.version, i.role) for i in workspace.tracking.get_run(run.id).inputs] == [
         ("houses", 3, "training"),
@@ -218,14 +218,12 @@ def test_git_commit_and_dirty_flag_are_recorded(
     subprocess.run([*git, "commit", "-qm", "first"], cwd=repo, check=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     monkeypatch.chdir(repo)
-    _provenance.git_state.cache_clear()
+    monkeypatch.setattr(_provenance, "GIT_CACHE_SECONDS", 0.0)
     with workspace.start_run() as clean:
         pass
     (repo / "train.py").write_text("print(2)\n")
-    _provenance.git_state.cache_clear()
     with workspace.start_run() as dirty:
         pass
-    _provenance.git_state.cache_clear()
     assert workspace.tracking.get_run(clean.id).environment.git_commit == commit
     assert workspace.tracking.get_run(clean.id).environment.git_dirty is False
     assert workspace.tracking.get_run(dirty.id).environment.git_dirty is True
@@ -240,3 +238,72 @@ def test_an_artifact_altered_on_disk_is_refused(sqlite_workspace: Workspace) -> 
     path.write_bytes(b"the altered bytes!")
     with pytest.raises(BlobIntegrityError, match=artifact.digest):
         sqlite_workspace.tracking.read_artifact(run.id, "notes.txt")
+
+
+def test_a_failed_start_leaves_nothing_behind(workspace: Workspace) -> None:
+    for bad in (
+        lambda: workspace.tracking.start_run("brand-new", name="a/b"),
+        lambda: workspace.tracking.start_run("brand-new", params={"": 1}),
+        lambda: workspace.tracking.start_run("brand-new", tags={"x\x00": 1}),
+    ):
+        with pytest.raises(InvalidName):
+            bad()
+    assert workspace.tracking.list_experiments() == []
+    assert workspace.tracking.search_runs() == []
+
+
+def test_a_bad_timestamp_is_refused_at_the_call(workspace: Workspace) -> None:
+    with workspace.start_run() as run:
+        run.log_metric("loss", 1.0)
+        with pytest.raises(InvalidInput, match="timestamp of metric 'loss'"):
+            run.log_metric("loss", 2.0, timestamp="yesterday")  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="timestamp"):
+            run.log_metric("loss", 2.0, timestamp=math.inf)
+        run.log_metric("loss", 3.0, timestamp=1_700_000_000)
+    assert workspace.tracking.get_run(run.id).metrics["loss"].count == 2
+
+
+def test_logging_after_the_end_is_refused(workspace: Workspace) -> None:
+    run = workspace.start_run()
+    run.end()
+    with pytest.raises(InvalidState, match="has ended"):
+        run.log_metric("loss", 1.0)
+    with pytest.raises(InvalidState, match="has ended"):
+        run.log_param("late", 1)
+    run.set_tag("reviewed", "yes")  # annotations are still welcome
+
+
+def test_points_that_cannot_be_written_fail_the_run(sqlite_workspace: Workspace) -> None:
+    from driftloop.errors import StoreError
+
+    run = sqlite_workspace.start_run()
+    run.log_metric("loss", 1.0)
+    run.flush()
+
+    def broken(points: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    run._logger._writer = broken
+    run.log_metric("loss", 2.0)
+    with pytest.raises(StoreError, match="disk on fire; 1 points could not be written"):
+        run.end()
+    stored = sqlite_workspace.tracking.get_run(run.id)
+    assert stored.status is RunStatus.FAILED and stored.metrics["loss"].count == 1
+    event = sqlite_workspace.events.list(action="run.end", object_id=run.id)[0]
+    assert event.details["unwritten_points"] == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda ws: ws.tracking.search_runs(offset=-1), "offset must be a non-negative"),
+        (lambda ws: ws.tracking.search_runs(limit=-1), "limit must be a non-negative"),
+        (lambda ws: ws.start_run().log_input("houses", 2**31), "dataset version is an integer"),
+        (lambda ws: ws.start_run().log_input("houses", 1, role="r" * 65), "limit is 64"),
+        (lambda ws: ws.start_run(actor="a" * 257), "limit is 256"),
+        (lambda ws: ws.gc(actor="bad\nactor"), "control character"),
+    ],
+)
+def test_out_of_range_input_is_refused_the_same_on_every_backend(workspace: Workspace, call, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match=message):
+        call(workspace)

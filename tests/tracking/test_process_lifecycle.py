@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ def test_sigterm_flushes_and_marks_the_run_killed(store_url: str, tmp_path: Path
         run_id = process.stdout.readline().strip()
         assert run_id
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == -signal.SIGTERM
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
     ws = Workspace(root, store=store_url)
     run = ws.tracking.get_run(run_id)
     assert run.status is RunStatus.KILLED
@@ -220,3 +221,88 @@ def test_a_forked_child_gets_a_fresh_logger(sqlite_workspace: Workspace) -> None
     child = sqlite_workspace.tracking.search_runs("fork", filter="name = 'child'")[0]
     assert parent.metrics["parent"].count == 2000 and "child" not in parent.metrics
     assert child.status is RunStatus.FINISHED and child.metrics["child"].count == 500
+
+
+def test_sigterm_during_a_flush_neither_hangs_nor_loses_the_run(store_url: str, tmp_path: Path) -> None:
+    root = str(tmp_path / "ws")
+    process = _start(
+        """
+        run = start_run("busy")
+        print(run.id, flush=True)
+        step = 0
+        while True:  # the signal lands inside a flush sooner or later
+            for _ in range(2000):
+                run.log_metric("loss", step, step=step)
+                step += 1
+            run.flush()
+        """,
+        store_url,
+        root,
+    )
+    with process:
+        assert process.stdout is not None
+        run_id = process.stdout.readline().strip()
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    ws = Workspace(root, store=store_url)
+    run = ws.tracking.get_run(run_id)
+    assert run.status is RunStatus.KILLED
+    assert run.metrics["loss"].count == len(ws.tracking.metric_history(run_id, "loss")) > 0
+    ws.close()
+
+
+def test_runs_of_any_api_end_when_the_process_exits(sqlite_workspace: Workspace) -> None:
+    store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
+    done = subprocess.run(
+        _script(
+            """
+            ws = Workspace({root!r}, store={store!r})
+            run = ws.tracking.start_run("direct")
+            for step in range(1000):
+                run.log_metric("loss", step)
+            print(run.id)
+            """.replace("{root!r}", repr(root)).replace("{store!r}", repr(store)),
+            store,
+            root,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    run = sqlite_workspace.tracking.get_run(done.stdout.strip())
+    assert run.status is RunStatus.FINISHED and run.metrics["loss"].count == 1000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_exiting_does_not_end_the_parents_run(sqlite_workspace: Workspace) -> None:
+    store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
+    done = subprocess.run(
+        _script(
+            """
+            import warnings
+            warnings.simplefilter("ignore", DeprecationWarning)
+            run = start_run("fork-exit")
+            run.log_metric("x", 1.0)
+            pid = os.fork()
+            if pid == 0:
+                sys.exit(0)  # runs the exit hooks in the child
+            os.waitpid(pid, 0)
+            time.sleep(0.2)
+            from driftloop import get_workspace
+            print(get_workspace().tracking.get_run(run.id).status.value)
+            run.end()
+            print(run.id)
+            """,
+            store,
+            root,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    status_in_between, run_id = done.stdout.split()
+    assert status_in_between == "running"
+    assert sqlite_workspace.tracking.get_run(run_id).status is RunStatus.FINISHED

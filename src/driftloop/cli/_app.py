@@ -5,6 +5,7 @@ A user's mistake prints one line (``error: …``) and exits 1; Typer's own usage
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -52,8 +53,19 @@ def demo() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``driftloop`` script."""
+    """Entry point of the ``driftloop`` script.
+
+    Errors of driftloop's own print their message. Anything else is a bug: it too prints one line
+    (with the traceback only when ``DRIFTLOOP_DEBUG=1``), so a user never has to read a stack.
+    """
     try:
         app()  # standalone: Typer prints its own usage errors and exits 2
     except DriftloopError as error:
         fail(error.message)
+    except Exception as error:
+        if os.environ.get("DRIFTLOOP_DEBUG"):
+            raise
+        fail(
+            f"unexpected {type(error).__name__}: {error}. This is a driftloop bug; "
+            "run again with DRIFTLOOP_DEBUG=1 for the traceback and report it."
+        )

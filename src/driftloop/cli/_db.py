@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from driftloop.cli._output import console, workspace
-from driftloop.store.metadata import Database, redact
+from driftloop.store.metadata import redact
 
 app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
 
@@ -13,27 +13,21 @@ app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=T
 @app.command()
 def upgrade() -> None:
     """Apply pending migrations (needed once per release on a shared PostgreSQL store)."""
-    url = workspace().settings.store
-    database = Database(url)
-    try:
-        before, head = database.revisions()
-        if before == head:
-            console.print(f"{redact(url)} is up to date (revision {head}).")
-            return
-        after = database.upgrade()
-        console.print(f"Upgraded {redact(url)} from revision {before or 'none'} to {after}.")
-    finally:
-        database.dispose()
+    ws = workspace()
+    before, after = ws.upgrade_schema()
+    url = redact(ws.settings.store)
+    if before == after:
+        console.print(f"{url} is up to date (revision {after}).", markup=False)
+    else:
+        console.print(f"Upgraded {url} from revision {before or 'none'} to {after}.", markup=False)
 
 
 @app.command()
 def current() -> None:
     """Print the schema revision of the store and the newest this driftloop knows."""
-    url = workspace().settings.store
-    database = Database(url)
-    try:
-        revision, head = database.revisions()
-    finally:
-        database.dispose()
+    ws = workspace()
+    revision, head = ws.schema_revision()
     state = "up to date" if revision == head else "needs `driftloop db upgrade`"
-    console.print(f"{redact(url)}: revision {revision or 'none'}; newest known {head} ({state}).")
+    console.print(
+        f"{redact(ws.settings.store)}: revision {revision or 'none'}; newest known {head} ({state}).", markup=False
+    )

@@ -22,7 +22,7 @@ def list_(
     """List experiments with their run counts."""
     tracking = workspace().tracking
     experiments = tracking.list_experiments(include_deleted=all_)
-    counts = {e.id: workspace().metadata.runs.count(experiment_ids=[e.id]) for e in experiments}
+    counts = {e.id: tracking.count_runs(e.id) for e in experiments}
     if as_json:
         print_json([{**asdict(e), "runs": counts[e.id]} for e in experiments])
         return

@@ -28,7 +28,7 @@ def gc(
     console.print(
         f"{verb} {format_bytes(report.bytes_freed)} in {report.blobs_removed} blob(s); "
         f"purged {report.runs_purged} run(s) and {report.experiments_purged} experiment(s); "
-        f"{report.blobs_kept} blob(s) kept."
+        f"{report.blobs_kept} blob(s) kept; {report.temporary_files_removed} leftover temporary file(s) removed."
     )
 
 
@@ -48,4 +48,5 @@ def events(
         "Events",
         ["at", "actor", "action", "object", "details"],
         [(e.at, e.actor, e.action, f"{e.object_type}:{e.object_id}", e.details or "") for e in found],
+        wrap=["details"],
     )

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from driftloop.workspace import Workspace
 
@@ -48,7 +49,8 @@ def workspace() -> Workspace:
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print one ``error:`` line (the message is shown as is, never read as markup) and exit."""
+    errors.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -66,12 +68,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, wrap: Sequence[str] = ()
+) -> None:
+    """Print rows under ``columns``. Cells are plain text (user data is never read as Rich markup); only
+    the columns named in ``wrap`` may wrap, the others keep one line and are cut with an ellipsis.
+    """
     grid = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        if column in wrap:
+            grid.add_column(column, overflow="fold")
+        else:
+            grid.add_column(column, no_wrap=True, overflow="ellipsis")
     for row in rows:
-        grid.add_row(*(format_value(cell) for cell in row))
+        grid.add_row(*(cell if isinstance(cell, Text) else Text(format_value(cell)) for cell in row))
     console.print(grid)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from driftloop.cli._output import console, format_bytes, format_value, print_json, table, workspace
 from driftloop.entities import Run
@@ -39,7 +40,9 @@ def list_(
     if as_json:
         print_json([run_to_dict(run) for run in runs])
         return
-    metric_keys = sorted({key for run in runs for key in run.metrics})[:6]
+    # As many metric columns as the terminal has room for (about 12 characters each), at most six.
+    room = max(0, (console.width - 70) // 12)
+    metric_keys = sorted({key for run in runs for key in run.metrics})[: min(6, room)]
     table(
         f"Runs ({len(runs)})",
         ["id", "experiment", "name", "status", "started", "duration", *metric_keys],
@@ -55,6 +58,7 @@ def list_(
             )
             for run in runs
         ],
+        wrap=["name"],
     )
 
 
@@ -91,10 +95,10 @@ def show(
         ("cpu time", _seconds(res.cpu_time)),
         ("peak memory", format_bytes(res.peak_memory)),
     ):
-        header.add_row(label, str(value))
+        header.add_row(label, Text(str(value)))
     console.print(header)
     if run.params:
-        table("Params", ["key", "value"], sorted(run.params.items()))
+        table("Params", ["key", "value"], sorted(run.params.items()), wrap=["value"])
     if run.metrics:
         table(
             "Metrics",
@@ -102,7 +106,7 @@ def show(
             [(m.key, m.last_value, m.last_step, m.count, m.min_value, m.max_value) for m in run.metrics.values()],
         )
     if run.tags:
-        table("Tags", ["key", "value"], sorted(run.tags.items()))
+        table("Tags", ["key", "value"], sorted(run.tags.items()), wrap=["value"])
     if run.inputs:
         table("Inputs", ["dataset", "version", "role"], [(i.dataset, i.version, i.role) for i in run.inputs])
     if env.packages:
@@ -136,11 +140,12 @@ def compare(
         )
         return
     columns = ["", *(f"{run.name}\n{run.id[:8]}" for run in comparison.runs)]
-    rows: list[list[Any]] = [["[bold]params[/]", *([""] * len(comparison.runs))]]
+    blank = [""] * len(comparison.runs)
+    rows: list[list[Any]] = [[Text("params", style="bold"), *blank]]
     rows += [[f"params.{key}", *values] for key, values in params.items()]
-    rows += [["[bold]metrics[/]", *([""] * len(comparison.runs))]]
+    rows += [[Text("metrics", style="bold"), *blank]]
     rows += [[f"metrics.{key}", *values] for key, values in comparison.metrics.items()]
-    table("Comparison", columns, rows)
+    table("Comparison", columns, rows, wrap=columns)
 
 
 @app.command()

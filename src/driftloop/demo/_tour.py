@@ -13,6 +13,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from driftloop.store.metadata import redact
 from driftloop.workspace import Workspace
 
 EXPERIMENT = "diabetes-tour"
@@ -30,7 +31,7 @@ def run_tour(workspace: Workspace, *, console: Console | None = None) -> str:
     data = load_diabetes()
     x_train, x_test, y_train, y_test = train_test_split(data.data, data.target, test_size=0.25, random_state=7)
     out.rule("[bold]driftloop tour: tracking a real training run")
-    out.print(f"workspace: {workspace.settings.root}  (store {workspace.settings.store})")
+    out.print(f"workspace: {workspace.settings.root}  (store {redact(workspace.settings.store)})", markup=False)
 
     tracking = workspace.tracking
     with tracking.start_run(EXPERIMENT, name="model-search", tags={"purpose": "tour"}) as parent:

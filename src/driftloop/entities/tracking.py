@@ -156,7 +156,13 @@ class RunEnvironment:
 
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """What a run cost: wall and CPU seconds, and the peak resident memory of its process."""
+    """What a run cost.
+
+    ``wall_time`` and ``cpu_time`` are seconds from the run's start to its end (CPU time of the whole
+    process over that span, all threads). ``peak_memory`` is the highest resident memory, in bytes, that
+    the process had reached by the end of the run, as the operating system reports it: for a run that
+    is not the first in its process it may include an earlier peak.
+    """
 
     wall_time: float | None = None
     cpu_time: float | None = None

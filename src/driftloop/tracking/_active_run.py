@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 import threading
@@ -10,16 +11,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from driftloop.entities import Artifact, DatasetInput, Run, RunStatus
 from driftloop.errors import InvalidInput, InvalidState
 from driftloop.names import validate_key
+from driftloop.tracking import _lifecycle
 from driftloop.tracking._async_logger import MetricLogger
 from driftloop.tracking._provenance import ResourceMeter
-
-if TYPE_CHECKING:
-    from driftloop.tracking._service import Tracking
+from driftloop.tracking._run_writer import RunWriter
 
 __all__ = ["ActiveRun"]
 
@@ -31,17 +31,26 @@ class ActiveRun:
     written at once so that a conflict is raised where it happens.
 
     Used as a context manager, the run ends ``finished`` when the block completes, ``failed`` when it
-    raises (everything logged until then is kept), and ``killed`` on ``KeyboardInterrupt``.
+    raises (everything logged until then is kept), and ``killed`` on ``KeyboardInterrupt`` or SIGTERM.
+    A run left open ends when its process exits (see ``driftloop.tracking._lifecycle``).
     """
 
-    def __init__(self, tracking: Tracking, run: Run, *, actor: str) -> None:
-        self._tracking = tracking
-        self._actor = actor
+    def __init__(
+        self,
+        run: Run,
+        writer: RunWriter,
+        *,
+        start_child: Callable[..., ActiveRun],
+        owner: object = None,
+    ) -> None:
         self.id = run.id
         self.experiment_id = run.experiment_id
         self.experiment_name = run.experiment_name
         self.name = run.name
         self.parent_id = run.parent_id
+        self._writer = writer
+        self._start_child = start_child
+        self._owner = owner
         self._meter = ResourceMeter.start()
         self._metric_keys: set[str] = set()
         self._next_step: dict[str, int] = {}
@@ -50,6 +59,7 @@ class ActiveRun:
         self._ended: RunStatus | None = None
         self._end_lock = threading.Lock()
         self._end_callbacks: list[Callable[[ActiveRun], None]] = []
+        _lifecycle.register(self)
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, experiment={self.experiment_name!r}, name={self.name!r})"
@@ -68,7 +78,11 @@ class ActiveRun:
         self._next_step[key] = step + 1
         if type(value) is not float:
             value = _as_value(key, value)
-        self._logger.log((key, value, step, time.time() if timestamp is None else timestamp))
+        if timestamp is None:
+            timestamp = time.time()
+        elif type(timestamp) is not float or timestamp - timestamp != 0.0:  # the subtraction catches inf, NaN
+            timestamp = _as_timestamp(key, timestamp)
+        self._logger.log((key, value, step, timestamp))
         self._points_logged += 1
 
     def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
@@ -82,17 +96,17 @@ class ActiveRun:
 
     def log_params(self, values: Mapping[str, Any]) -> None:
         """Record params (stored as text); a key logged again must keep its value."""
-        self._tracking._log_params(self.id, values, actor=self._actor)
+        self._writer.log_params(self.id, values)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
 
     def set_tags(self, values: Mapping[str, Any]) -> None:
-        self._tracking._set_tags(self.id, values, actor=self._actor)
+        self._writer.set_tags(self.id, values)
 
     def log_input(self, dataset: str, version: int, role: str = "training") -> None:
         """Record that this run read version ``version`` of ``dataset``."""
-        self._tracking._log_inputs(self.id, [DatasetInput(dataset, version, role)], actor=self._actor)
+        self._writer.log_inputs(self.id, [DatasetInput(dataset, version, role)])
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> list[Artifact]:
         """Store a file, or a folder with everything below it, as artifacts of this run.
@@ -100,16 +114,15 @@ class ActiveRun:
         ``artifact_path`` is the folder to store them under: by default a file lands at the top level
         under its own name, and a folder's files under the folder's name.
         """
-        return self._tracking._log_artifact(self.id, Path(path), artifact_path, actor=self._actor)
+        return self._writer.log_artifact(self.id, Path(path), artifact_path)
 
     def log_text(self, text: str, artifact_path: str) -> Artifact:
         """Store ``text`` (UTF-8) as the artifact ``artifact_path``."""
-        return self._tracking._log_bytes(self.id, text.encode("utf-8"), artifact_path, actor=self._actor)
+        return self._writer.log_bytes(self.id, text.encode("utf-8"), artifact_path)
 
     def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> Artifact:
         """Store ``data`` as a JSON artifact."""
-        text = json.dumps(data, indent=2, sort_keys=True, default=str)
-        return self.log_text(text, artifact_path)
+        return self.log_text(json.dumps(data, indent=2, sort_keys=True, default=str), artifact_path)
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -118,27 +131,32 @@ class ActiveRun:
         self._logger.flush()
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run:
-        """Flush, record the resources used and mark the run ``status``; returns the ended run."""
-        status = RunStatus(status)
-        if not status.is_terminal:
-            raise InvalidInput(f"A run ends as finished, failed or killed; got {status.value!r}.")
+        """Flush, record the resources used and mark the run ``status``; returns the ended run.
+
+        When the last points cannot be written, the run is marked ``failed`` (with how many points were
+        lost) and the write error is raised.
+        """
+        status = _as_status(status)
         with self._end_lock:
             if self._ended is not None:
                 raise InvalidState(f"The run {self.id!r} has already ended as {self._ended.value!r}.")
+            self._ended = status
+            details: dict[str, Any] = {"metric_points": self._points_logged, "metric_keys": len(self._metric_keys)}
+            flush_error: Exception | None = None
             try:
                 self._logger.close()
+            except Exception as error:
+                flush_error = error
+                status = self._ended = RunStatus.FAILED
+                details["unwritten_points"] = self._logger.pending
+            try:
+                run = self._writer.end_run(self.id, status=status, resources=self._meter.read(), details=details)
             finally:
-                self._ended = status
-                try:
-                    run = self._tracking._end_run(
-                        self,
-                        status=status,
-                        resources=self._meter.read(),
-                        details={"metric_points": self._points_logged, "metric_keys": len(self._metric_keys)},
-                    )
-                finally:
-                    for callback in self._end_callbacks:
-                        callback(self)
+                _lifecycle.forget(self)
+                for callback in self._end_callbacks:
+                    callback(self)
+            if flush_error is not None:
+                raise flush_error
         return run
 
     def on_end(self, callback: Callable[[ActiveRun], None]) -> None:
@@ -151,14 +169,7 @@ class ActiveRun:
 
     def child(self, name: str | None = None, **kwargs: Any) -> ActiveRun:
         """Start a nested run under this one (a tuning trial, a cross-validation fold…)."""
-        return self._tracking.start_run(
-            experiment=self.experiment_name, name=name, parent=self.id, actor=self._actor, **kwargs
-        )
-
-    def info(self) -> Run:
-        """The run as stored now (pending metric points are flushed first)."""
-        self.flush()
-        return self._tracking.get_run(self.id)
+        return self._start_child(self.experiment_name, name=name, parent=self.id, **kwargs)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -179,7 +190,7 @@ class ActiveRun:
     # -- internals ---------------------------------------------------------------------------------
 
     def _write_points(self, points: Any) -> None:
-        self._tracking._metadata.metrics.append(self.id, points)
+        self._writer.append_points(self.id, points)
 
 
 def _as_value(key: str, value: Any) -> float:
@@ -194,3 +205,22 @@ def _as_step(key: str, step: Any) -> int:
             f"The step of metric {key!r} must be an integer that fits in 64 bits; got {type(step).__name__} {step!r}."
         )
     return int(step)
+
+
+def _as_timestamp(key: str, timestamp: Any) -> float:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real) or not math.isfinite(timestamp):
+        raise InvalidInput(
+            f"The timestamp of metric {key!r} must be a finite number of seconds since the epoch; "
+            f"got {type(timestamp).__name__} {timestamp!r}."
+        )
+    return float(timestamp)
+
+
+def _as_status(status: RunStatus | str) -> RunStatus:
+    try:
+        parsed = RunStatus(status)
+    except ValueError:
+        parsed = None
+    if parsed is None or not parsed.is_terminal:
+        raise InvalidInput(f"A run ends as finished, failed or killed; got {status!r}.")
+    return parsed

@@ -17,12 +17,12 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from driftloop.errors import StoreError
+from driftloop.errors import DriftloopError, InvalidState, StoreError
+from driftloop.types import MetricRow
 
 __all__ = ["MetricLogger"]
 
-Point = tuple[str, float, int, float]
-Writer = Callable[[Sequence[Point]], None]
+Writer = Callable[[Sequence[MetricRow]], None]
 
 _live_loggers: weakref.WeakSet[MetricLogger] = weakref.WeakSet()
 
@@ -46,7 +46,7 @@ class MetricLogger:
         _live_loggers.add(self)
 
     def _reset(self) -> None:
-        self._pending: deque[Point] = deque()
+        self._pending: deque[MetricRow] = deque()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,11 +57,11 @@ class MetricLogger:
     def pending(self) -> int:
         return len(self._pending)
 
-    def log(self, point: Point) -> None:
+    def log(self, point: MetricRow) -> None:
         if self._error is not None:
             self._raise_error()
         if self._closed:
-            raise StoreError("This run has ended; its metric logger is closed.")
+            raise InvalidState("This run has ended; no more metric points can be logged to it.")
         pending = self._pending
         pending.append(point)
         size = len(pending)
@@ -79,7 +79,7 @@ class MetricLogger:
             self._raise_error()
 
     def close(self) -> None:
-        """Stop the thread and write what remains."""
+        """Stop the thread and write what remains; raises if some points could not be written."""
         if self._closed:
             return
         self._closed = True
@@ -87,10 +87,10 @@ class MetricLogger:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        self._error = None  # a retry below either succeeds or raises afresh
+        self._error = None  # the last attempt below either succeeds or raises afresh
         self._write_pending()
         if self._error is not None:
-            self._raise_error()
+            self._raise_error(final=True)
 
     def _start_thread(self) -> None:
         thread = threading.Thread(target=self._run, name="driftloop-metric-logger", daemon=True)
@@ -119,18 +119,25 @@ class MetricLogger:
                     return
                 self._error = None
 
-    def _raise_error(self) -> None:
+    def _raise_error(self, *, final: bool = False) -> None:
         error = self._error
         assert error is not None
-        if isinstance(error, StoreError):
+        if isinstance(error, DriftloopError) and not final:
             raise error
+        outcome = "could not be written" if final else "are still queued and will be retried"
         raise StoreError(
-            f"Writing metric points failed ({type(error).__name__}: {error}); {self.pending} points are "
-            "still queued and will be retried."
+            f"Writing metric points failed: {_first_line(error)}; {self.pending:,} points {outcome}."
         ) from error
 
     def _after_fork_in_child(self) -> None:
         self._reset()
+
+
+def _first_line(error: BaseException) -> str:
+    """The driver's own message without SQLAlchemy's statement and parameter dump."""
+    origin = getattr(error, "orig", None) or error
+    text = str(origin).strip()
+    return text.splitlines()[0] if text else type(origin).__name__
 
 
 def _reset_loggers_in_child() -> None:

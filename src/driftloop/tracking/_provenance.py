@@ -62,12 +62,24 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-@functools.lru_cache(maxsize=16)
-def git_state(folder: str) -> tuple[str | None, bool | None]:
-    """The commit checked out in ``folder`` and whether the work tree differs from it; (None, None) outside git.
+# Runs started in a tight loop (tuning trials) share one git lookup; a notebook cell run later sees
+# a fresh commit and dirty flag.
+GIT_CACHE_SECONDS = 2.0
+_git_cache: dict[str, tuple[float, tuple[str | None, bool | None]]] = {}
 
-    Cached per folder for the life of the process: runs started in a loop (tuning trials) pay once.
-    """
+
+def git_state(folder: str) -> tuple[str | None, bool | None]:
+    """The commit checked out in ``folder`` and whether tracked files differ from it; (None, None) outside git."""
+    now = time.monotonic()
+    cached = _git_cache.get(folder)
+    if cached is not None and now - cached[0] < GIT_CACHE_SECONDS:
+        return cached[1]
+    state = _read_git_state(folder)
+    _git_cache[folder] = (now, state)
+    return state
+
+
+def _read_git_state(folder: str) -> tuple[str | None, bool | None]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5, check=True

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from driftloop.entities import Artifact, DatasetInput, Experiment, MetricHistory, Resources, Run, RunStatus
+from driftloop.entities import Artifact, Experiment, MetricHistory, Run
 from driftloop.errors import InvalidInput, NotFound
 from driftloop.filtering import And, Comparison, Expression, Field, OrderBy, parse_filter, parse_order_by
-from driftloop.names import validate_key, validate_name
+from driftloop.names import validate_actor, validate_key, validate_name
 from driftloop.store.blobs import BlobStore
 from driftloop.store.metadata import MetadataStore
+from driftloop.tracking import _lifecycle
 from driftloop.tracking._active_run import ActiveRun
 from driftloop.tracking._provenance import capture_environment
+from driftloop.tracking._run_writer import RunWriter, as_text
 
 __all__ = ["RunComparison", "Tracking"]
 
@@ -44,15 +46,13 @@ class Tracking:
     def __init__(self, metadata: MetadataStore, blobs: BlobStore, *, actor: str) -> None:
         self._metadata = metadata
         self._blobs = blobs
-        self._actor = actor
-        self._active: dict[str, ActiveRun] = {}
-        self._active_lock = threading.Lock()
+        self._actor = validate_actor(actor)
 
     # -- experiments -------------------------------------------------------------------------------
 
     def create_experiment(self, name: str, *, description: str = "", actor: str | None = None) -> Experiment:
         return self._metadata.experiments.create(
-            validate_name("experiment", name), description=description, actor=actor or self._actor
+            validate_name("experiment", name), description=description, actor=self._who(actor)
         )
 
     def get_experiment(self, name_or_id: str | int) -> Experiment:
@@ -63,10 +63,10 @@ class Tracking:
 
     def delete_experiment(self, name_or_id: str | int, *, actor: str | None = None) -> Experiment:
         """Soft-delete an experiment with its runs; ``restore_experiment`` undoes it until a purge."""
-        return self._metadata.experiments.delete(name_or_id, actor=actor or self._actor)
+        return self._metadata.experiments.delete(name_or_id, actor=self._who(actor))
 
     def restore_experiment(self, name_or_id: str | int, *, actor: str | None = None) -> Experiment:
-        return self._metadata.experiments.restore(name_or_id, actor=actor or self._actor)
+        return self._metadata.experiments.restore(name_or_id, actor=self._who(actor))
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -93,29 +93,29 @@ class Tracking:
         ('finished', '0.5', 1.0)
         >>> ws.close()
         """
-        actor = actor or self._actor
-        experiment_entity = self._metadata.experiments.get_or_create(
-            validate_name("experiment", experiment), actor=actor
-        )
+        actor = self._who(actor)
+        # Everything is checked before anything is written: a bad name or key leaves no trace.
+        validate_name("experiment", experiment)
         run_id = uuid.uuid4().hex
+        run_name = validate_name("run", name) if name is not None else _default_run_name(run_id)
+        tag_text = as_text("tag", tags or {})
+        param_text = as_text("param", params or {})
         parent_id = parent.id if isinstance(parent, ActiveRun) else parent
+        experiment_id = self._metadata.experiments.get_or_create(experiment, actor=actor).id
         run = self._metadata.runs.create(
             run_id=run_id,
-            experiment_id=experiment_entity.id,
-            name=validate_name("run", name) if name is not None else _default_run_name(run_id),
+            experiment_id=experiment_id,
+            name=run_name,
             user=actor,
             start_time=time.time(),
             environment=capture_environment(),
             parent_id=parent_id,
-            tags=_as_text("tag", tags) if tags else None,
+            tags=tag_text,
+            params=param_text,
             actor=actor,
         )
-        active = ActiveRun(self, run, actor=actor)
-        with self._active_lock:
-            self._active[run_id] = active
-        if params:
-            active.log_params(params)
-        return active
+        writer = RunWriter(self._metadata, self._blobs, actor=actor)
+        return ActiveRun(run, writer, start_child=functools.partial(self.start_run, actor=actor), owner=self)
 
     def get_run(self, run_id: str) -> Run:
         return self._metadata.runs.get(run_id)
@@ -138,6 +138,8 @@ class Tracking:
         """
         if limit is not None and limit < 0:
             raise InvalidInput(f"The limit must be a non-negative integer or None; got {limit}.")
+        if offset < 0:
+            raise InvalidInput(f"The offset must be a non-negative integer; got {offset}.")
         clauses = [order_by] if isinstance(order_by, str) else list(order_by)
         return self._metadata.runs.search(
             experiment_ids=self._experiment_ids(experiments),
@@ -190,9 +192,9 @@ class Tracking:
 
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every point logged for ``key`` in the run, as NumPy columns ordered by step."""
-        active = self._active.get(run_id)
-        if active is not None:
-            active.flush()
+        for active in self.active_runs():
+            if active.id == run_id:
+                active.flush()
         return self._metadata.metrics.history(run_id, key)
 
     def child_runs(self, run_id: str) -> list[Run]:
@@ -201,25 +203,11 @@ class Tracking:
         return self._metadata.runs.search(where=parent, limit=None)
 
     def delete_run(self, run_id: str, *, actor: str | None = None) -> None:
-        """Soft-delete: hidden from searches until restored, removed by the next purge."""
-        self._metadata.runs.delete(run_id, actor=actor or self._actor)
+        """Soft-delete: hidden from searches until restored, removed for good by ``Workspace.gc``."""
+        self._metadata.runs.delete(run_id, actor=self._who(actor))
 
     def restore_run(self, run_id: str, *, actor: str | None = None) -> None:
-        self._metadata.runs.restore(run_id, actor=actor or self._actor)
-
-    def purge_deleted(self, *, older_than: float = 0.0, actor: str | None = None) -> tuple[int, int]:
-        """Remove soft-deleted runs and experiments deleted at least ``older_than`` seconds ago.
-
-        Returns (runs purged, experiments purged). Their artifacts' blobs are freed by garbage collection.
-        """
-        actor = actor or self._actor
-        cutoff = time.time() - older_than
-        experiments = self._metadata.experiments.deleted_before(cutoff)
-        run_ids = self._metadata.runs.deleted_before(cutoff)
-        purged_runs = self._metadata.runs.purge(run_ids, actor=actor)
-        for experiment in experiments:
-            self._metadata.experiments.purge(experiment.id, actor=actor)
-        return purged_runs, len(experiments)
+        self._metadata.runs.restore(run_id, actor=self._who(actor))
 
     # -- artifacts ---------------------------------------------------------------------------------
 
@@ -244,86 +232,24 @@ class Tracking:
             written.append(target)
         return written
 
-    # -- used by ActiveRun -------------------------------------------------------------------------
+    def active_runs(self) -> list[ActiveRun]:
+        """Runs started through this service, in this process, that have not ended yet."""
+        return [run for run in _lifecycle.open_runs() if run._owner is self]
 
-    def _log_params(self, run_id: str, values: Mapping[str, Any], *, actor: str) -> None:
-        if values:
-            self._metadata.runs.log_params(run_id, _as_text("param", values), actor=actor)
-
-    def _set_tags(self, run_id: str, values: Mapping[str, Any], *, actor: str) -> None:
-        if values:
-            self._metadata.runs.set_tags(run_id, _as_text("tag", values), actor=actor)
-
-    def _log_inputs(self, run_id: str, inputs: Sequence[DatasetInput], *, actor: str) -> None:
-        for item in inputs:
-            validate_name("dataset", item.dataset)
-            if isinstance(item.version, bool) or not isinstance(item.version, int) or item.version < 0:
-                raise InvalidInput(f"A dataset version is a non-negative integer; got {item.version!r}.")
-        self._metadata.runs.add_inputs(run_id, inputs, actor=actor)
-
-    def _log_artifact(self, run_id: str, path: Path, artifact_path: str | None, *, actor: str) -> list[Artifact]:
-        if not path.exists():
-            raise NotFound(f"No file or folder at {str(path)!r} to log as an artifact.")
-        folder = _artifact_path(artifact_path) if artifact_path else ""
-        if path.is_dir():
-            folder = folder or _artifact_path(path.name)
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-            targets = [(file, f"{folder}/{file.relative_to(path).as_posix()}") for file in files]
-        else:
-            targets = [(path, f"{folder}/{path.name}" if folder else _artifact_path(path.name))]
-        stored = [Artifact(target, self._blobs.put_file(file), file.stat().st_size) for file, target in targets]
-        self._metadata.artifacts.add(run_id, stored, actor=actor)
-        return stored
-
-    def _log_bytes(self, run_id: str, data: bytes, artifact_path: str, *, actor: str) -> Artifact:
-        artifact = Artifact(_artifact_path(artifact_path), self._blobs.put(data), len(data))
-        self._metadata.artifacts.add(run_id, [artifact], actor=actor)
-        return artifact
-
-    def _end_run(
-        self, active: ActiveRun, *, status: RunStatus, resources: Resources, details: Mapping[str, Any]
-    ) -> Run:
-        self._forget(active)
-        return self._metadata.runs.end(
-            active.id,
-            status=status,
-            end_time=time.time(),
-            resources=resources,
-            actor=active._actor,
-            details=details,
+    def count_runs(self, experiment: str | int | None = None, *, include_deleted: bool = False) -> int:
+        """How many runs an experiment (or the workspace) holds."""
+        return self._metadata.runs.count(
+            experiment_ids=self._experiment_ids(experiment), include_deleted=include_deleted
         )
 
-    def _forget(self, active: ActiveRun) -> None:
-        with self._active_lock:
-            self._active.pop(active.id, None)
-
-    def active_runs(self) -> list[ActiveRun]:
-        """Runs started through this service that have not ended yet."""
-        with self._active_lock:
-            return list(self._active.values())
+    def _who(self, actor: str | None) -> str:
+        return self._actor if actor is None else validate_actor(actor)
 
     def _experiment_ids(self, experiments: str | int | Sequence[str | int] | None) -> list[int] | None:
         if experiments is None:
             return None
         references: Iterable[str | int] = [experiments] if isinstance(experiments, str | int) else experiments
         return [self._metadata.experiments.get(reference).id for reference in references]
-
-
-def _as_text(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
-    text = {}
-    for key, value in values.items():
-        validate_key(kind, key)
-        rendered = value if isinstance(value, str) else str(value)
-        if len(rendered) > 65_535:
-            raise InvalidInput(f"The {kind} {key!r} is {len(rendered)} characters long; the limit is 65,535.")
-        text[key] = rendered
-    return text
-
-
-def _artifact_path(path: str) -> str:
-    cleaned = path.replace("\\", "/").strip("/")
-    validate_key("artifact", cleaned, max_length=1024)
-    return cleaned
 
 
 def _default_run_name(run_id: str) -> str:

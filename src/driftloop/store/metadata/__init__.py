@@ -11,7 +11,7 @@ from driftloop.store.metadata._artifacts import ArtifactRepository
 from driftloop.store.metadata._database import Database, redact
 from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
-from driftloop.store.metadata._metrics import MetricRepository, Point
+from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._runs import RunRepository
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "ExperimentRepository",
     "MetadataStore",
     "MetricRepository",
-    "Point",
     "RunRepository",
     "redact",
 ]

@@ -10,7 +10,7 @@ from driftloop.entities import Artifact
 from driftloop.errors import NotFound
 from driftloop.store.metadata._database import Database
 from driftloop.store.metadata._events import append_event
-from driftloop.store.metadata._runs import _require_writable
+from driftloop.store.metadata._guards import require_writable
 from driftloop.store.metadata._schema import artifacts
 
 __all__ = ["ArtifactRepository"]
@@ -25,7 +25,7 @@ class ArtifactRepository:
         if not items:
             return
         with self._db.write() as conn:
-            _require_writable(conn, run_id)
+            require_writable(conn, run_id, after_end=True)
             paths = [item.path for item in items]
             conn.execute(artifacts.delete().where(artifacts.c.run_id == run_id, artifacts.c.path.in_(paths)))
             conn.execute(

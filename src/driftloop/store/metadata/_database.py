@@ -88,7 +88,7 @@ class Database:
             state = "has no driftloop schema yet" if current is None else f"is at revision {current!r}"
             raise SchemaMismatch(
                 f"The metadata database at {redact(self.url)} {state}; this driftloop needs revision "
-                f"{head!r}. Run `driftloop db upgrade --store '{redact(self.url)}'` once."
+                f"{head!r}. Run `driftloop --store '{redact(self.url)}' db upgrade` once."
             )
         self.upgrade()
 
@@ -129,7 +129,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection in a read transaction, rolled back at the end."""
-        with self._translate_errors(), self.engine.connect() as conn:
+        with self._translate_errors(), self._connect() as conn:
             yield conn
 
     @contextmanager
@@ -143,7 +143,7 @@ class Database:
         delay = 0.005
         with self._translate_errors():
             while True:
-                conn = self.engine.connect().execution_options(**{_WRITE: True})
+                conn = self._connect().execution_options(**{_WRITE: True})
                 try:
                     transaction = conn.begin()
                 except OperationalError as error:
@@ -175,10 +175,22 @@ class Database:
 
     # -- internals ---------------------------------------------------------------------------------
 
+    def _connect(self) -> Connection:
+        """A pooled connection; any failure to get one is the store being unavailable, said in one line."""
+        engine = self.engine
+        try:
+            return engine.connect()
+        except DBAPIError as error:
+            if isinstance(error, OperationalError) and _is_locked(error):
+                raise
+            raise StoreUnavailable(
+                f"Cannot reach the metadata store at {redact(self.url)}: {_first_line(error)}"
+            ) from error
+
     def _create_engine(self) -> Engine:
         try:
             url = make_url(self.url)
-        except ArgumentError as error:
+        except (ArgumentError, ValueError) as error:
             raise InvalidSettings(
                 f"The metadata store URL {self.url!r} is not a database URL; expected e.g. "
                 "'sqlite:///path/driftloop.db' or 'postgresql+psycopg://user@host/db'."
@@ -191,10 +203,12 @@ class Database:
                 url = url.set(drivername="postgresql+psycopg")
             try:
                 return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-            except NoSuchModuleError as error:
+            except (NoSuchModuleError, ImportError) as error:
                 raise InvalidSettings(
                     f"Unsupported PostgreSQL driver in {redact(self.url)!r}; use 'postgresql+psycopg://'."
                 ) from error
+            except (ArgumentError, ValueError, TypeError) as error:
+                raise InvalidSettings(f"The metadata store URL {redact(self.url)!r} is not valid: {error}") from error
         raise InvalidSettings(
             f"Unsupported metadata store {backend!r} in {redact(self.url)!r}; driftloop stores metadata "
             "in 'sqlite:///…' or 'postgresql+psycopg://…'."
@@ -202,7 +216,13 @@ class Database:
 
     def _create_sqlite_engine(self, url: sa.URL) -> Engine:
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreUnavailable(
+                    f"Cannot create the folder {str(folder)!r} for the metadata store: {error.strerror or error}."
+                ) from error
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")

@@ -22,11 +22,9 @@ from driftloop.entities import MetricHistory, MetricSummary
 from driftloop.errors import NotFound
 from driftloop.store.metadata._database import Database
 from driftloop.store.metadata._schema import metric_chunks, metrics, runs
+from driftloop.types import MetricRow
 
-__all__ = ["MetricRepository", "Point"]
-
-Point = tuple[str, float, int, float]
-"""A metric point as the logger batches it: (key, value, step, timestamp)."""
+__all__ = ["MetricRepository"]
 
 _STEP = np.dtype("<i8")
 _FLOAT = np.dtype("<f8")
@@ -36,7 +34,7 @@ class MetricRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def append(self, run_id: str, points: Sequence[Point]) -> None:
+    def append(self, run_id: str, points: Sequence[MetricRow]) -> None:
         """Append points to a run's series in one transaction, creating series on first sight."""
         if not points:
             return
@@ -104,7 +102,7 @@ class _Batch:
         self.values = values
 
 
-def _split_by_key(points: Sequence[Point]) -> dict[str, _Batch]:
+def _split_by_key(points: Sequence[MetricRow]) -> dict[str, _Batch]:
     # Four comprehensions transpose a batch several times faster than zip(*points).
     keys = [point[0] for point in points]
     value_array = np.array([point[1] for point in points], dtype=_FLOAT)
@@ -162,7 +160,8 @@ def _fold_summaries(conn: Connection, series: dict[str, int], batches: dict[str,
     """
     stored = {
         row._mapping["id"]: row._mapping
-        for row in conn.execute(sa.select(metrics).where(metrics.c.id.in_(list(series.values()))))
+        # FOR UPDATE: on PostgreSQL two appends to one series must not both read the old count.
+        for row in conn.execute(sa.select(metrics).where(metrics.c.id.in_(list(series.values()))).with_for_update())
     }
     for key, batch in batches.items():
         row = stored[series[key]]

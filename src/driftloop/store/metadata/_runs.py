@@ -23,8 +23,10 @@ from driftloop.entities import (
 )
 from driftloop.errors import InvalidState, NotFound, ParamConflict
 from driftloop.filtering import Expression, OrderBy
+from driftloop.store.metadata import _schema
 from driftloop.store.metadata._database import Database
 from driftloop.store.metadata._events import append_event
+from driftloop.store.metadata._guards import require_run, require_writable
 from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._schema import (
     artifacts,
@@ -62,11 +64,13 @@ class RunRepository:
         environment: RunEnvironment,
         parent_id: str | None = None,
         tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
         actor: str,
     ) -> Run:
+        """Create a running run with its first tags and params, in one transaction."""
         with self._db.write() as conn:
             if parent_id is not None:
-                _require_run(conn, parent_id)
+                require_run(conn, parent_id)
             conn.execute(
                 runs.insert().values(
                     id=run_id,
@@ -89,13 +93,21 @@ class RunRepository:
             )
             if tags:
                 _upsert_key_values(conn, "tags", run_id, tags)
+            if params:
+                rows = [_key_value_row(run_id, key, value) for key, value in params.items()]
+                conn.execute(_schema.params.insert(), rows)  # the argument shadows the table's name
             append_event(
                 conn,
                 actor=actor,
                 action="run.start",
                 object_type="run",
                 object_id=run_id,
-                details={"experiment_id": experiment_id, "name": name, "parent_id": parent_id},
+                details={
+                    "experiment_id": experiment_id,
+                    "name": name,
+                    "parent_id": parent_id,
+                    "params": sorted(params or {}),
+                },
             )
             return self._load(conn, [run_id])[0]
 
@@ -111,7 +123,7 @@ class RunRepository:
     ) -> Run:
         """Mark a run terminal with what it cost; ending an ended run again is refused."""
         with self._db.write() as conn:
-            row = _require_run(conn, run_id)
+            row = require_run(conn, run_id)
             if row.status != RunStatus.RUNNING:
                 raise InvalidState(f"The run {run_id!r} has already ended as {row.status!r}.")
             conn.execute(
@@ -140,7 +152,7 @@ class RunRepository:
         for _attempt in range(3):
             try:
                 with self._db.write() as conn:
-                    _require_writable(conn, run_id)
+                    require_writable(conn, run_id, after_end=False)
                     existing = _key_values(conn, params, run_id, list(values))
                     for key, value in values.items():
                         if key in existing and existing[key] != value:
@@ -168,7 +180,7 @@ class RunRepository:
     def set_tags(self, run_id: str, values: Mapping[str, str], *, actor: str) -> None:
         """Set tags; unlike params, tags may be overwritten."""
         with self._db.write() as conn:
-            _require_writable(conn, run_id)
+            require_writable(conn, run_id, after_end=True)
             _upsert_key_values(conn, "tags", run_id, values)
             append_event(
                 conn,
@@ -181,7 +193,7 @@ class RunRepository:
 
     def add_inputs(self, run_id: str, inputs: Sequence[DatasetInput], *, actor: str) -> None:
         with self._db.write() as conn:
-            _require_writable(conn, run_id)
+            require_writable(conn, run_id, after_end=False)
             existing = {
                 (row.dataset, row.version, row.role)
                 for row in conn.execute(sa.select(run_inputs).where(run_inputs.c.run_id == run_id))
@@ -239,7 +251,7 @@ class RunRepository:
 
     def _set_lifecycle(self, run_id: str, lifecycle: Lifecycle, *, actor: str) -> None:
         with self._db.write() as conn:
-            row = _require_run(conn, run_id)
+            row = require_run(conn, run_id)
             if row.lifecycle == lifecycle:
                 return
             conn.execute(
@@ -335,20 +347,6 @@ class RunRepository:
                     inputs=inputs.get(row.id, []),
                 )
         return [loaded[run_id] for run_id in run_ids if run_id in loaded]
-
-
-def _require_run(conn: Connection, run_id: str) -> Any:
-    row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-    if row is None:
-        raise NotFound(f"No run with id {run_id!r}.")
-    return row
-
-
-def _require_writable(conn: Connection, run_id: str) -> Any:
-    row = _require_run(conn, run_id)
-    if row.lifecycle == Lifecycle.DELETED:
-        raise InvalidState(f"The run {run_id!r} is deleted; restore it before logging to it.")
-    return row
 
 
 def _key_value_row(run_id: str, key: str, value: str) -> dict[str, Any]:
