@@ -7,13 +7,15 @@ Each class also inherits the builtin a Python user would catch for it, and carri
     ├── InvalidInput (ValueError)                    invalid_input        400
     │   ├── InvalidName                              invalid_name         400
     │   ├── InvalidFilter                            invalid_filter       400
-    │   └── InvalidSettings                          invalid_settings     400
+    │   ├── InvalidSettings                          invalid_settings     400
+    │   └── InvalidData                              invalid_data         422
     ├── NotFound (LookupError)                       not_found            404
     ├── Conflict (ValueError)                        conflict             409
     │   ├── AlreadyExists                            already_exists       409
     │   ├── ParamConflict                            param_conflict       409
     │   └── InvalidState                             invalid_state        409
     ├── PermissionDenied (PermissionError)           permission_denied    403
+    ├── SourceError (OSError)                        source_error         502
     └── StoreError (OSError)                         store_error          503
         ├── StoreUnavailable (ConnectionError)       store_unavailable    503
         ├── StoreBusy (TimeoutError)                 store_busy           503
@@ -41,6 +43,7 @@ __all__ = [
     "BlobIntegrityError",
     "Conflict",
     "DriftloopError",
+    "InvalidData",
     "InvalidFilter",
     "InvalidInput",
     "InvalidName",
@@ -50,6 +53,7 @@ __all__ = [
     "ParamConflict",
     "PermissionDenied",
     "SchemaMismatch",
+    "SourceError",
     "StoreBusy",
     "StoreError",
     "StoreUnavailable",
@@ -95,6 +99,23 @@ class InvalidSettings(InvalidInput):
     code = "invalid_settings"
 
 
+class InvalidData(InvalidInput):
+    """Input data is malformed or breaks a rule of its schema.
+
+    The message names the source, and the row and column where known; the same facts are attributes.
+    """
+
+    code = "invalid_data"
+
+    def __init__(
+        self, message: str, *, source: str | None = None, row: int | None = None, column: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.row = row
+        self.column = column
+
+
 class NotFound(DriftloopError, LookupError):
     """The object asked for does not exist (or was purged)."""
 
@@ -129,6 +150,12 @@ class PermissionDenied(DriftloopError, PermissionError):
     """The actor may not perform the operation."""
 
     code = "permission_denied"
+
+
+class SourceError(DriftloopError, OSError):
+    """A data source (a web API, a database, a remote file) failed or could not be reached."""
+
+    code = "source_error"
 
 
 class StoreError(DriftloopError, OSError):
@@ -167,12 +194,14 @@ HTTP_STATUS: dict[str, int] = {
     InvalidName.code: 400,
     InvalidFilter.code: 400,
     InvalidSettings.code: 400,
+    InvalidData.code: 422,
     NotFound.code: 404,
     Conflict.code: 409,
     AlreadyExists.code: 409,
     ParamConflict.code: 409,
     InvalidState.code: 409,
     PermissionDenied.code: 403,
+    SourceError.code: 502,
     StoreError.code: 503,
     StoreUnavailable.code: 503,
     StoreBusy.code: 503,

@@ -113,10 +113,15 @@ class MetricLogger:
                 batch = [pending.popleft() for _ in range(count)]
                 try:
                     self._writer(batch)
-                except BaseException as error:
+                except Exception as error:
                     pending.extendleft(reversed(batch))
                     self._error = error
                     return
+                except BaseException:
+                    # SIGTERM's SystemExit or Ctrl-C landing inside a write: keep the points (the
+                    # exit hook writes them) and let the interruption go on.
+                    pending.extendleft(reversed(batch))
+                    raise
                 self._error = None
 
     def _raise_error(self, *, final: bool = False) -> None:
