@@ -39,6 +39,7 @@ $(BENCH_STAMP): pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/tracking.py
+	$(BENCH_VENV)/bin/python benchmarks/ingest.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .driftloop .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from driftloop.settings import Settings
 
 if TYPE_CHECKING:
+    from driftloop.data import Datasets
     from driftloop.housekeeping import GarbageReport
     from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import EventRepository, MetadataStore
@@ -53,6 +54,7 @@ class Workspace:
         self._metadata: MetadataStore | None = None
         self._blobs: BlobStore | None = None
         self._tracking: Tracking | None = None
+        self._datasets: Datasets | None = None
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -98,6 +100,7 @@ class Workspace:
             self._metadata = None
             self._blobs = None
             self._tracking = None
+            self._datasets = None
 
     def __enter__(self) -> Workspace:
         return self.open()
@@ -130,6 +133,23 @@ class Workspace:
             if self._tracking is None:
                 self._tracking = Tracking(self.metadata, self.blobs, actor=self.actor)
             return self._tracking
+
+    @property
+    def datasets(self) -> Datasets:
+        """Versioned datasets: ingest, read, diff, lineage."""
+        from driftloop.data import Datasets
+        from driftloop.store.tables import TableStore
+
+        with self._lock:
+            if self._datasets is None:
+                self._datasets = Datasets(
+                    self.metadata,
+                    self.blobs,
+                    TableStore(self.settings.tables_url),
+                    actor=self.actor,
+                    current_run=_innermost_run,
+                )
+            return self._datasets
 
     @property
     def events(self) -> EventRepository:
@@ -197,3 +217,10 @@ class Workspace:
         from driftloop.store.metadata import redact
 
         return redact(self.settings.store)
+
+
+def _innermost_run() -> ActiveRun | None:
+    """The run a read through the workspace is recorded on: the innermost ``driftloop.start_run``."""
+    from driftloop._fluent import active_run
+
+    return active_run()

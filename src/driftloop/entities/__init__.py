@@ -3,6 +3,7 @@
 No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses the layers.
 """
 
+from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
 from driftloop.entities.tracking import (
     Artifact,
@@ -20,7 +21,9 @@ from driftloop.entities.tracking import (
 
 __all__ = [
     "Artifact",
+    "Dataset",
     "DatasetInput",
+    "DatasetVersionInfo",
     "Event",
     "Experiment",
     "Lifecycle",

@@ -9,6 +9,7 @@ from collections.abc import Collection
 
 from driftloop.store.metadata._artifacts import ArtifactRepository
 from driftloop.store.metadata._database import Database, redact
+from driftloop.store.metadata._datasets import DatasetRepository, NewVersion
 from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
 from driftloop.store.metadata._metrics import MetricRepository
@@ -17,10 +18,12 @@ from driftloop.store.metadata._runs import RunRepository
 __all__ = [
     "ArtifactRepository",
     "Database",
+    "DatasetRepository",
     "EventRepository",
     "ExperimentRepository",
     "MetadataStore",
     "MetricRepository",
+    "NewVersion",
     "RunRepository",
     "redact",
 ]
@@ -36,6 +39,7 @@ class MetadataStore:
         self.runs = RunRepository(self.database, self.metrics)
         self.artifacts = ArtifactRepository(self.database)
         self.events = EventRepository(self.database)
+        self.datasets = DatasetRepository(self.database)
 
     @property
     def url(self) -> str:
@@ -49,7 +53,7 @@ class MetadataStore:
 
         ``excluding_runs`` answers "what would still be referenced once these runs are purged?".
         """
-        return self.artifacts.referenced_digests(excluding_runs=excluding_runs)
+        return self.artifacts.referenced_digests(excluding_runs=excluding_runs) | self.datasets.referenced_digests()
 
     def close(self) -> None:
         self.database.dispose()

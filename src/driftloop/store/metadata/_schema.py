@@ -156,3 +156,40 @@ events = Table(
     Index("ix_events_object", "object_type", "object_id"),
     Index("ix_events_at", "at"),
 )
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    # The current, user-editable data schema (rules and expectations) and ingest settings, as JSON.
+    Column("data_schema", Text),
+    Column("settings", Text, nullable=False, default="{}"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("dataset_id", BigId, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("delta_version", BigInteger, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("transform_hash", String(64)),
+    Column("schema_fingerprint", String(64)),
+    Column("arrow_schema", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("total_rows", BigInteger, nullable=False),
+    Column("quarantined_rows", BigInteger, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("profile_digest", String(64)),
+    Column("report_digest", String(64)),
+    Column("transform_digest", String(64)),
+    UniqueConstraint("dataset_id", "number", name="uq_dataset_versions_number"),
+)

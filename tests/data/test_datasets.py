@@ -1,0 +1,153 @@
+"""The datasets service end to end: ingest → version → read back, idempotence, rejects, lineage, diff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import driftloop
+from driftloop import Workspace
+from driftloop.errors import InvalidData, InvalidName, NotFound
+
+
+def houses(rows: int = 200, *, offset: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": range(offset, offset + rows),
+            "area": [40.0 + (i * 7) % 120 for i in range(offset, offset + rows)],
+            "rooms": [1 + i % 5 for i in range(offset, offset + rows)],
+            "district": [["d1", "d2", "d3"][i % 3] for i in range(offset, offset + rows)],
+        }
+    )
+
+
+def test_ingest_versions_and_reads_back_exactly(workspace: Workspace) -> None:
+    first = workspace.datasets.ingest("houses", houses())
+    assert (first.created, first.version.number, first.rows) == (True, 1, 200)
+    second = workspace.datasets.ingest("houses", houses(50, offset=200))
+    assert second.version.number == 2 and second.version.info.total_rows == 250
+    assert workspace.datasets.get("houses", version=1).to_pandas().shape == (200, 4)
+    latest = workspace.datasets.get("houses")
+    assert latest.number == 2 and latest.to_polars().height == 250
+    assert latest.to_arrow().column("id").to_pylist() == list(range(250))
+    replaced = workspace.datasets.ingest("houses", houses(10), mode="overwrite")
+    assert replaced.version.info.total_rows == 10
+    assert workspace.datasets.get("houses", version=2).to_pandas().shape == (250, 4)  # time travel
+    assert [v.number for v in workspace.datasets.versions("houses")] == [1, 2, 3]
+
+
+def test_identical_data_creates_no_version(workspace: Workspace) -> None:
+    workspace.datasets.ingest("houses", houses())
+    again = workspace.datasets.ingest("houses", houses())
+    assert not again.created and again.version.number == 1
+    assert "no new version" in str(again)
+    assert len(workspace.datasets.versions("houses")) == 1
+
+
+def test_every_source_kind_of_frame(workspace: Workspace) -> None:
+    frame = houses(30)
+    workspace.datasets.ingest("from-pandas", frame)
+    workspace.datasets.ingest("from-polars", pl.from_pandas(frame))
+    workspace.datasets.ingest("from-arrow", pa.Table.from_pandas(frame, preserve_index=False))
+    for name in ("from-pandas", "from-polars", "from-arrow"):
+        assert workspace.datasets.get(name).to_pandas()["area"].sum() == frame["area"].sum()
+
+
+def test_files_and_a_bad_file_leaves_no_version(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    good = tmp_path / "houses.csv"
+    houses(100).to_csv(good, index=False)
+    assert sqlite_workspace.datasets.ingest("csv", good).rows == 100
+    broken = tmp_path / "broken.csv"
+    broken.write_text("id,area\n1,50\n2,60,extra\n")
+    with pytest.raises(InvalidData, match=r"broken\.csv"):
+        sqlite_workspace.datasets.ingest("csv", broken)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InvalidData):
+        sqlite_workspace.datasets.ingest("csv", empty)
+    assert [v.number for v in sqlite_workspace.datasets.versions("csv")] == [1]
+
+
+def test_a_rule_failure_rejects_the_batch_or_quarantines_rows(sqlite_workspace: Workspace) -> None:
+    sqlite_workspace.datasets.ingest("houses", houses())
+    bad = houses(20, offset=500)
+    bad["rooms"] = bad["rooms"].astype(str)  # text, as a CSV feed would send it
+    bad.loc[3, "rooms"] = "many"
+    with pytest.raises(InvalidData, match="rooms"):
+        sqlite_workspace.datasets.ingest("houses", bad)
+    assert len(sqlite_workspace.datasets.versions("houses")) == 1
+    kept = sqlite_workspace.datasets.ingest("houses", bad, on_rule_failure="quarantine")
+    assert (kept.rows, kept.quarantined_rows) == (19, 1)
+    quarantined = sqlite_workspace.datasets.quarantine("houses")
+    assert quarantined.column("_source_row").to_pylist() == [4]
+
+
+def test_expectations_flag_but_keep_rows(sqlite_workspace: Workspace) -> None:
+    sqlite_workspace.datasets.ingest("houses", houses())
+    news = houses(30, offset=300)
+    news["district"] = "d9"  # a new district is news, not an error
+    result = sqlite_workspace.datasets.ingest("houses", news)
+    assert result.rows == 30 and result.quarantined_rows == 0
+    assert "d9" in str(result.report)
+
+
+def test_a_run_records_the_versions_it_reads(sqlite_workspace: Workspace) -> None:
+    sqlite_workspace.datasets.ingest("houses", houses())
+    with driftloop.start_run("train") as run:
+        sqlite_workspace.datasets.get("houses").to_pandas()
+    assert [(i.dataset, i.version) for i in sqlite_workspace.tracking.get_run(run.id).inputs] == [("houses", 1)]
+    assert sqlite_workspace.datasets.get("houses", 1).runs() == [run.id]
+
+
+def test_profile_and_report_are_stored_with_each_version(sqlite_workspace: Workspace) -> None:
+    version = sqlite_workspace.datasets.ingest("houses", houses()).version
+    profile = version.profile()
+    assert profile.rows == 200 and set(profile.columns) == {"id", "area", "rooms", "district"}
+    assert version.report()
+
+
+def test_diff_of_two_versions(sqlite_workspace: Workspace) -> None:
+    sqlite_workspace.datasets.ingest("houses", houses(100))
+    changed = pd.concat([houses(100).iloc[10:], houses(5, offset=1000)], ignore_index=True)
+    sqlite_workspace.datasets.ingest("houses", changed, mode="overwrite")
+    diff = sqlite_workspace.datasets.diff("houses", 1, 2)
+    assert (diff.rows_added, diff.rows_removed) == (5, 10)
+    assert diff.statistics["area"]["rows"] == (100, 95)
+
+
+def test_names_cannot_escape_the_workspace(sqlite_workspace: Workspace) -> None:
+    for name in ("../outside", "a/b", "..", "x\\y"):
+        with pytest.raises(InvalidName):
+            sqlite_workspace.datasets.ingest(name, houses(5))
+    assert not (Path(sqlite_workspace.settings.root).parent / "outside").exists()
+    with pytest.raises(NotFound):
+        sqlite_workspace.datasets.get("never")
+
+
+def test_a_killed_ingest_leaves_no_half_version(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    houses(300_000).to_csv(big, index=False)
+    sqlite_workspace.datasets.ingest("houses", houses(10))
+    script = textwrap.dedent(
+        f"""
+        import os, threading
+        from driftloop import Workspace
+        ws = Workspace({sqlite_workspace.settings.root!r})
+        def progress(rows):
+            os.kill(os.getpid(), 9)  # die while the first batches are being staged
+        ws.datasets.ingest("houses", {str(big)!r}, progress=progress, batch_rows=10_000)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -9
+    assert [v.number for v in sqlite_workspace.datasets.versions("houses")] == [1]
+    assert sqlite_workspace.datasets.get("houses").to_pandas().shape == (10, 4)
+    after = sqlite_workspace.datasets.ingest("houses", houses(5, offset=50))
+    assert after.version.number == 2 and after.version.info.total_rows == 15
