@@ -276,8 +276,15 @@ def test_applying_batch_by_batch_equals_applying_to_their_concatenation(
     bounds = sorted({0, len(data), *(cut for cut in cuts if cut <= len(data))})
     batches = [whole.slice(start, end - start) for start, end in itertools.pairwise(bounds)]
     together = fitted.apply(whole)
-    one_by_one = [fitted.apply(batch) for batch in batches]
-    assert pa.concat_tables([together.slice(0, 0), *one_by_one]).equals(together)
+    one_by_one = pa.concat_tables([together.slice(0, 0), *(fitted.apply(batch) for batch in batches)])
+    assert one_by_one.schema == together.schema
+    for name in together.column_names:
+        expected, actual = together.column(name).to_pylist(), one_by_one.column(name).to_pylist()
+        if pa.types.is_floating(together.schema.field(name).type):
+            # Vectorised arithmetic may round the last bit differently for other batch lengths.
+            assert actual == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True), name
+        else:
+            assert actual == expected, name
 
 
 def test_apply_takes_record_batches() -> None:

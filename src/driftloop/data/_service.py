@@ -87,7 +87,7 @@ class Datasets:
         schema: DataSchema | None = None,
         on_rule_failure: Literal["reject", "quarantine"] = "reject",
         format: str | None = None,
-        batch_rows: int = 65_536,
+        batch_rows: int = 131_072,
         progress: Callable[[int], None] | None = None,
         actor: str | None = None,
     ) -> IngestResult:
@@ -115,7 +115,7 @@ class Datasets:
             raise InvalidInput(f"on_rule_failure must be 'reject' or 'quarantine'; got {on_rule_failure!r}.")
         actor = actor or self._actor
         opened: Source = source if _is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
-        batches = _numbered(opened.batches())
+        batches = _numbered(_coalesced(opened.batches(), batch_rows))
         sample, batches = _peek(batches, SAMPLE_ROWS)
         if transform is None:
             fitted = self._latest_transform(name)
@@ -261,6 +261,28 @@ class Datasets:
 
 def _is_source(value: Any) -> bool:
     return hasattr(value, "batches") and hasattr(value, "description") and not isinstance(value, str | os.PathLike)
+
+
+def _coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Batches of about ``rows`` rows: validation and profiling pay a fixed cost per batch, and some
+    sources (CSV blocks) yield many small ones. Memory stays bounded by ``rows``."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if pending and not batch.schema.equals(pending[0].schema):
+            yield _combine(pending)
+            pending, count = [], 0
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield _combine(pending)
+            pending, count = [], 0
+    if pending:
+        yield _combine(pending)
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _numbered(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

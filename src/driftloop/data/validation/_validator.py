@@ -41,12 +41,19 @@ class CheckedBatch:
     flagged_rows: int
 
 
+TRACKING_LIMIT = 1_000_000
+"""Distinct hashes remembered per expectation (8 MB each); rules are tracked without limit."""
+
+
 class Validator:
     """Checks the batches of one ingest, in order, against a schema; :meth:`finish` gives the quality report.
 
     Uniqueness is checked across batches as they come, by keeping the 64-bit hash of every kept value of each
     column expected unique, and of every kept row (for the duplicate-row count): 8 bytes per distinct value
     (8 MB per million), with a collision chance of about n² / 2⁶⁵ (a false duplicate, never a missed one).
+    Columns whose uniqueness is a rule are tracked in full; for expectations and the duplicate-row count,
+    new values stop being remembered after ``TRACKING_LIMIT`` (a repeat of a value first seen later is
+    then not counted), which bounds memory on inputs larger than memory.
 
     Args:
         schema: The schema to enforce.
@@ -212,12 +219,17 @@ class Validator:
 
     def _remember(self, kept: pl.DataFrame) -> None:
         for name, seen in self._seen_values.items():
-            seen.add(kept[name].drop_nulls().hash().to_numpy())
+            rule = self._rules.unique_rule(name)
+            # A uniqueness *rule* must see every value; an expectation (a report figure) stops learning new
+            # values at TRACKING_LIMIT, so memory stays bounded on inputs larger than memory.
+            if (rule is not None and rule.enforced) or len(seen) < TRACKING_LIMIT:
+                seen.add(kept[name].drop_nulls().hash().to_numpy())
         if kept.width and kept.height:
             hashes = kept.hash_rows()
             repeated = ~hashes.is_first_distinct() | pl.Series(self._seen_rows.contains(hashes.to_numpy()))
             self._report.duplicate_rows += int(repeated.sum())
-            self._seen_rows.add(hashes.to_numpy())
+            if len(self._seen_rows) < TRACKING_LIMIT:
+                self._seen_rows.add(hashes.to_numpy())
 
     def _tally(self, failures: pl.DataFrame, cast: pl.DataFrame, rows: int, bad: int, flagged: int) -> None:
         report = self._report
