@@ -186,3 +186,27 @@ def test_the_data_commands(sqlite_workspace: Workspace, tmp_path: Path) -> None:
     bad_config.write_text("sauce: x\n")
     rejected = cli(sqlite_workspace, "data", "ingest", "houses", "--config", str(bad_config))
     assert rejected.returncode == 1 and "unknown key(s) sauce" in rejected.stderr
+
+
+def test_validate_and_edit_the_schema_from_the_command_line(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    data = tmp_path / "houses.csv"
+    frame(50).to_csv(data, index=False)
+    assert cli(sqlite_workspace, "data", "ingest", "houses", "--source", str(data)).returncode == 0
+    schema_yaml = cli(sqlite_workspace, "data", "schema", "houses").stdout
+    assert "value" in schema_yaml and "minimum" in schema_yaml
+    big_values = tmp_path / "big.csv"
+    pd.DataFrame({"id": [1000, 1001], "value": [5.0, 10_000.0]}).to_csv(big_values, index=False)
+    flagged = cli(sqlite_workspace, "data", "validate", "houses", "--source", str(big_values), "--json")
+    assert flagged.returncode == 0, flagged.stderr  # out of range is an expectation: flagged, not broken
+    assert json.loads(flagged.stdout)["rows_flagged"] >= 1
+    from driftloop.data.validation import DataSchema
+
+    promoted = DataSchema.from_yaml(schema_yaml).promote("value", "range")
+    edited = tmp_path / "schema.yaml"
+    edited.write_text(promoted.to_yaml())
+    assert cli(sqlite_workspace, "data", "schema", "houses", "--set", str(edited)).returncode == 0
+    broken = cli(sqlite_workspace, "data", "validate", "houses", "--source", str(big_values))
+    assert broken.returncode == 1 and "1 break a rule" in broken.stdout
+    rejected = cli(sqlite_workspace, "data", "ingest", "houses", "--source", str(big_values))
+    assert rejected.returncode == 1 and "value" in rejected.stderr and "Traceback" not in rejected.stderr
+    assert len(sqlite_workspace.datasets.versions("houses")) == 1

@@ -189,6 +189,48 @@ def diff(
     table("Statistics that moved", ["column", "statistic", f"v{result.old}", f"v{result.new}"], rows)
 
 
+@app.command()
+def validate(
+    name: str,
+    source: Annotated[str, typer.Option("--source", "-s", help="Path or URL of the data to check.")],
+    format_: Annotated[str | None, typer.Option("--format", help="csv, parquet, json, jsonl.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check data against the dataset's schema without storing it; exits 1 when a rule is broken."""
+    report = workspace().datasets.validate(name, source, format=format_)
+    broken = int(report.get("rows_quarantined", 0))
+    if as_json:
+        print_json(report)
+    else:
+        console.print(
+            f"{report.get('rows', 0):,} rows checked; {broken:,} break a rule; "
+            f"{report.get('rows_flagged', 0):,} flagged by expectations.",
+            markup=False,
+        )
+    if broken:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    name: str,
+    replace: Annotated[Path | None, typer.Option("--set", help="A schema YAML to make the dataset's schema.")] = None,
+) -> None:
+    """Print the dataset's schema as YAML (edit it, promote an expectation to a rule, then --set it)."""
+    from driftloop.data.validation import DataSchema
+
+    datasets = workspace().datasets
+    if replace is not None:
+        try:
+            text = replace.read_text(encoding="utf-8")
+        except FileNotFoundError as error:
+            raise InvalidInput(f"No schema file at {str(replace)!r}.") from error
+        datasets.set_schema(name, DataSchema.from_yaml(text))
+        console.print(f"The schema of {name} is now the one in {replace}.", markup=False)
+        return
+    console.print(datasets.schema(name).to_yaml(), markup=False, end="")
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     import yaml
 

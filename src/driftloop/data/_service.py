@@ -114,17 +114,9 @@ class Datasets:
         if on_rule_failure not in ("reject", "quarantine"):
             raise InvalidInput(f"on_rule_failure must be 'reject' or 'quarantine'; got {on_rule_failure!r}.")
         actor = actor or self._actor
-        opened: Source = source if _is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
-        batches = _numbered(_coalesced(opened.batches(), batch_rows))
-        sample, batches = _peek(batches, SAMPLE_ROWS)
-        if transform is None:
-            fitted = self._latest_transform(name)
-        elif isinstance(transform, Transform):
-            fitted = transform.fit(sample)
-        else:
-            fitted = transform
-        transformed_sample = fitted.apply(sample) if fitted is not None else sample
-        data_schema = schema or self._stored_schema(name) or DataSchema.infer(transformed_sample.drop([SOURCE_ROW]))
+        prepared = self._prepare(name, source, transform, schema, format, batch_rows)
+        opened, batches, fitted, data_schema = prepared.source, prepared.batches, prepared.fitted, prepared.schema
+        transformed_sample = prepared.transformed_sample
         validator = Validator(data_schema, on_rule_failure=on_rule_failure, source=opened.description)
         profile = Profile.empty()
         quarantine: builtins.list[pa.Table] = []
@@ -181,6 +173,27 @@ class Datasets:
             report=report,
         )
 
+    def validate(
+        self,
+        name: str,
+        source: Any,
+        *,
+        transform: Transform | FittedTransform | None = None,
+        schema: DataSchema | None = None,
+        format: str | None = None,
+        batch_rows: int = 131_072,
+    ) -> dict[str, Any]:
+        """Check ``source`` against the dataset's schema (inferred when it has none) without storing
+        anything; returns the quality report. Rows breaking a rule are counted, not raised.
+        """
+        validate_name("dataset", name)
+        prepared = self._prepare(name, source, transform, schema, format, batch_rows)
+        validator = Validator(prepared.schema, on_rule_failure="quarantine", source=prepared.source.description)
+        for batch in prepared.batches:
+            table = prepared.fitted.apply(batch) if prepared.fitted is not None else pa.Table.from_batches([batch])
+            validator.check(table)
+        return validator.finish().to_dict()
+
     # -- reading -----------------------------------------------------------------------------------
 
     def get(self, name: str, version: int | None = None) -> DatasetVersion:
@@ -217,6 +230,29 @@ class Datasets:
         return self._tables.read(table, latest)
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        name: str,
+        source: Any,
+        transform: Transform | FittedTransform | None,
+        schema: DataSchema | None,
+        format: str | None,
+        batch_rows: int,
+    ) -> _Prepared:
+        """Open the source, read the sample, fit the transform and settle the data schema."""
+        opened: Source = source if _is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
+        batches = _numbered(_coalesced(opened.batches(), batch_rows))
+        sample, batches = _peek(batches, SAMPLE_ROWS)
+        if transform is None:
+            fitted = self._latest_transform(name)
+        elif isinstance(transform, Transform):
+            fitted = transform.fit(sample)
+        else:
+            fitted = transform
+        transformed_sample = fitted.apply(sample) if fitted is not None else sample
+        data_schema = schema or self._stored_schema(name) or DataSchema.infer(transformed_sample.drop([SOURCE_ROW]))
+        return _Prepared(opened, batches, fitted, data_schema, transformed_sample)
 
     def _handle(self, info: DatasetVersionInfo) -> DatasetVersion:
         return DatasetVersion(
@@ -257,6 +293,15 @@ class Datasets:
         table = f"{name}.quarantine"
         staged = self._tables.stage(table, combined.to_batches(), fallback_schema=combined.schema)
         self._tables.commit(staged, mode="append", properties={"driftloop.version": str(number)})
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    source: Source
+    batches: Iterator[pa.RecordBatch]
+    fitted: FittedTransform | None
+    schema: DataSchema
+    transformed_sample: pa.Table
 
 
 def _is_source(value: Any) -> bool:
