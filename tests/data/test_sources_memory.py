@@ -23,7 +23,12 @@ CHILD = textwrap.dedent(
     from driftloop.data.sources import FileSource
 
     def peak_bytes():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        # VmHWM is this process's own peak; ru_maxrss in a subprocess may report the parent's.
+        try:
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
     source = FileSource(sys.argv[1], batch_rows=50_000)
     baseline = peak_bytes()

@@ -15,6 +15,8 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -72,49 +74,38 @@ class TableStore:
 
         The table's schema is the first batch's (``fallback_schema`` when there is none); every batch
         must have it. The fingerprint is a SHA-256 over every batch's Arrow IPC bytes: the same data
-        read the same way gives the same fingerprint.
+        read the same way gives the same fingerprint. Files are written on a background thread while
+        the caller's thread produces the next batch (both mostly run outside the GIL).
         """
         folder = Path(self.uri(table))
         folder.mkdir(parents=True, exist_ok=True)
-        staged = StagedWrite(table=table, schema=fallback_schema)
-        digest = hashlib.sha256()
+        sink = _ParquetSink(folder, StagedWrite(table=table, schema=fallback_schema))
+        handoff: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
+        writer = threading.Thread(target=sink.drain, args=(handoff,), name="driftloop-table-writer", daemon=True)
+        writer.start()
         schema: pa.Schema | None = None
-        writer: pq.ParquetWriter | None = None
-        current = ""
-        rows_in_file = 0
         try:
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
                 if schema is None:
-                    schema = staged.schema = batch.schema
-                    digest.update(schema.serialize().to_pybytes())
+                    schema = batch.schema
                 elif not batch.schema.equals(schema):
                     raise InvalidData(f"A batch for table {table!r} has the schema {batch.schema} instead of {schema}.")
-                digest.update(batch.serialize().to_pybytes())
-                if writer is None or rows_in_file >= ROWS_PER_FILE:
-                    if writer is not None:
-                        writer.close()
-                        staged.files.append(_file_entry(folder, current, rows_in_file))
-                    # Names sort in staging order, so reads give rows back in the order they were ingested.
-                    current = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
-                    writer = pq.ParquetWriter(folder / current, schema, compression="zstd")
-                    rows_in_file = 0
-                writer.write_batch(batch)
-                rows_in_file += batch.num_rows
-                staged.rows += batch.num_rows
-            if writer is not None:
-                writer.close()
-                staged.files.append(_file_entry(folder, current, rows_in_file))
+                if not _hand_over(handoff, batch, writer):
+                    break  # the writer failed; its error is raised below
         except BaseException:
-            if writer is not None:
-                writer.close()
-            self.discard(staged, extra=[current] if current else [])
+            sink.abandon()
+            _hand_over(handoff, None, writer)
+            writer.join()
+            self.discard(sink.staged, extra=sink.open_files())
             raise
-        if schema is None:
-            digest.update(staged.schema.serialize().to_pybytes())
-        staged.fingerprint = digest.hexdigest()
-        return staged
+        _hand_over(handoff, None, writer)
+        writer.join()
+        if sink.error is not None:
+            self.discard(sink.staged, extra=sink.open_files())
+            raise sink.error
+        return sink.staged
 
     def commit(self, staged: StagedWrite, *, mode: WriteMode, properties: Mapping[str, str]) -> int:
         """Add the staged files to the table in one Delta commit; returns the new Delta version."""
@@ -182,6 +173,75 @@ class TableStore:
         from deltalake import DeltaTable
 
         return list(DeltaTable(self.uri(table)).history())
+
+
+class _ParquetSink:
+    """Writes handed-over batches into Parquet files and the fingerprint, on the writer thread."""
+
+    def __init__(self, folder: Path, staged: StagedWrite) -> None:
+        self.folder = folder
+        self.staged = staged
+        self.error: BaseException | None = None
+        self._digest = hashlib.sha256()
+        self._writer: pq.ParquetWriter | None = None
+        self._current = ""
+        self._rows_in_file = 0
+        self._abandoned = False
+
+    def drain(self, handoff: queue.Queue[pa.RecordBatch | None]) -> None:
+        try:
+            while (batch := handoff.get()) is not None:
+                if not self._abandoned and self.error is None:
+                    self._write(batch)
+            self._finish()
+        except BaseException as error:
+            self.error = error
+            self._close_file()
+
+    def abandon(self) -> None:
+        self._abandoned = True
+
+    def open_files(self) -> list[str]:
+        return [self._current] if self._current else []
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None:
+            self.staged.schema = batch.schema
+            self._digest.update(batch.schema.serialize().to_pybytes())
+        self._digest.update(batch.serialize().to_pybytes())
+        if self._writer is None or self._rows_in_file >= ROWS_PER_FILE:
+            self._close_file()
+            # Names sort in staging order, so reads give rows back in the order they were ingested.
+            self._current = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+            self._writer = pq.ParquetWriter(self.folder / self._current, batch.schema, compression="snappy")
+        self._writer.write_batch(batch)
+        self._rows_in_file += batch.num_rows
+        self.staged.rows += batch.num_rows
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self.staged.files.append(_file_entry(self.folder, self._current, self._rows_in_file))
+            self._writer, self._current, self._rows_in_file = None, "", 0
+
+    def _finish(self) -> None:
+        self._close_file()
+        if not self.staged.files:
+            self._digest.update(self.staged.schema.serialize().to_pybytes())
+        self.staged.fingerprint = self._digest.hexdigest()
+
+
+def _hand_over(
+    handoff: queue.Queue[pa.RecordBatch | None], item: pa.RecordBatch | None, writer: threading.Thread
+) -> bool:
+    """Put ``item`` on the queue unless the writer thread has died; returns whether it was handed over."""
+    while writer.is_alive():
+        try:
+            handoff.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _file_entry(folder: Path, name: str, rows: int) -> tuple[str, int, int]:
