@@ -33,7 +33,9 @@ def peak_mb():
     return float("nan")
 """
 
-FLOOR = PEAK + """
+FLOOR = (
+    PEAK
+    + """
 import json, sys, time
 import pyarrow.csv as csv
 from deltalake import write_deltalake
@@ -42,8 +44,11 @@ reader = csv.open_csv(sys.argv[1], read_options=csv.ReadOptions(block_size=8 << 
 write_deltalake(sys.argv[2], reader, mode="overwrite")
 print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": peak_mb()}))
 """
+)
 
-OURS = PEAK + """
+OURS = (
+    PEAK
+    + """
 import json, sys, time
 from driftloop import Workspace
 ws = Workspace(sys.argv[2])
@@ -55,6 +60,7 @@ assert result.created, result
 print(json.dumps({"seconds": elapsed, "rows": result.rows, "peak_mb": peak_mb()}))
 ws.close()
 """
+)
 
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:
