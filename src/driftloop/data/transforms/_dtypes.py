@@ -45,7 +45,8 @@ _ALIASES = {
     "text": "string",
     "category": "categorical",
 }
-_TEMPORAL = re.compile(r"(datetime|duration)(?:\[(ns|us|ms)(?:,\s*([^\]]+))?\])?")
+# "timestamp[us, tz=UTC]" (how a data schema spells it) is accepted as well as "datetime[us, UTC]".
+_TEMPORAL = re.compile(r"(datetime|timestamp|duration)(?:\[(ns|us|ms)(?:,\s*(?:tz=)?([^\]]+))?\])?")
 _TRUTH = {"true": True, "false": False, "1": True, "0": False}
 
 DTYPE_NAMES = (*_SIMPLE, *_ALIASES, "datetime", "datetime[UNIT]", "datetime[UNIT, TIME ZONE]", "duration[UNIT]")
@@ -64,6 +65,8 @@ def parse_dtype(name: str) -> pl.DataType | None:
     family, unit, zone = match.groups()
     if family == "duration":
         return None if zone else pl.Duration(unit or "us")  # type: ignore[arg-type]
+    if family == "timestamp" and unit is None:
+        return None  # a data schema always names the unit
     return pl.Datetime(unit or "us", zone.strip() if zone else None)  # type: ignore[arg-type]
 
 

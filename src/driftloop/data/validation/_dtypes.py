@@ -37,7 +37,8 @@ _SIMPLE: dict[str, pl.DataType] = {
     "bool": pl.Boolean(),
     "date": pl.Date(),
 }
-_TIMESTAMP = re.compile(r"timestamp\[(?P<unit>ms|us|ns)(?:, tz=(?P<tz>[^\]]+))?\]")
+# "datetime[us, UTC]" (how a transform's Cast spells it) is accepted as well as "timestamp[us, tz=UTC]".
+_TIMESTAMP = re.compile(r"(?:timestamp|datetime)\[(?P<unit>ms|us|ns)(?:,\s*(?:tz=)?(?P<tz>[^\]]+))?\]")
 
 DTYPE_NAMES = (*_SIMPLE, "timestamp[ms]", "timestamp[us]", "timestamp[ns]", "timestamp[us, tz=UTC]")
 """Examples of the canonical type names (any time unit of ms, us, ns and any IANA time zone are accepted)."""
