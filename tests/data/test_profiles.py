@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import driftloop.data.profiles as profiles
 from driftloop.data.profiles import CategoricalProfile, NumericProfile, Profile, profile_table
 from driftloop.errors import InvalidData, InvalidInput
 
@@ -68,14 +67,6 @@ def answers(profile: Profile) -> dict[str, object]:
         else:
             result[name] = (column.top(100), column.frequency("a"), column.distinct_estimate, column.maximum_error)
     return result
-
-
-# -- the public surface ----------------------------------------------------------------------------------------
-
-
-def test_exports_are_the_curated_surface() -> None:
-    assert set(profiles.__all__) == {"CategoricalProfile", "NumericProfile", "Profile", "profile_table"}
-    assert all(hasattr(profiles, name) for name in profiles.__all__)
 
 
 # -- numeric columns -------------------------------------------------------------------------------------------

@@ -11,24 +11,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-import driftloop.data.sources as sources
 from driftloop.data.sources import FileSource, FrameSource, Source, SourceSpec, SqlSource, WebApiSource, open_source
 from driftloop.data.sources._base import redact_url
 from driftloop.data.sources._http import HttpSettings
 from driftloop.errors import InvalidInput
-
-
-def test_the_public_surface() -> None:
-    assert sorted(sources.__all__) == [
-        "FileSource",
-        "FrameSource",
-        "Source",
-        "SourceSpec",
-        "SqlSource",
-        "WebApiSource",
-        "open_source",
-    ]
-    assert all(hasattr(sources, name) for name in sources.__all__)
 
 
 def test_every_source_is_a_source(tmp_path: Path) -> None:

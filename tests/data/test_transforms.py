@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import itertools
 import json
 import pickle
@@ -380,28 +379,6 @@ def test_damaged_statistics_fail_on_loading_naming_the_step() -> None:
 def test_a_bad_fitted_transform_file(text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         FittedTransform.from_json(text)
-
-
-def test_the_public_surface() -> None:
-    module = importlib.import_module("driftloop.data.transforms")
-    assert sorted(module.__all__) == [
-        "Cast",
-        "Derive",
-        "DropDuplicates",
-        "DropMissing",
-        "Encode",
-        "Filter",
-        "FittedTransform",
-        "Impute",
-        "Outliers",
-        "Rename",
-        "Scale",
-        "Select",
-        "Step",
-        "Transform",
-    ]
-    for name in module.__all__:
-        assert getattr(module, name).__module__ == "driftloop.data.transforms"
 
 
 def test_repr() -> None:

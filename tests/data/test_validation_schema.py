@@ -7,7 +7,6 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-import driftloop.data.validation as validation
 from driftloop.data.validation import ColumnSpec, CustomCheck, DataSchema
 from driftloop.errors import InvalidInput
 
@@ -256,17 +255,3 @@ def test_column_spec_normalises_sequences() -> None:
     spec = ColumnSpec("c", "string", nullable=True, categories=["b", "a"], promoted={"categories"})  # type: ignore[arg-type]
     assert spec.categories == ("b", "a")
     assert spec.promoted == frozenset({"categories"})
-
-
-def test_public_surface() -> None:
-    assert set(validation.__all__) == {
-        "CheckQuality",
-        "CheckedBatch",
-        "ColumnQuality",
-        "ColumnSpec",
-        "CustomCheck",
-        "DataSchema",
-        "QualityReport",
-        "Validator",
-    }
-    assert all(hasattr(validation, name) for name in validation.__all__)

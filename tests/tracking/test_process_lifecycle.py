@@ -28,6 +28,10 @@ def _script(body: str, store: str, root: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(prelude) + textwrap.dedent(body)]
 
 
+def _run(body: str, store: str, root: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_script(body, store, root), capture_output=True, text=True, timeout=120, check=check)
+
+
 def _start(body: str, store: str, root: str) -> subprocess.Popen[str]:
     return subprocess.Popen(_script(body, store, root), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
@@ -142,21 +146,15 @@ def test_sigterm_flushes_and_marks_the_run_killed(store_url: str, tmp_path: Path
 
 def test_normal_exit_ends_open_runs_with_everything_flushed(sqlite_workspace: Workspace, tmp_path: Path) -> None:
     store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
-    done = subprocess.run(
-        _script(
-            """
+    done = _run(
+        """
             run = start_run("exit")
             for step in range(30_000):
                 run.log_metric("loss", step, step=step)
             print(run.id)
             """,
-            store,
-            root,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+        store,
+        root,
     )
     run = sqlite_workspace.tracking.get_run(done.stdout.strip())
     assert run.status is RunStatus.FINISHED and run.metrics["loss"].count == 30_000
@@ -164,20 +162,16 @@ def test_normal_exit_ends_open_runs_with_everything_flushed(sqlite_workspace: Wo
 
 def test_uncaught_exception_outside_with_marks_the_run_failed(sqlite_workspace: Workspace) -> None:
     store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
-    done = subprocess.run(
-        _script(
-            """
+    done = _run(
+        """
             run = start_run("exit")
             run.log_metric("loss", 1.0)
             print(run.id, flush=True)
             raise RuntimeError("boom")
             """,
-            store,
-            root,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        store,
+        root,
+        check=False,
     )
     assert done.returncode == 1 and "boom" in done.stderr
     run = sqlite_workspace.tracking.get_run(done.stdout.strip())
@@ -187,9 +181,8 @@ def test_uncaught_exception_outside_with_marks_the_run_failed(sqlite_workspace: 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_forked_child_gets_a_fresh_logger(sqlite_workspace: Workspace) -> None:
     store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
-    done = subprocess.run(
-        _script(
-            """
+    done = _run(
+        """
             import warnings
             warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: exactly what we test
             from driftloop import get_workspace
@@ -209,12 +202,9 @@ def test_a_forked_child_gets_a_fresh_logger(sqlite_workspace: Workspace) -> None
             run.end()
             print(run.id)
             """,
-            store,
-            root,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        store,
+        root,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     parent = sqlite_workspace.tracking.get_run(done.stdout.strip())
@@ -254,22 +244,16 @@ def test_sigterm_during_a_flush_neither_hangs_nor_loses_the_run(store_url: str, 
 
 def test_runs_of_any_api_end_when_the_process_exits(sqlite_workspace: Workspace) -> None:
     store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
-    done = subprocess.run(
-        _script(
-            """
-            ws = Workspace({root!r}, store={store!r})
-            run = ws.tracking.start_run("direct")
+    done = _run(
+        """
+            from driftloop import get_workspace
+            run = get_workspace().tracking.start_run("direct")  # not driftloop.start_run
             for step in range(1000):
                 run.log_metric("loss", step)
             print(run.id)
-            """.replace("{root!r}", repr(root)).replace("{store!r}", repr(store)),
-            store,
-            root,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+            """,
+        store,
+        root,
     )
     run = sqlite_workspace.tracking.get_run(done.stdout.strip())
     assert run.status is RunStatus.FINISHED and run.metrics["loss"].count == 1000
@@ -278,9 +262,8 @@ def test_runs_of_any_api_end_when_the_process_exits(sqlite_workspace: Workspace)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_forked_child_exiting_does_not_end_the_parents_run(sqlite_workspace: Workspace) -> None:
     store, root = sqlite_workspace.settings.store, sqlite_workspace.settings.root
-    done = subprocess.run(
-        _script(
-            """
+    done = _run(
+        """
             import warnings
             warnings.simplefilter("ignore", DeprecationWarning)
             run = start_run("fork-exit")
@@ -295,12 +278,9 @@ def test_a_forked_child_exiting_does_not_end_the_parents_run(sqlite_workspace: W
             run.end()
             print(run.id)
             """,
-            store,
-            root,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        store,
+        root,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     status_in_between, run_id = done.stdout.split()
