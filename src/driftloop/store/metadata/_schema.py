@@ -70,24 +70,22 @@ runs = Table(
     Index("ix_runs_parent", "parent_id"),
 )
 
-params = Table(
-    "params",
-    metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(KEY), primary_key=True),
-    Column("value", Text, nullable=False),
-    # The value again as a number when it reads as one, so filters compare 0.01 < 0.1 numerically.
-    Column("value_number", Float),
-)
 
-tags = Table(
-    "tags",
-    metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(KEY), primary_key=True),
-    Column("value", Text, nullable=False),
-    Column("value_number", Float),
-)
+def _run_key_values(name: str) -> Table:
+    """Params and tags share one shape: text values keyed by (run, key)."""
+    return Table(
+        name,
+        metadata,
+        Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+        Column("key", String(KEY), primary_key=True),
+        Column("value", Text, nullable=False),
+        # The value again as a number when it reads as one, so filters compare 0.01 < 0.1 numerically.
+        Column("value_number", Float),
+    )
+
+
+params = _run_key_values("params")
+tags = _run_key_values("tags")
 
 # One row per (run, metric key): the series id the points refer to, and the latest value for searches.
 metrics = Table(
