@@ -116,7 +116,7 @@ def test_ingest_memory_follows_the_batch_not_the_input(sqlite_workspace: Workspa
     warm_up = tmp_path / "small.csv"
     warm_up.write_text("id,a,b,c,label\n1,0.5,1,3,k1\n")
     growth = {}
-    for megabytes in (60, 120):
+    for megabytes in (50, 150):
         path = tmp_path / f"data-{megabytes}.csv"
         rows = _write_csv(path, megabytes)
         done = subprocess.run(
@@ -138,8 +138,10 @@ def test_ingest_memory_follows_the_batch_not_the_input(sqlite_workspace: Workspa
         assert figures["rows"] == rows
         growth[megabytes] = figures["growth"]
         path.unlink()
-    assert growth[60] > 0, growth  # the measurement sees the ingest at all
-    assert growth[120] - growth[60] < 0.1 * 60, growth
+    assert growth[50] > 0, growth  # the measurement sees the ingest at all
+    # Memory that followed the input would add at least the extra 100 MB; run to run the plateau moves
+    # by up to about 16 MB (seen here), so allow 30.
+    assert growth[150] - growth[50] < 0.3 * 100, growth
 
 
 def test_a_sql_query_as_source(sqlite_workspace: Workspace, tmp_path: Path) -> None:
