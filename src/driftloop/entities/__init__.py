@@ -5,6 +5,7 @@ No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses t
 
 from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
+from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
 from driftloop.entities.tracking import (
     Artifact,
     DatasetInput,
@@ -20,6 +21,7 @@ from driftloop.entities.tracking import (
 )
 
 __all__ = [
+    "AliasMove",
     "Artifact",
     "Dataset",
     "DatasetInput",
@@ -30,6 +32,8 @@ __all__ = [
     "MetricHistory",
     "MetricPoint",
     "MetricSummary",
+    "ModelVersionInfo",
+    "RegisteredModel",
     "Resources",
     "Run",
     "RunEnvironment",

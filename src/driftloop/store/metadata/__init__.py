@@ -12,7 +12,9 @@ from driftloop.store.metadata._database import Database, redact
 from driftloop.store.metadata._datasets import DatasetRepository, NewVersion
 from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
+from driftloop.store.metadata._keys import KeyRepository
 from driftloop.store.metadata._metrics import MetricRepository
+from driftloop.store.metadata._models import ModelRepository, NewModelVersion
 from driftloop.store.metadata._runs import RunRepository
 
 __all__ = [
@@ -21,8 +23,11 @@ __all__ = [
     "DatasetRepository",
     "EventRepository",
     "ExperimentRepository",
+    "KeyRepository",
     "MetadataStore",
     "MetricRepository",
+    "ModelRepository",
+    "NewModelVersion",
     "NewVersion",
     "RunRepository",
     "redact",
@@ -40,6 +45,8 @@ class MetadataStore:
         self.artifacts = ArtifactRepository(self.database)
         self.events = EventRepository(self.database)
         self.datasets = DatasetRepository(self.database)
+        self.models = ModelRepository(self.database)
+        self.keys = KeyRepository(self.database)
 
     @property
     def url(self) -> str:
@@ -53,7 +60,11 @@ class MetadataStore:
 
         ``excluding_runs`` answers "what would still be referenced once these runs are purged?".
         """
-        return self.artifacts.referenced_digests(excluding_runs=excluding_runs) | self.datasets.referenced_digests()
+        return (
+            self.artifacts.referenced_digests(excluding_runs=excluding_runs)
+            | self.datasets.referenced_digests()
+            | self.models.referenced_digests()
+        )
 
     def close(self) -> None:
         self.database.dispose()

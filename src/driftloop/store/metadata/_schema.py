@@ -191,3 +191,59 @@ dataset_versions = Table(
     Column("transform_digest", String(64)),
     UniqueConstraint("dataset_id", "number", name="uq_dataset_versions_number"),
 )
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(NAME), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+)
+
+# A model version is immutable once written: its files are the parts its manifest lists (blobs).
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    Column("flavour", String(32), nullable=False),
+    Column("task", String(16)),
+    Column("run_id", String(32)),
+    Column("dataset", String(NAME)),
+    Column("dataset_version", Integer),
+    # JSON documents: the input signature, the holdout metrics, and the evaluation record (holdout
+    # fingerprint and blob, training-row hashes) that gates use to compare two versions on identical rows.
+    Column("signature", Text, nullable=False, default="{}"),
+    Column("metrics", Text, nullable=False, default="{}"),
+    Column("evaluation", Text, nullable=False, default="{}"),
+    Column("profile_digest", String(64)),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    UniqueConstraint("model_id", "number", name="uq_model_versions_number"),
+)
+
+# The current target of each alias; its history is the events table (action "model.alias").
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(NAME), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
+# Secrets the workspace generates for itself, shared by every process on the same store: e.g. the key that
+# signs model files which have no safe format of their own (River's pickles).
+workspace_keys = Table(
+    "workspace_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
