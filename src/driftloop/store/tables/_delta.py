@@ -3,10 +3,23 @@
 Staging writes Parquet files into the table's folder without touching the Delta log, so nobody sees
 them; committing adds them in one Delta transaction (the moment the new version exists); discarding
 deletes them. The caller decides in between (e.g. the content is identical to an existing version,
-so nothing is committed). A crash while staging leaves only unreferenced files, which ``vacuum``
-removes. Reads go through the Delta log for the file list and through pyarrow for the bytes: the
-deltalake-to-pyarrow dataset bridge can abort the interpreter at exit (a thread-teardown race), and
-plain Parquet reads cannot.
+so nothing is committed). A crash while staging leaves only unreferenced files, which
+:meth:`TableStore.vacuum_staged` removes. Reads go through the Delta log for the file list and through
+pyarrow for the bytes: the deltalake-to-pyarrow dataset bridge can abort the interpreter at exit (a
+thread-teardown race), and plain Parquet reads cannot.
+
+Tables live in a local folder or under a prefix of an S3-compatible bucket (``s3://bucket/prefix``).
+Parquet files go through a pyarrow filesystem (on S3 a streamed multipart upload, so memory stays
+bounded by the batch); the Delta log goes through deltalake with the same endpoint and credentials.
+
+Concurrent writers: deltalake 1.x writes each log entry with ``If-None-Match: *`` (no DynamoDB lock,
+which 1.0 dropped), so of two writers racing for one version one wins and the other retries on the
+next, or fails with :class:`~driftloop.errors.Conflict` when the changes conflict (an overwrite
+against an append). That is safe on stores that honour conditional writes: AWS S3 (since 2024),
+MinIO, Cloudflare R2. moto's server, which the tests use, honours the header but checks and writes
+without a lock, so two requests inside that window could both land and one commit would be lost.
+Each commit therefore carries a token that is looked up in the log afterwards: a lost commit raises
+:class:`~driftloop.errors.StoreError` instead of passing for a version.
 """
 
 from __future__ import annotations
@@ -16,25 +29,35 @@ import hashlib
 import json
 import os
 import queue
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from driftloop.errors import InvalidData, InvalidSettings, NotFound
+from driftloop.errors import InvalidData, NotFound, StoreError
+from driftloop.store.tables._log import COMMIT_TOKEN, find_commit, referenced_files
+from driftloop.store.tables._storage import S3Connection, parse_location, storage_errors
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+    from deltalake.transaction import AddAction, CommitProperties, PostCommitHookProperties, RemoveAction
 
 __all__ = ["StagedWrite", "TableStore"]
 
 WriteMode = Literal["append", "overwrite"]
 # Rows per Parquet file: big enough for fast scans, small enough that a file is written in bounded memory.
 ROWS_PER_FILE = 1_000_000
+STAGED_NAME = re.compile(r"part-\d{20}-[0-9a-f]{12}\.parquet")
+# A staged file younger than this may belong to an ingest still running: vacuum leaves it alone.
+STAGED_GRACE_SECONDS = 86_400.0
 
 
 @dataclass
@@ -49,23 +72,41 @@ class StagedWrite:
 
 
 class TableStore:
-    """Delta tables under a root folder, one folder per table. Building it does no I/O."""
+    """Delta tables under a root folder or S3 prefix, one folder per table. Building it does no I/O.
 
-    def __init__(self, url: str) -> None:
-        if "://" in url and not url.startswith("file://"):
-            raise InvalidSettings(
-                f"Tables can live in a local folder for now; {url!r} is not one. Object storage for tables "
-                "comes with the shared-infrastructure work."
-            )
-        self.url = url.removeprefix("file://")
+    Args:
+        url: A local path, ``file://…`` or ``s3://bucket/prefix``.
+        storage_options: S3 settings that override the AWS environment variables
+            (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``,
+            ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ALLOW_HTTP``); other
+            deltalake S3 options pass through to deltalake. Ignored for local tables.
+
+    Raises:
+        InvalidSettings: The URL is not a local path or an ``s3://`` URL.
+
+    >>> TableStore("s3://lake/tables").uri("houses")
+    's3://lake/tables/houses'
+    """
+
+    def __init__(self, url: str, *, storage_options: Mapping[str, str] | None = None) -> None:
+        self._location = parse_location(url)
+        self.url = self._location.url
+        self._storage_options = dict(storage_options or {})
+        self._connection: S3Connection | None = None
+        self._filesystem_instance: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TableStore({self.url!r})"
 
     def uri(self, table: str) -> str:
-        return str(Path(self.url) / table)
+        return self._location.table_uri(table)
 
     def exists(self, table: str) -> bool:
         from deltalake import DeltaTable
 
-        return DeltaTable.is_deltatable(self.uri(table))
+        with self._errors(f"looking for table {table!r}"):
+            return bool(DeltaTable.is_deltatable(self.uri(table), storage_options=self._options()))
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -77,9 +118,12 @@ class TableStore:
         read the same way gives the same fingerprint. Files are written on a background thread while
         the caller's thread produces the next batch (both mostly run outside the GIL).
         """
-        folder = Path(self.uri(table))
-        folder.mkdir(parents=True, exist_ok=True)
-        sink = _ParquetSink(folder, StagedWrite(table=table, schema=fallback_schema))
+        folder = self._location.table_path(table)
+        with self._errors(f"staging table {table!r}"):
+            filesystem = self._filesystem()
+            if self._location.is_local:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+        sink = _ParquetSink(filesystem, folder, StagedWrite(table=table, schema=fallback_schema))
         handoff: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
         writer = threading.Thread(target=sink.drain, args=(handoff,), name="driftloop-table-writer", daemon=True)
         writer.start()
@@ -104,85 +148,220 @@ class TableStore:
         writer.join()
         if sink.error is not None:
             self.discard(sink.staged, extra=sink.open_files())
-            raise sink.error
+            with self._errors(f"staging table {table!r}"):
+                raise sink.error
         return sink.staged
 
     def commit(self, staged: StagedWrite, *, mode: WriteMode, properties: Mapping[str, str]) -> int:
-        """Add the staged files to the table in one Delta commit; returns the new Delta version."""
-        from deltalake import DeltaTable, Schema
-        from deltalake.transaction import AddAction, CommitProperties, RemoveAction, create_table_with_add_actions
+        """Add the staged files to the table in one Delta commit; returns the Delta version it became.
 
+        Under concurrent writers that is this commit's own version, not merely the latest.
+        """
+        from deltalake.transaction import AddAction, CommitProperties, PostCommitHookProperties
+
+        token = uuid.uuid4().hex
         now = int(time.time() * 1000)
-        actions: list[AddAction | RemoveAction] = [
+        adds = [
             AddAction(path, size, {}, now, True, json.dumps({"numRecords": rows})) for path, size, rows in staged.files
         ]
-        commit_properties = CommitProperties(custom_metadata=dict(properties), max_commit_retries=50)
-        uri = self.uri(staged.table)
-        if not DeltaTable.is_deltatable(uri):
-            adds = [action for action in actions if isinstance(action, AddAction)]
-            create_table_with_add_actions(
-                uri, Schema.from_arrow(staged.schema), adds, mode="error", commit_properties=commit_properties
+        commit_properties = CommitProperties(custom_metadata={**properties, COMMIT_TOKEN: token}, max_commit_retries=50)
+        # Expired-log cleanup would delete the JSON commits older versions are read from: a dataset
+        # version must read back forever, so only checkpoints are written.
+        hooks = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+        table_path = self._location.table_path(staged.table)
+        with self._errors(f"committing to table {staged.table!r}"):
+            existing = self._open(staged.table)
+            base = -1 if existing is None else int(existing.version())
+            try:
+                if existing is None:
+                    existing = self._create(staged, adds, commit_properties, hooks, token)
+                if existing is not None:
+                    actions: list[AddAction | RemoveAction] = list(adds)
+                    existing.create_write_transaction(
+                        actions,
+                        mode=mode,
+                        schema=staged.schema,
+                        commit_properties=commit_properties,
+                        post_commithook_properties=hooks,
+                    )
+            except Exception:
+                # The commit may have landed before the failure (a post-commit hook, a lost response);
+                # its files then belong to the table and must not be discarded as if it had not.
+                landed = None
+                with contextlib.suppress(Exception):
+                    landed = find_commit(self._filesystem(), table_path, token, after=base)
+                if landed is None:
+                    raise
+                return landed
+            version = find_commit(self._filesystem(), table_path, token, after=base)
+        if version is None:
+            raise StoreError(
+                f"The commit to table {staged.table!r} under {self.url} is not in its Delta log: another "
+                "writer overwrote it, so the storage does not honour conditional writes (If-None-Match). "
+                "Nothing was committed; use storage that does (AWS S3, MinIO, Cloudflare R2)."
             )
-        else:
-            DeltaTable(uri).create_write_transaction(
-                actions, mode=mode, schema=staged.schema, commit_properties=commit_properties
-            )
-        return int(DeltaTable(uri).version())
+        return version
 
     def discard(self, staged: StagedWrite, *, extra: Iterable[str] = ()) -> None:
-        """Delete staged files that will not be committed."""
-        folder = Path(self.uri(staged.table))
-        for name in [path for path, _, _ in staged.files] + list(extra):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(folder / name)
+        """Delete staged files that will not be committed.
+
+        On S3, pyarrow leaves a zero-byte ``<table>/`` folder marker where it deleted a folder's last
+        file; Delta readers ignore it.
+        """
+        folder = self._location.table_path(staged.table)
+        with self._errors(f"discarding files staged for table {staged.table!r}"):
+            filesystem = self._filesystem()
+            for name in [path for path, _, _ in staged.files] + list(extra):
+                with contextlib.suppress(FileNotFoundError):
+                    filesystem.delete_file(f"{folder}/{name}")
+
+    def vacuum_staged(self, table: str, *, older_than: float = STAGED_GRACE_SECONDS) -> list[str]:
+        """Delete staged Parquet files that no version of the table refers to; returns their names.
+
+        Only files named as :meth:`stage` names them and last modified more than ``older_than``
+        seconds ago are candidates (a younger one may belong to an ingest about to commit). Files of
+        old versions stay: every version remains readable.
+        """
+        from pyarrow import fs
+
+        folder = self._location.table_path(table)
+        with self._errors(f"vacuuming table {table!r}"):
+            filesystem = self._filesystem()
+            cutoff_ns = (time.time() - older_than) * 1e9
+            candidates = {
+                info.base_name
+                for info in filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
+                if info.type == fs.FileType.File and STAGED_NAME.fullmatch(info.base_name) and info.mtime_ns < cutoff_ns
+            }
+            if not candidates:
+                return []
+            unreferenced = sorted(candidates - referenced_files(filesystem, folder))
+            for name in unreferenced:
+                with contextlib.suppress(FileNotFoundError):
+                    filesystem.delete_file(f"{folder}/{name}")
+        return unreferenced
 
     def restore(self, table: str, version: int) -> None:
         """Make ``version`` the table's current state again (a new Delta commit)."""
-        from deltalake import DeltaTable
-
-        DeltaTable(self.uri(table)).restore(version)
+        with self._errors(f"restoring table {table!r} to version {version}"):
+            self._require(table).restore(version)
 
     # -- reading -----------------------------------------------------------------------------------
 
     def latest_version(self, table: str) -> int | None:
-        from deltalake import DeltaTable
-
-        uri = self.uri(table)
-        return int(DeltaTable(uri).version()) if DeltaTable.is_deltatable(uri) else None
+        with self._errors(f"reading the version of table {table!r}"):
+            existing = self._open(table)
+            return None if existing is None else int(existing.version())
 
     def dataset(self, table: str, version: int) -> pads.Dataset:
         """The table as it was at Delta ``version``, as a lazily read pyarrow dataset."""
-        from deltalake import DeltaTable
-
-        uri = self.uri(table)
-        if not DeltaTable.is_deltatable(uri):
-            raise NotFound(f"No table {table!r} under {self.url}.")
-        snapshot = DeltaTable(uri, version=version)
-        files = sorted(_local_path(uri_) for uri_ in snapshot.file_uris())
-        if files:  # the files carry the exact Arrow types we wrote; Delta's schema may widen them
-            return pads.dataset(files, format="parquet")
-        return pads.dataset([], schema=pa.schema(snapshot.schema().to_arrow()), format="parquet")
+        with self._errors(f"opening version {version} of table {table!r}"):
+            snapshot = self._require(table, version)
+            files = sorted(self._location.path_of(uri) for uri in snapshot.file_uris())
+            if files:  # the files carry the exact Arrow types we wrote; Delta's schema may widen them
+                return pads.dataset(files, format="parquet", filesystem=self._filesystem())
+            return pads.dataset([], schema=pa.schema(snapshot.schema().to_arrow()), format="parquet")
 
     def read(self, table: str, version: int) -> pa.Table:
-        return self.dataset(table, version).to_table()
+        dataset = self.dataset(table, version)
+        with self._errors(f"reading version {version} of table {table!r}"):
+            return dataset.to_table()
 
     def batches(self, table: str, version: int, *, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-        yield from self.dataset(table, version).to_batches(batch_size=batch_size)
+        dataset = self.dataset(table, version)
+        with self._errors(f"reading version {version} of table {table!r}"):
+            yield from dataset.to_batches(batch_size=batch_size)
 
     def history(self, table: str) -> list[dict[str, Any]]:
-        from deltalake import DeltaTable
+        with self._errors(f"reading the history of table {table!r}"):
+            return list(self._require(table).history())
 
-        return list(DeltaTable(self.uri(table)).history())
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _create(
+        self,
+        staged: StagedWrite,
+        adds: list[AddAction],
+        commit_properties: CommitProperties,
+        hooks: PostCommitHookProperties,
+        token: str,
+    ) -> DeltaTable | None:
+        """Create the table with the staged files; returns the table when another writer created it first."""
+        from deltalake import Schema
+        from deltalake.exceptions import DeltaError
+        from deltalake.transaction import create_table_with_add_actions
+
+        try:
+            create_table_with_add_actions(
+                self.uri(staged.table),
+                Schema.from_arrow(staged.schema),
+                adds,
+                mode="error",
+                storage_options=self._options(),
+                commit_properties=commit_properties,
+                post_commithook_properties=hooks,
+            )
+            return None
+        except DeltaError:
+            created_by_other = self._open(staged.table)
+            table_path = self._location.table_path(staged.table)
+            if created_by_other is None or find_commit(self._filesystem(), table_path, token, after=-1) is not None:
+                raise
+            return created_by_other
+
+    def _open(self, table: str, version: int | None = None) -> DeltaTable | None:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(self.uri(table), version=version, storage_options=self._options())
+        except TableNotFoundError:
+            return None
+
+    def _require(self, table: str, version: int | None = None) -> DeltaTable:
+        existing = self._open(table, version)
+        if existing is None:
+            raise NotFound(f"No table {table!r} under {self.url}.")
+        return existing
+
+    def _s3(self) -> S3Connection:
+        with self._lock:
+            if self._connection is None:
+                self._connection = S3Connection.resolve(self._storage_options, os.environ)
+            return self._connection
+
+    def _options(self) -> dict[str, str] | None:
+        return None if self._location.is_local else dict(self._s3().options)
+
+    def _filesystem(self) -> Any:
+        """The pyarrow filesystem the Parquet files are written and read through (built once)."""
+        if self._filesystem_instance is None:
+            if self._location.is_local:
+                from pyarrow import fs
+
+                filesystem = fs.LocalFileSystem()
+            else:
+                filesystem = self._s3().filesystem()
+            with self._lock:
+                if self._filesystem_instance is None:
+                    self._filesystem_instance = filesystem
+        return self._filesystem_instance
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        secrets = () if self._location.is_local else self._s3().secrets
+        return storage_errors(self.url, action, secrets)
 
 
 class _ParquetSink:
     """Writes handed-over batches into Parquet files and the fingerprint, on the writer thread."""
 
-    def __init__(self, folder: Path, staged: StagedWrite) -> None:
+    def __init__(self, filesystem: Any, folder: str, staged: StagedWrite) -> None:
+        self.filesystem = filesystem
         self.folder = folder
         self.staged = staged
         self.error: BaseException | None = None
         self._digest = hashlib.sha256()
+        self._stream: Any = None
         self._writer: pq.ParquetWriter | None = None
         self._current = ""
         self._rows_in_file = 0
@@ -196,7 +375,8 @@ class _ParquetSink:
             self._finish()
         except BaseException as error:
             self.error = error
-            self._close_file()
+            with contextlib.suppress(Exception):
+                self._close_file()
 
     def abandon(self) -> None:
         self._abandoned = True
@@ -213,16 +393,22 @@ class _ParquetSink:
             self._close_file()
             # Names sort in staging order, so reads give rows back in the order they were ingested.
             self._current = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
-            self._writer = pq.ParquetWriter(self.folder / self._current, batch.schema, compression="snappy")
+            self._stream = self.filesystem.open_output_stream(f"{self.folder}/{self._current}")
+            self._writer = pq.ParquetWriter(self._stream, batch.schema, compression="snappy")
         self._writer.write_batch(batch)
         self._rows_in_file += batch.num_rows
         self.staged.rows += batch.num_rows
 
     def _close_file(self) -> None:
-        if self._writer is not None:
+        if self._writer is None:
+            return
+        try:
             self._writer.close()
-            self.staged.files.append(_file_entry(self.folder, self._current, self._rows_in_file))
-            self._writer, self._current, self._rows_in_file = None, "", 0
+            size = int(self._stream.tell())
+        finally:
+            self._stream.close()  # on S3 this completes the upload
+        self.staged.files.append((self._current, size, self._rows_in_file))
+        self._writer, self._stream, self._current, self._rows_in_file = None, None, "", 0
 
     def _finish(self) -> None:
         self._close_file()
@@ -242,11 +428,3 @@ def _hand_over(
         except queue.Full:
             continue
     return False
-
-
-def _file_entry(folder: Path, name: str, rows: int) -> tuple[str, int, int]:
-    return name, (folder / name).stat().st_size, rows
-
-
-def _local_path(uri: str) -> str:
-    return uri.removeprefix("file://")
