@@ -13,7 +13,8 @@ Each class also inherits the builtin a Python user would catch for it, and carri
     ├── Conflict (ValueError)                        conflict             409
     │   ├── AlreadyExists                            already_exists       409
     │   ├── ParamConflict                            param_conflict       409
-    │   └── InvalidState                             invalid_state        409
+    │   ├── InvalidState                             invalid_state        409
+    │   └── GateFailed                               gate_failed          409
     ├── PermissionDenied (PermissionError)           permission_denied    403
     ├── SourceError (OSError)                        source_error         502
     └── StoreError (OSError)                         store_error          503
@@ -43,6 +44,7 @@ __all__ = [
     "BlobIntegrityError",
     "Conflict",
     "DriftloopError",
+    "GateFailed",
     "InvalidData",
     "InvalidFilter",
     "InvalidInput",
@@ -146,6 +148,19 @@ class InvalidState(Conflict):
     code = "invalid_state"
 
 
+class GateFailed(Conflict):
+    """A model version failed a validation gate, so it may not be registered or promoted.
+
+    The message lists every gate, number by number; ``report`` holds the gate results.
+    """
+
+    code = "gate_failed"
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class PermissionDenied(DriftloopError, PermissionError):
     """The actor may not perform the operation."""
 
@@ -200,6 +215,7 @@ HTTP_STATUS: dict[str, int] = {
     AlreadyExists.code: 409,
     ParamConflict.code: 409,
     InvalidState.code: 409,
+    GateFailed.code: 409,
     PermissionDenied.code: 403,
     SourceError.code: 502,
     StoreError.code: 503,

@@ -23,9 +23,11 @@ from driftloop.settings import Settings
 if TYPE_CHECKING:
     from driftloop.data import Datasets
     from driftloop.housekeeping import GarbageReport
+    from driftloop.registry import ModelRegistry
     from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import EventRepository, MetadataStore
     from driftloop.tracking import ActiveRun, Tracking
+    from driftloop.training import Training
 
 __all__ = ["Workspace"]
 
@@ -55,6 +57,7 @@ class Workspace:
         self._blobs: BlobStore | None = None
         self._tracking: Tracking | None = None
         self._datasets: Datasets | None = None
+        self._models: ModelRegistry | None = None
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -101,6 +104,7 @@ class Workspace:
             self._blobs = None
             self._tracking = None
             self._datasets = None
+            self._models = None
 
     def __enter__(self) -> Workspace:
         return self.open()
@@ -150,6 +154,25 @@ class Workspace:
                     current_run=_innermost_run,
                 )
             return self._datasets
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The model registry: register, load by reference (``"houses@champion"``), aliases, gates."""
+        from driftloop.registry import ModelRegistry
+
+        with self._lock:
+            if self._models is None:
+                self._models = ModelRegistry(
+                    self.metadata, self.blobs, datasets=self.datasets, actor=self.actor, current_run=_innermost_run
+                )
+            return self._models
+
+    @property
+    def training(self) -> Training:
+        """Train on dataset versions: selection, tuning, validation, registration."""
+        from driftloop.training import Training
+
+        return Training(self)
 
     @property
     def events(self) -> EventRepository:

@@ -1,0 +1,801 @@
+"""Hyperparameter tuning with Optuna: where a study is kept, and a runner that spreads its trials over processes.
+
+A study lives in Optuna's own storage, never in driftloop's tables: a journal file under the workspace for the
+embedded default (``<root>/optuna/journal.log``), or Optuna's tables in a PostgreSQL schema of their own
+(``optuna`` by default) when the metadata is shared. Several processes, and on PostgreSQL several machines, can
+work on one study; each claims its next trial under a lock (a lock file beside the journal, an advisory lock on
+PostgreSQL), so a study stops at exactly ``n_trials`` trials however many workers run it.
+
+Running again with the same name resumes the study. A trial left running by a dead process is failed and queued
+again with the same parameters: at once when its process is gone from this machine, otherwise once its heartbeat
+is older than the grace period (Optuna's heartbeat on PostgreSQL; on the journal, which has none in Optuna 5, a
+timestamp the runner writes into the trial).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import logging
+import math
+import multiprocessing
+import os
+import pickle
+import re
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from multiprocessing.synchronize import Event as EventType
+from numbers import Real
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import optuna
+import sqlalchemy as sa
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.trial import FrozenTrial, TrialState
+
+from driftloop.errors import InvalidInput, InvalidState, StoreUnavailable
+
+__all__ = [
+    "LightGBMPruningCallback",
+    "Objective",
+    "StudyStorageSpec",
+    "TrialCallback",
+    "prune_if_unpromising",
+    "run_study",
+    "study_storage",
+]
+
+Objective: TypeAlias = Callable[[optuna.Trial], float]
+"""A top-level function (picklable, for worker processes) from a trial to its score; may raise ``TrialPruned``."""
+
+TrialCallback: TypeAlias = Callable[[optuna.Study, FrozenTrial], None]
+
+_logger = logging.getLogger(__name__)
+
+_WORKER_KEY = "driftloop:worker"
+_HEARTBEAT_KEY = "driftloop:heartbeat"
+_MAX_RETRIES = 3
+_POLL_SECONDS = 0.5
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+_HOST = socket.gethostname()
+
+
+@dataclass(frozen=True, slots=True)
+class StudyStorageSpec:
+    """Where studies are kept, as plain picklable data: worker processes get this and open their own storage.
+
+    ``str(spec)`` is a one-line form (``journal:/abs/path/journal.log``, or the PostgreSQL URL with its
+    ``search_path``) that :meth:`parse` reads back, e.g. from a command line.
+
+    >>> spec = StudyStorageSpec.resolve("/srv/project/.driftloop")
+    >>> spec
+    StudyStorageSpec(kind='journal', location='/srv/project/.driftloop/optuna/journal.log')
+    >>> StudyStorageSpec.parse(str(spec)) == spec
+    True
+    >>> StudyStorageSpec.resolve(database_url="postgresql+psycopg://me:pw@db/ml").schema
+    'optuna'
+
+    Attributes:
+        kind: ``"journal"`` (a journal file) or ``"postgresql"`` (Optuna's tables in their own schema).
+        location: the journal file's absolute path, or the SQLAlchemy URL whose ``search_path`` names the schema.
+        heartbeat_interval: seconds between the heartbeats of a running trial.
+        grace_period: seconds without a heartbeat after which a running trial is failed and retried; ``None`` is
+            twice the interval.
+    """
+
+    kind: Literal["journal", "postgresql"]
+    location: str
+    heartbeat_interval: int = 60
+    grace_period: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("journal", "postgresql"):
+            raise InvalidInput(f"The study storage kind must be 'journal' or 'postgresql'; got {self.kind!r}.")
+        for name in ("heartbeat_interval", "grace_period"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InvalidInput(f"The {name!r} of a study storage must be an integer >= 1; got {value!r}.")
+
+    def __str__(self) -> str:
+        return f"journal:{self.location}" if self.kind == "journal" else self.location
+
+    def __repr__(self) -> str:
+        location = self.location if self.kind == "journal" else _redacted(self.location)
+        return f"StudyStorageSpec(kind={self.kind!r}, location={location!r})"
+
+    @property
+    def schema(self) -> str | None:
+        """The PostgreSQL schema holding Optuna's tables; ``None`` for a journal."""
+        if self.kind != "postgresql":
+            return None
+        options = str(sa.make_url(self.location).query.get("options", ""))
+        found = re.search(r"-csearch_path=(\w+)", options)
+        return found.group(1) if found else None
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a heartbeat after which a running trial counts as abandoned."""
+        return float(self.grace_period if self.grace_period is not None else 2 * self.heartbeat_interval)
+
+    @classmethod
+    def parse(cls, text: str) -> StudyStorageSpec:
+        """Read back the form :func:`str` gives: ``journal:<path>`` or a ``postgresql+psycopg://`` URL."""
+        if text.startswith("journal:"):
+            path = text.removeprefix("journal:")
+            if not path:
+                raise InvalidInput("A journal study storage needs a path: 'journal:/path/to/journal.log'.")
+            return cls("journal", str(Path(path).expanduser().resolve()))
+        if text.startswith("postgres"):
+            return cls.resolve(database_url=text, schema=_search_path(text) or "optuna")
+        raise InvalidInput(
+            f"A study storage must be 'journal:<path>' or a 'postgresql+psycopg://…' URL; got {_redacted(text)!r}."
+        )
+
+    @classmethod
+    def resolve(
+        cls,
+        workspace_root: str | os.PathLike[str] | None = None,
+        *,
+        database_url: str | None = None,
+        schema: str = "optuna",
+        heartbeat_interval: int = 60,
+        grace_period: int | None = None,
+    ) -> StudyStorageSpec:
+        """Where a workspace keeps its studies; no I/O.
+
+        Args:
+            workspace_root: the workspace folder (``.driftloop/``); ``None`` resolves the settings of the current
+                folder. The journal is ``<root>/optuna/journal.log``.
+            database_url: the workspace's metadata URL. PostgreSQL keeps the studies in ``schema`` of that
+                database, whatever ``search_path`` the URL sets for driftloop's own tables; a SQLite file keeps them
+                in the journal beside it (``<folder of the database>/optuna/journal.log``).
+            schema: the PostgreSQL schema for Optuna's tables.
+            heartbeat_interval: see the class attributes.
+            grace_period: see the class attributes.
+        """
+        if database_url is not None and not database_url.startswith("sqlite"):
+            return cls("postgresql", _postgresql_url(database_url, schema), heartbeat_interval, grace_period)
+        database = sa.make_url(database_url).database if database_url is not None else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            journal = Path(database).expanduser().resolve().parent / "optuna" / "journal.log"
+        else:
+            if workspace_root is None:
+                from driftloop.settings import Settings
+
+                workspace_root = Settings.resolve().root
+            journal = Path(workspace_root).expanduser().resolve() / "optuna" / "journal.log"
+        return cls("journal", str(journal), heartbeat_interval, grace_period)
+
+    def open(self, *, pooled: bool = True) -> BaseStorage:
+        """Open the Optuna storage: create the journal's folder, or the PostgreSQL schema and Optuna's tables.
+
+        Args:
+            pooled: keep PostgreSQL connections open between operations (dispose of ``storage.engine`` when done);
+                ``False`` connects for each operation and leaves nothing open, for a study handed back to a caller.
+        """
+        if self.kind == "journal":
+            Path(self.location).parent.mkdir(parents=True, exist_ok=True)
+            # The open-file lock (O_EXCL) works across processes on one machine, on NFSv3+ and on Windows, where the
+            # default symlink lock needs privileges.
+            return JournalStorage(JournalFileBackend(self.location, lock_obj=JournalFileOpenLock(self.location)))
+        _create_schema(self.location, self.schema or "optuna")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)  # the heartbeat is experimental in Optuna 5
+                return RDBStorage(
+                    self.location,
+                    engine_kwargs={"pool_pre_ping": True} if pooled else {"poolclass": sa.pool.NullPool},
+                    heartbeat_interval=self.heartbeat_interval,
+                    grace_period=self.grace_period,
+                    heartbeat_stale_trial_callback=_retry_callback(),
+                )
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(
+                f"Cannot reach the study storage at {_redacted(self.location)}: {_first_line(error)}"
+            ) from error
+
+
+def study_storage(
+    workspace_root: str | os.PathLike[str] | None = None,
+    *,
+    database_url: str | None = None,
+    schema: str = "optuna",
+) -> BaseStorage:
+    """Open the Optuna storage of a workspace: see :meth:`StudyStorageSpec.resolve` for where it is."""
+    return StudyStorageSpec.resolve(workspace_root, database_url=database_url, schema=schema).open()
+
+
+def run_study(
+    name: str,
+    storage: StudyStorageSpec | str,
+    objective: Objective | str,
+    *,
+    n_trials: int,
+    direction: Literal["minimize", "maximize"] = "minimize",
+    workers: int = 1,
+    enqueue: Iterable[Mapping[str, Any]] = (),
+    seed: int = 0,
+    pruner: optuna.pruners.BasePruner | None = None,
+    timeout: float | None = None,
+    catch: tuple[type[Exception], ...] = (),
+    threads_per_worker: int | None = None,
+    on_trial_finished: TrialCallback | None = None,
+) -> optuna.Study:
+    """Run a study until it holds ``n_trials`` finished trials, creating it or resuming it.
+
+    Trials count when complete, pruned, or failed for good; a trial whose process died is failed and queued
+    again with the same parameters (up to three times), and only the retry counts. So a study interrupted in any
+    way finishes with exactly ``n_trials`` trials on the next call, which runs only the missing ones.
+
+    Args:
+        name: the study's name in the storage.
+        storage: where the study lives (a spec, or its string form).
+        objective: a trial to a score, e.g. through :meth:`SearchSpace.suggest`; report intermediate scores with
+            :func:`prune_if_unpromising`. With ``workers > 1`` it must be picklable (a top-level function, or a
+            ``functools.partial`` of one), or given as ``"package.module:function"``.
+        n_trials: how many trials the study holds when done, counting those of earlier calls.
+        direction: ``"minimize"`` or ``"maximize"`` the score.
+        workers: how many processes (started with ``spawn``) run trials; ``1`` runs them in this process.
+        enqueue: parameter sets to try first, each exactly as given; a set already in the study is not added again.
+        seed: seeds the TPE sampler; each worker and each call derives its own seed from it.
+        pruner: stops unpromising trials that report intermediate scores; Optuna's ``MedianPruner`` by default.
+        timeout: seconds after which no new trial starts (running ones finish).
+        catch: exceptions of the objective that fail the trial and go on, instead of stopping the study.
+        threads_per_worker: the OpenMP/BLAS threads each worker process may use (``workers > 1``); by default the
+            CPUs divided by ``workers``, so that LightGBM's OpenMP pools do not fight over the cores.
+        on_trial_finished: called in this process with each trial this call finished (complete, pruned or failed),
+            e.g. to record it as a child run.
+
+    Returns:
+        The study, loaded from the storage.
+
+    Raises:
+        InvalidInput: an argument is out of range, or the objective cannot be found or sent to a worker.
+        InvalidState: the study exists with the other direction.
+    """
+    order = _check_arguments(name, objective, n_trials, direction, workers, seed, timeout, threads_per_worker)
+    spec = storage if isinstance(storage, StudyStorageSpec) else StudyStorageSpec.parse(storage)
+    parameter_sets = _check_parameter_sets(enqueue)
+    pruner = pruner if pruner is not None else optuna.pruners.MedianPruner()
+    if workers > 1:
+        _check_picklable(objective, "objective")
+        _check_picklable(pruner, "pruner")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    # The study handed back holds no connection open; the workers' pooled storages are closed when they are done.
+    handed_back = _OpenedStorage(spec, spec.open(pooled=False))
+    study = _create_or_load(name, handed_back.storage, direction, pruner)
+    with handed_back.claim(name):
+        for parameters in parameter_sets:
+            study.enqueue_trial(parameters, skip_if_exists=True)
+    order = replace(
+        order,
+        storage=spec,
+        pruner=pruner,
+        catch=catch,
+        trials_before=len(study.get_trials(deepcopy=False)),
+        deadline=None if timeout is None else time.time() + timeout,
+    )
+    reporter = _FinishedTrialReporter(study, order.session, on_trial_finished)
+    if workers == 1:
+        with _OpenedStorage.of(spec) as opened:
+            _run_worker(order, opened, should_stop=lambda: False, after_trial=reporter.report_new)
+    else:
+        threads = threads_per_worker or max(1, _available_cpus() // workers)
+        _run_in_processes([replace(order, worker=index) for index in range(workers)], threads, reporter)
+    reporter.report_new()
+    return study
+
+
+def prune_if_unpromising(trial: optuna.Trial, value: float, step: int) -> None:
+    """Report an intermediate score of an iterative learner, and stop the trial if the pruner says it lags.
+
+    Call it once per epoch or boosting round from the objective; it raises ``optuna.TrialPruned``, which the
+    runner records as a pruned trial.
+    """
+    trial.report(value, step)
+    if trial.should_prune():
+        raise optuna.TrialPruned(f"Trial {trial.number} was pruned at step {step} with the score {value}.")
+
+
+class LightGBMPruningCallback:
+    """A ``lightgbm.train`` callback that reports a validation metric each round and prunes lagging trials.
+
+    The metric must improve in the study's direction (``rmse`` for a minimised study, ``auc`` for a maximised one).
+
+    ``lightgbm.train(params, train, valid_sets=[valid], valid_names=["valid"],
+    callbacks=[LightGBMPruningCallback(trial, "rmse")])``
+
+    Args:
+        trial: the trial being run.
+        metric: the LightGBM metric name as it reports it (``"rmse"``, ``"l2"``, ``"binary_logloss"``…).
+        valid_name: the name of the validation set among ``valid_names``.
+    """
+
+    def __init__(self, trial: optuna.Trial, metric: str, valid_name: str = "valid") -> None:
+        self.trial = trial
+        self.metric = metric
+        self.valid_name = valid_name
+
+    def __call__(self, env: Any) -> None:
+        for entry in env.evaluation_result_list:
+            if entry[0] == self.valid_name and entry[1] == self.metric:
+                prune_if_unpromising(self.trial, float(entry[2]), int(env.iteration))
+                return
+        reported = [f"{entry[0]}/{entry[1]}" for entry in env.evaluation_result_list]
+        raise InvalidInput(
+            f"LightGBM reported no metric {self.metric!r} on the validation set {self.valid_name!r} to prune on; "
+            f"it reported {reported}."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkOrder:
+    """What one worker needs, picklable for ``spawn``."""
+
+    study_name: str
+    objective: Objective | str
+    n_trials: int
+    seed: int
+    session: str
+    storage: StudyStorageSpec | None = None
+    pruner: optuna.pruners.BasePruner | None = None
+    catch: tuple[type[Exception], ...] = ()
+    deadline: float | None = None
+    trials_before: int = 0
+    worker: int = 0
+
+    @property
+    def sampler_seed(self) -> int:
+        # Workers and successive calls must not replay the same random start-up points.
+        sequence = np.random.SeedSequence([self.seed, self.worker, self.trials_before])
+        return int(sequence.generate_state(1)[0])
+
+
+class _OpenedStorage:
+    """A storage opened in one process, with the locking, heartbeats and clean-up the runner needs."""
+
+    def __init__(self, spec: StudyStorageSpec, storage: BaseStorage) -> None:
+        self.spec = spec
+        self.storage = storage
+
+    @classmethod
+    @contextmanager
+    def of(cls, spec: StudyStorageSpec) -> Iterator[_OpenedStorage]:
+        """A pooled storage for a worker, its connections closed afterwards."""
+        opened = cls(spec, spec.open())
+        try:
+            yield opened
+        finally:
+            if isinstance(opened.storage, RDBStorage):
+                opened.storage.remove_session()
+                opened.storage.engine.dispose()
+
+    @contextmanager
+    def claim(self, study_name: str) -> Iterator[None]:
+        """Hold the study's claim lock: one process at a time counts the trials and starts the next one."""
+        if isinstance(self.storage, RDBStorage):
+            key = int.from_bytes(hashlib.sha256(f"{self.spec.schema}:{study_name}".encode()).digest()[:8], signed=True)
+            with self.storage.engine.connect() as connection, connection.begin():
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                yield
+            return
+        lock = JournalFileOpenLock(f"{self.spec.location}.claim")
+        lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def mark_started(self, trial: optuna.Trial, session: str) -> None:
+        """Record who runs the trial, and its first heartbeat, before the claim lock is released."""
+        # Trials have no public setter for system attributes; they keep this bookkeeping out of user_attrs.
+        trial.storage.set_trial_system_attr(
+            trial._trial_id, _WORKER_KEY, {"host": _HOST, "pid": os.getpid(), "session": session}
+        )
+        self.beat(trial)
+
+    def beat(self, trial: optuna.Trial) -> None:
+        if isinstance(self.storage, RDBStorage):
+            self.storage.record_heartbeat(trial._trial_id)
+        else:
+            trial.storage.set_trial_system_attr(trial._trial_id, _HEARTBEAT_KEY, time.time())
+
+    def fail_stale_trials(self, study: optuna.Study) -> None:
+        """Fail the running trials whose process is gone, and queue each again with the same parameters."""
+        if isinstance(self.storage, RDBStorage):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+        now = time.time()
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if self._is_stale(trial, now):
+                _fail_and_retry(study, trial._trial_id)
+
+    def _is_stale(self, trial: FrozenTrial, now: float) -> bool:
+        worker = trial.system_attrs.get(_WORKER_KEY)
+        if not isinstance(worker, dict):
+            return False  # not started by this runner: its owner's business
+        if worker.get("host") == _HOST and not _process_alive(int(worker.get("pid", 0))):
+            return True
+        if isinstance(self.storage, RDBStorage):
+            return False  # Optuna's own heartbeat covers the other machines
+        last_beat = float(trial.system_attrs.get(_HEARTBEAT_KEY, 0.0))
+        return now - last_beat > self.spec.stale_after
+
+
+class _FinishedTrialReporter:
+    """Hands each trial finished by this call to the caller's callback, once, in this process."""
+
+    def __init__(self, study: optuna.Study, session: str, callback: TrialCallback | None) -> None:
+        self.study = study
+        self.session = session
+        self.callback = callback
+        self.reported: set[int] = set()
+
+    def report_new(self) -> None:
+        if self.callback is None:
+            return
+        for trial in self.study.get_trials(deepcopy=False, states=_FINISHED):
+            worker = trial.system_attrs.get(_WORKER_KEY)
+            ours = isinstance(worker, dict) and worker.get("session") == self.session
+            if ours and trial.number not in self.reported:
+                self.reported.add(trial.number)
+                self.callback(self.study, copy.deepcopy(trial))
+
+
+class _Heartbeat:
+    """Beats for a running trial from a thread, so that a dead worker's trial can be told from a slow one."""
+
+    def __init__(self, opened: _OpenedStorage, trial: optuna.Trial) -> None:
+        self._opened = opened
+        self._trial = trial
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="driftloop-trial-heartbeat", daemon=True)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._opened.spec.heartbeat_interval):
+            try:
+                self._opened.beat(self._trial)
+            except UpdateFinishedTrialError:
+                return  # another worker judged the trial stale and failed it
+            except Exception as error:  # a transient storage error must not kill the trial
+                _logger.warning("Could not record the heartbeat of trial %d: %s", self._trial.number, error)
+
+
+def _run_worker(
+    order: _WorkOrder,
+    opened: _OpenedStorage,
+    *,
+    should_stop: Callable[[], bool],
+    after_trial: Callable[[], None],
+) -> int:
+    """Claim and run trials until the study holds ``n_trials``; returns how many this worker ran."""
+    study = optuna.load_study(
+        study_name=order.study_name,
+        storage=opened.storage,
+        sampler=optuna.samplers.TPESampler(seed=order.sampler_seed),
+        pruner=order.pruner,
+    )
+    objective = _resolve_objective(order.objective)
+    ran = 0
+    while not should_stop() and (order.deadline is None or time.time() < order.deadline):
+        with opened.claim(order.study_name):
+            opened.fail_stale_trials(study)
+            counted, ours_running = _count_trials(study.get_trials(deepcopy=False))
+            trial = None
+            if counted < order.n_trials:
+                trial = _ask(study)
+                opened.mark_started(trial, order.session)
+        if trial is None:
+            if not ours_running:
+                break
+            time.sleep(_POLL_SECONDS)  # the last trials run elsewhere: wait in case their worker dies
+            continue
+        _run_trial(study, opened, trial, objective, order.catch)
+        ran += 1
+        after_trial()
+    return ran
+
+
+def _run_trial(
+    study: optuna.Study,
+    opened: _OpenedStorage,
+    trial: optuna.Trial,
+    objective: Objective,
+    catch: tuple[type[Exception], ...],
+) -> None:
+    with _Heartbeat(opened, trial):
+        try:
+            score = objective(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+            return
+        except KeyboardInterrupt:
+            # An interruption is not the trial's fault: queue it again so the resumed study runs it.
+            _fail_and_retry(study, trial._trial_id)
+            raise
+        except catch as error:
+            _logger.warning("Trial %d of %r failed: %r", trial.number, study.study_name, error)
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            return
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
+    if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(float(score)):
+        _logger.warning(
+            "Trial %d of %r returned %r, not a finite number; it failed.", trial.number, study.study_name, score
+        )
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        return
+    study.tell(trial, float(score), skip_if_finished=True)
+
+
+def _run_in_processes(orders: list[_WorkOrder], threads: int, reporter: _FinishedTrialReporter) -> None:
+    context = multiprocessing.get_context("spawn")  # LightGBM's OpenMP and deltalake are not fork-safe
+    stop = context.Event()
+    pool = ProcessPoolExecutor(len(orders), mp_context=context, initializer=_remember_stop_event, initargs=(stop,))
+    try:
+        with _thread_limits(threads):  # spawn children are started inside submit and inherit the environment
+            futures: set[Future[int]] = {pool.submit(_work_in_subprocess, order) for order in orders}
+        first_error: BaseException | None = None
+        while futures:
+            done, futures = wait(futures, timeout=_POLL_SECONDS, return_when=FIRST_EXCEPTION)
+            reporter.report_new()
+            for future in done:
+                if future.exception() is not None and first_error is None:
+                    first_error = future.exception()
+                    stop.set()  # let the others finish their trial and stop
+        if first_error is not None:
+            raise first_error
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_stop_event: EventType | None = None
+
+
+def _remember_stop_event(event: EventType) -> None:
+    global _stop_event
+    _stop_event = event
+
+
+def _work_in_subprocess(order: _WorkOrder) -> int:
+    assert order.storage is not None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with _OpenedStorage.of(order.storage) as opened:
+        return _run_worker(
+            order, opened, should_stop=lambda: bool(_stop_event and _stop_event.is_set()), after_trial=_pass
+        )
+
+
+def _pass() -> None:
+    pass
+
+
+@contextmanager
+def _thread_limits(threads: int) -> Iterator[None]:
+    saved = {variable: os.environ.get(variable) for variable in _THREAD_VARIABLES}
+    os.environ.update({variable: str(threads) for variable in _THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+
+
+def _count_trials(trials: list[FrozenTrial]) -> tuple[int, bool]:
+    """How many trials count towards ``n_trials``, and whether one started by this runner is still running."""
+    retried = {number for trial in trials for number in trial.system_attrs.get("retry_history", [])}
+    counted = 0
+    ours_running = False
+    for trial in trials:
+        failed_for_good = trial.state == TrialState.FAIL and trial.number not in retried
+        if failed_for_good or trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
+            counted += 1
+        ours_running = ours_running or (trial.state == TrialState.RUNNING and _WORKER_KEY in trial.system_attrs)
+    return counted, ours_running
+
+
+def _ask(study: optuna.Study) -> optuna.Trial:
+    with warnings.catch_warnings():
+        # Optuna warns that a heartbeat storage should go with Study.optimize; this runner beats for its trials.
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used", UserWarning)
+        return study.ask()
+
+
+def _fail_and_retry(study: optuna.Study, trial_id: int) -> None:
+    storage = study._storage  # Optuna offers no public way to fail another process's trial
+    try:
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    except UpdateFinishedTrialError:
+        return  # another worker got there first
+    _retry_callback()(study, storage.get_trial(trial_id))
+
+
+def _retry_callback() -> RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=_MAX_RETRIES)
+
+
+def _create_or_load(
+    name: str, storage: BaseStorage, direction: Literal["minimize", "maximize"], pruner: optuna.pruners.BasePruner
+) -> optuna.Study:
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction, pruner=pruner, load_if_exists=True
+    )
+    existing = study.direction.name.lower()
+    if existing != direction:
+        raise InvalidState(f"The study {name!r} exists and is to {existing} its score; got direction {direction!r}.")
+    return study
+
+
+def _check_arguments(
+    name: str,
+    objective: Objective | str,
+    n_trials: int,
+    direction: str,
+    workers: int,
+    seed: int,
+    timeout: float | None,
+    threads_per_worker: int | None,
+) -> _WorkOrder:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"The study name must be a non-empty string; got {name!r}.")
+    for label, value, minimum in (("n_trials", n_trials, 1), ("workers", workers, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InvalidInput(f"The {label!r} must be an integer >= {minimum}; got {value!r}.")
+    if threads_per_worker is not None and (
+        isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1
+    ):
+        raise InvalidInput(f"The 'threads_per_worker' must be an integer >= 1; got {threads_per_worker!r}.")
+    if direction not in ("minimize", "maximize"):
+        raise InvalidInput(f"The 'direction' must be 'minimize' or 'maximize'; got {direction!r}.")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0):
+        raise InvalidInput(f"The 'timeout' must be a positive number of seconds; got {timeout!r}.")
+    if not callable(objective):
+        _resolve_objective(objective)  # fail here, not in a worker
+    return _WorkOrder(study_name=name, objective=objective, n_trials=n_trials, seed=seed, session=uuid.uuid4().hex)
+
+
+def _check_parameter_sets(enqueue: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    parameter_sets = []
+    for parameters in enqueue:
+        if not isinstance(parameters, Mapping) or not all(isinstance(key, str) for key in parameters):
+            raise InvalidInput(f"Each enqueued parameter set must be a dict of names to values; got {parameters!r}.")
+        # numpy scalars (from a grid or a previous study) are not JSON: the journal could not store them.
+        parameter_sets.append({key: _plain(value) for key, value in parameters.items()})
+    return parameter_sets
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_picklable(value: object, label: str) -> None:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        raise InvalidInput(
+            f"The {label} must be picklable to reach worker processes (a top-level function, a functools.partial "
+            f"of one, or 'package.module:function'); got {value!r} ({error})."
+        ) from error
+
+
+def _resolve_objective(objective: Objective | str) -> Objective:
+    if callable(objective):
+        return objective
+    if not isinstance(objective, str) or objective.count(":") != 1:
+        raise InvalidInput(f"The objective must be a callable or 'package.module:function'; got {objective!r}.")
+    module_name, attribute = objective.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InvalidInput(f"Cannot import the objective's module {module_name!r}: {error}.") from error
+    found = getattr(module, attribute, None)
+    if not callable(found):
+        raise InvalidInput(f"The module {module_name!r} has no function {attribute!r} to use as the objective.")
+    return found  # type: ignore[no-any-return]
+
+
+def _postgresql_url(database_url: str, schema: str) -> str:
+    if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
+        raise InvalidInput(
+            f"The study schema must be a lower-case SQL name (letters, digits, '_', at most 63); got {schema!r}."
+        )
+    try:
+        url = sa.make_url(database_url)
+    except (sa.exc.ArgumentError, ValueError) as error:
+        raise InvalidInput(f"The database URL {_redacted(database_url)!r} is not a URL: {error}") from error
+    if url.get_backend_name() != "postgresql":
+        raise InvalidInput(
+            f"Studies are kept in PostgreSQL or in a journal file; got the database {url.get_backend_name()!r}."
+        )
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    # Only Optuna's schema on the search path: its tables (alembic_version, studies, trials…) go there and
+    # nowhere near driftloop's, whatever search_path the metadata URL carries.
+    options = re.sub(r"-c\s*search_path=\S+", "", str(url.query.get("options", ""))).strip()
+    url = url.update_query_dict({"options": f"{options} -csearch_path={schema}".strip()})
+    return url.render_as_string(hide_password=False)
+
+
+def _create_schema(location: str, schema: str) -> None:
+    engine = sa.create_engine(location, connect_args={"connect_timeout": 10})
+    try:
+        with engine.begin() as connection:
+            exists = connection.execute(
+                sa.text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :schema"), {"schema": schema}
+            ).first()
+            if exists is None:
+                connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    except sa.exc.IntegrityError:
+        pass  # created at the same moment by another worker
+    except sa.exc.OperationalError as error:
+        raise StoreUnavailable(
+            f"Cannot reach the study storage at {_redacted(location)}: {_first_line(error)}"
+        ) from error
+    finally:
+        engine.dispose()
+
+
+def _search_path(url: str) -> str | None:
+    found = re.search(r"search_path(?:=|%3D)(\w+)", url)
+    return found.group(1) if found else None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
+
+
+def _available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _redacted(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return url
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
