@@ -40,6 +40,8 @@ $(BENCH_STAMP): pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/tracking.py
 	$(BENCH_VENV)/bin/python benchmarks/ingest.py
+	$(BENCH_VENV)/bin/python benchmarks/model_load.py
+	$(BENCH_VENV)/bin/python benchmarks/tuning.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .driftloop .pytest_cache .mypy_cache .ruff_cache
