@@ -133,6 +133,7 @@ PUBLIC_MODULES = {
         "redact",
     },
     "driftloop.store.blobs": {"BlobInfo", "BlobStore", "FsspecBlobStore", "open_blob_store"},
+    "driftloop.demo": {"run_tour", "run_training_tour"},
     "driftloop.registry": {
         "LoadedModel",
         "Manifest",

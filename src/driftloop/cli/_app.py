@@ -50,10 +50,11 @@ def _root(
 
 @app.command()
 def demo() -> None:
-    """Run the demo: a real training run, tracked end to end, printed back."""
-    from driftloop.demo import run_tour
+    """Run the demo: real training runs tracked end to end, then a dataset version trained into a champion."""
+    from driftloop.demo import run_tour, run_training_tour
 
     run_tour(workspace())
+    run_training_tour(workspace())
 
 
 def main() -> None:
