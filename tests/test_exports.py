@@ -156,6 +156,7 @@ PUBLIC_MODULES = {
         "GateResult",
         "SearchSpace",
         "Split",
+        "StudyStorageSpec",
         "Task",
         "Threshold",
         "TrainConfig",
@@ -172,6 +173,7 @@ PUBLIC_MODULES = {
         "infer_task",
         "metrics_by_slice",
         "parse_gates",
+        "run_study",
         "split",
     },
 }

@@ -164,3 +164,16 @@ def test_cli_train_from_config_then_gate_and_promote(ws: Workspace, tmp_path: Pa
     assert promoted.exit_code == 0 and "champion: unset → version 1" in promoted.output
     listed = runner.invoke(app, ["--root", root, "models", "list"])
     assert "champion→1" in listed.output
+
+
+def test_tuning_in_two_worker_processes_records_every_trial(ws: Workspace) -> None:
+    # Workers are spawned: they open the workspace from its settings and read the dataset version themselves.
+    tune = {"trials": 4, "workers": 2, "space": {"alpha": {"type": "float", "low": 0.01, "high": 100.0, "log": True}}}
+    result = ws.training.train(
+        "houses", "price", features=["district", "area", "rooms"], algorithms="ridge", tune=tune, folds=3
+    )
+    trials = ws.tracking.child_runs(result.run_id)
+    assert len(trials) == 4
+    assert {run.status.value for run in trials} == {"finished"}
+    assert all("rmse" in run.metrics for run in trials)
+    assert 0.01 <= result.params["alpha"] <= 100.0

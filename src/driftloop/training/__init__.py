@@ -22,6 +22,7 @@ from driftloop.training._search_space import SearchSpace
 from driftloop.training._splits import Split, split
 from driftloop.training._tasks import GREATER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS, Task, infer_task
 from driftloop.training._trainer import CandidateScore, Training, TrainingResult, Tuning
+from driftloop.training._tuning import StudyStorageSpec, run_study
 
 __all__ = [
     "ALGORITHMS",
@@ -36,6 +37,7 @@ __all__ = [
     "GateResult",
     "SearchSpace",
     "Split",
+    "StudyStorageSpec",
     "Task",
     "Threshold",
     "TrainConfig",
@@ -52,5 +54,6 @@ __all__ = [
     "infer_task",
     "metrics_by_slice",
     "parse_gates",
+    "run_study",
     "split",
 ]

@@ -120,11 +120,7 @@ class StudyStorageSpec:
     @property
     def schema(self) -> str | None:
         """The PostgreSQL schema holding Optuna's tables; ``None`` for a journal."""
-        if self.kind != "postgresql":
-            return None
-        options = str(sa.make_url(self.location).query.get("options", ""))
-        found = re.search(r"-csearch_path=(\w+)", options)
-        return found.group(1) if found else None
+        return _search_path(self.location) if self.kind == "postgresql" else None
 
     @property
     def stale_after(self) -> float:
@@ -589,12 +585,8 @@ def _work_in_subprocess(order: _WorkOrder) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with _OpenedStorage.of(order.storage) as opened:
         return _run_worker(
-            order, opened, should_stop=lambda: bool(_stop_event and _stop_event.is_set()), after_trial=_pass
+            order, opened, should_stop=lambda: bool(_stop_event and _stop_event.is_set()), after_trial=lambda: None
         )
-
-
-def _pass() -> None:
-    pass
 
 
 @contextmanager
@@ -670,13 +662,12 @@ def _check_arguments(
 ) -> _WorkOrder:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"The study name must be a non-empty string; got {name!r}.")
-    for label, value, minimum in (("n_trials", n_trials, 1), ("workers", workers, 1), ("seed", seed, 0)):
+    counts = [("n_trials", n_trials, 1), ("workers", workers, 1), ("seed", seed, 0)]
+    if threads_per_worker is not None:
+        counts.append(("threads_per_worker", threads_per_worker, 1))
+    for label, value, minimum in counts:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise InvalidInput(f"The {label!r} must be an integer >= {minimum}; got {value!r}.")
-    if threads_per_worker is not None and (
-        isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1
-    ):
-        raise InvalidInput(f"The 'threads_per_worker' must be an integer >= 1; got {threads_per_worker!r}.")
     if direction not in ("minimize", "maximize"):
         raise InvalidInput(f"The 'direction' must be 'minimize' or 'maximize'; got {direction!r}.")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0):
@@ -752,11 +743,7 @@ def _create_schema(location: str, schema: str) -> None:
     engine = sa.create_engine(location, connect_args={"connect_timeout": 10})
     try:
         with engine.begin() as connection:
-            exists = connection.execute(
-                sa.text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :schema"), {"schema": schema}
-            ).first()
-            if exists is None:
-                connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     except sa.exc.IntegrityError:
         pass  # created at the same moment by another worker
     except sa.exc.OperationalError as error:
