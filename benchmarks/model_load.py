@@ -135,9 +135,21 @@ def main() -> None:
             results[name] = {"driftloop": _time(root, "driftloop", f"{name}/1", args.repeat)}
             if has_mlflow:
                 mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-                flavour = mlflow.lightgbm if name.startswith("lightgbm") else mlflow.sklearn
                 with mlflow.start_run():
-                    flavour.log_model(model, name="model", registered_model_name=name, input_example=frame.head(2))
+                    if name.startswith("lightgbm"):
+                        mlflow.lightgbm.log_model(
+                            model, name="model", registered_model_name=name, input_example=frame.head(2)
+                        )
+                    else:
+                        # MLflow 3 saves scikit-learn models with skops too; these are the types driftloop
+                        # trusts for its own signed files (a fitted SimpleImputer, forest trees).
+                        mlflow.sklearn.log_model(
+                            model,
+                            name="model",
+                            registered_model_name=name,
+                            input_example=frame.head(2),
+                            skops_trusted_types=["numpy.dtype", "sklearn.tree._tree.Tree"],
+                        )
                 results[name]["mlflow"] = _time(root, "mlflow", f"models:/{name}/1", args.repeat)
         ws.close()
     for name, by_tool in results.items():
