@@ -147,3 +147,13 @@ def test_diff_lists_metric_changes(workspace: Workspace) -> None:
     diff = workspace.models.diff("houses/1", "houses/2")
     assert diff["metrics"]["rmse"]["change"] < 0
     assert diff["columns_added"] == [] and diff["columns_removed"] == []
+
+
+def test_garbage_collection_keeps_every_file_of_a_version(sqlite_workspace: Workspace) -> None:
+    train, holdout = houses(), houses(60, seed=4)
+    sqlite_workspace.models.register("houses", fitted(train), target="price", holdout=holdout, training_data=train)
+    report = sqlite_workspace.gc(grace_period=0)
+    assert report.blobs_removed == 0, report.removed_digests
+    model = sqlite_workspace.models.load("houses/1")
+    assert len(model.predict(holdout[["area", "rooms"]])) == len(holdout)
+    assert len(sqlite_workspace.models.holdout("houses/1")) == len(holdout)

@@ -163,6 +163,8 @@ class ModelRegistry:
             facts["target"] = target
         if parsed_gates:
             facts["gates"] = [_gate_spec(gate) for gate in parsed_gates]
+        # Every blob the version needs is listed on its row, so garbage collection keeps the model's files.
+        blobs.update({f"file/{part.name}": part.digest for part in manifest.parts})
         facts["blobs"] = blobs
         info_signature = self._signature(signature, dataset_version, manifest, target, training_data, holdout)
         profile_digest = self._profile(training_data, dataset_version)
