@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
+        os.chdir(root)  # MLflow writes its artifacts under ./mlruns
         ws = Workspace(root / "ws")
         results: dict[str, dict[str, list[float]]] = {}
         models = (

@@ -15,14 +15,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeClas
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
 from driftloop.errors import InvalidData, InvalidInput
-from driftloop.training._evaluation import (
-    Evaluation,
-    Predictions,
-    cross_validate,
-    evaluate,
-    evaluate_model,
-    metrics_by_slice,
-)
+from driftloop.training._cross_validation import cross_validate
+from driftloop.training._evaluation import Evaluation, Predictions, evaluate, evaluate_model, metrics_by_slice
 from driftloop.training._tasks import (
     GREATER_IS_BETTER,
     PRIMARY_METRIC,

@@ -177,3 +177,30 @@ def test_tuning_in_two_worker_processes_records_every_trial(ws: Workspace) -> No
     assert {run.status.value for run in trials} == {"finished"}
     assert all("rmse" in run.metrics for run in trials)
     assert 0.01 <= result.params["alpha"] <= 100.0
+
+
+@pytest.mark.postgres
+def test_tuning_on_postgresql_keeps_studies_in_a_schema_of_the_workspace(postgres_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+    from tests.conftest import POSTGRES
+
+    ws = Workspace(tmp_path / "pg", store=postgres_url, actor="tester")
+    ws.datasets.ingest("houses", houses(200))
+    schema = postgres_url.rsplit("%3D", 1)[1] + "_optuna"
+    try:
+        tune = {"trials": 2, "space": {"alpha": {"type": "float", "low": 0.1, "high": 10.0}}}
+        result = ws.training.train(
+            "houses", "price", features=["district", "area", "rooms"], algorithms="ridge", tune=tune, folds=3
+        )
+        assert len(ws.tracking.child_runs(result.run_id)) == 2
+        engine = sa.create_engine(POSTGRES)
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names(schema=schema))
+        engine.dispose()
+        assert {"studies", "trials"} <= tables
+    finally:
+        ws.close()
+        engine = sa.create_engine(POSTGRES)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()

@@ -8,21 +8,16 @@ registered, with its gates checked against the champion on identical rows.
 
 from driftloop.training._algorithms import ALGORITHMS, build_model, default_search_space
 from driftloop.training._config import TrainConfig
-from driftloop.training._evaluation import (
-    CrossValidation,
-    Evaluation,
-    cross_validate,
-    evaluate,
-    evaluate_model,
-    metrics_by_slice,
-)
+from driftloop.training._cross_validation import CrossValidation, cross_validate
+from driftloop.training._evaluation import Evaluation, evaluate, evaluate_model, metrics_by_slice
 from driftloop.training._fitting import fit_model
 from driftloop.training._gates import BeatsChampion, GateReport, GateResult, Threshold, check_gates, parse_gates
 from driftloop.training._search_space import SearchSpace
 from driftloop.training._splits import Split, split
+from driftloop.training._study_storage import StudyStorageSpec
 from driftloop.training._tasks import GREATER_IS_BETTER, PRIMARY_METRIC, TASK_METRICS, Task, infer_task
 from driftloop.training._trainer import CandidateScore, Training, TrainingResult, Tuning
-from driftloop.training._tuning import StudyStorageSpec, run_study
+from driftloop.training._tuning import run_study
 
 __all__ = [
     "ALGORITHMS",

@@ -17,13 +17,8 @@ import pandas as pd
 
 from driftloop.errors import InvalidData, InvalidInput
 from driftloop.training._algorithms import ALGORITHMS, build_model, default_search_space
-from driftloop.training._evaluation import (
-    CrossValidation,
-    Evaluation,
-    cross_validate,
-    evaluate_model,
-    metrics_by_slice,
-)
+from driftloop.training._cross_validation import CrossValidation, cross_validate
+from driftloop.training._evaluation import Evaluation, evaluate_model, metrics_by_slice
 from driftloop.training._fitting import fit_model
 from driftloop.training._search_space import SearchSpace
 from driftloop.training._splits import split as split_rows
@@ -449,7 +444,8 @@ class Training:
         seed: int,
         threads: int,
     ) -> tuple[str, dict[str, Any], float]:
-        from driftloop.training._tuning import StudyStorageSpec, run_study
+        from driftloop.training._study_storage import StudyStorageSpec
+        from driftloop.training._tuning import run_study
 
         space = dict(tuning.space) if tuning.space is not None else default_search_space(algorithm, data.task)
         settings = self._ws.settings
@@ -476,7 +472,7 @@ class Training:
         )
         study = run_study(
             study_name,
-            StudyStorageSpec.resolve(settings.root, database_url=settings.store),
+            StudyStorageSpec.resolve(settings.root, database_url=settings.store, schema=_study_schema(settings.store)),
             objective,
             direction=direction,  # type: ignore[arg-type]
             n_trials=tuning.trials,
@@ -492,6 +488,21 @@ class Training:
     def _experiment_name(self, run: ActiveRun) -> str:
         experiment_id = self._ws.tracking.get_run(run.id).experiment_id
         return self._ws.tracking.get_experiment(experiment_id).name
+
+
+def _study_schema(store: str) -> str:
+    """The PostgreSQL schema of a workspace's Optuna studies: ``optuna``, or ``<schema>_optuna`` when the
+    workspace's own tables live in a schema of their own (so two workspaces in one database never share studies).
+    """
+    import re
+    from urllib.parse import unquote
+
+    match = (
+        re.search(r"search_path(?:%3D|=)([A-Za-z_][A-Za-z0-9_]*)", unquote(store))
+        if "search_path" in unquote(store)
+        else None
+    )
+    return f"{match.group(1)}_optuna" if match else "optuna"
 
 
 def _scikit_learn_face(model: Any) -> Any:

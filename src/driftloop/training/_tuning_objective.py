@@ -64,7 +64,8 @@ class TrialObjective:
         import optuna
 
         from driftloop.training._algorithms import ALGORITHMS, build_model
-        from driftloop.training._evaluation import cross_validate, evaluate_model
+        from driftloop.training._cross_validation import cross_validate
+        from driftloop.training._evaluation import evaluate_model
         from driftloop.training._fitting import fit_model
         from driftloop.training._search_space import SearchSpace
         from driftloop.training._splits import split
