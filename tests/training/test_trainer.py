@@ -204,3 +204,21 @@ def test_tuning_on_postgresql_keeps_studies_in_a_schema_of_the_workspace(postgre
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "flavour"), [("xgboost", "xgboost"), ("river_logistic_regression", "river"), ("mlp", "sklearn")]
+)
+def test_text_labelled_classifiers_register_and_load_back(
+    sqlite_workspace: Workspace, algorithm: str, flavour: str
+) -> None:
+    frame = houses(300)
+    frame["expensive"] = np.where(frame["price"] > frame["price"].median(), "yes", "no")
+    sqlite_workspace.datasets.ingest("labels", frame.drop(columns=["price", "sold_on"]))
+    result = sqlite_workspace.training.train("labels", "expensive", algorithms=algorithm, folds=3, register="expensive")
+    assert result.task == "binary" and result.holdout.metrics["accuracy"] > 0.7
+    assert result.version is not None and result.version.flavour == flavour
+    loaded = sqlite_workspace.models.load("expensive/1")
+    rows = frame.drop(columns=["price", "sold_on", "expensive"]).head(50)
+    assert set(loaded.predict(rows)) <= {"yes", "no"}
+    assert loaded.predict_proba(rows).shape == (50, 2)

@@ -128,9 +128,11 @@ def _final_step(model: Any) -> Any:
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[Any, Any]]:
-    # River treats a missing key as a missing feature; NaN would enter its sums.
-    records = frame.to_dict(orient="records")
-    return [{key: value for key, value in row.items() if not _missing(value)} for row in records]
+    # The very conversion the trainer learned with: numbers as floats, other values as text, missing as None
+    # (the trainer's pipelines impute None with a running mean; dropping the key would break their selectors).
+    from driftloop.training._river import river_rows
+
+    return river_rows(frame)
 
 
 def _missing(value: object) -> bool:
