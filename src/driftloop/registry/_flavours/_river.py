@@ -9,7 +9,6 @@ is refused with PermissionDenied.
 from __future__ import annotations
 
 import hmac
-import math
 import pickle
 import sys
 from typing import Any
@@ -133,10 +132,6 @@ def _rows(frame: pd.DataFrame) -> list[dict[Any, Any]]:
     from driftloop.training._river import river_rows
 
     return river_rows(frame)
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def _ordered(labels: list[Any]) -> list[Any]:
