@@ -151,3 +151,18 @@ def test_a_killed_ingest_leaves_no_half_version(sqlite_workspace: Workspace, tmp
     assert sqlite_workspace.datasets.get("houses").to_pandas().shape == (10, 4)
     after = sqlite_workspace.datasets.ingest("houses", houses(5, offset=50))
     assert after.version.number == 2 and after.version.info.total_rows == 15
+
+
+def test_a_rejection_in_a_later_batch_stops_every_ingest_thread(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    import threading
+
+    sqlite_workspace.datasets.ingest("houses", houses(10))
+    later = houses(30_000, offset=100)
+    later["rooms"] = later["rooms"].astype(str)
+    later.loc[25_000, "rooms"] = "many"
+    path = tmp_path / "later.csv"
+    later.to_csv(path, index=False)
+    with pytest.raises(InvalidData, match=r"source row 25001"):
+        sqlite_workspace.datasets.ingest("houses", path, batch_rows=4_096)
+    assert [v.number for v in sqlite_workspace.datasets.versions("houses")] == [1]
+    assert not [thread.name for thread in threading.enumerate() if thread.name.startswith("driftloop-ingest")]

@@ -102,7 +102,9 @@ def peak_mb():  # VmHWM is this process's own peak; ru_maxrss may report the par
 
 
 ws = Workspace(sys.argv[1])
-ws.datasets.ingest("warm-up", sys.argv[2])  # loads every library: the baseline includes them
+# A warm-up ingest of full batches loads every library and grows the allocators' per-thread pools (Polars',
+# Arrow's) to their working size: the baseline includes them, so the growth is what the ingest itself holds.
+ws.datasets.ingest("warm-up", sys.argv[2], batch_rows=32_768)
 base = peak_mb()
 result = ws.datasets.ingest(sys.argv[4], sys.argv[3], batch_rows=32_768)
 print(json.dumps({"rows": result.rows, "base": base, "growth": peak_mb() - base}))
@@ -112,9 +114,9 @@ print(json.dumps({"rows": result.rows, "base": base, "growth": peak_mb() - base}
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from Linux's /proc")
 def test_ingest_memory_follows_the_batch_not_the_input(sqlite_workspace: Workspace, tmp_path: Path) -> None:
-    """Doubling the input leaves peak memory where it was: the ingest streams."""
-    warm_up = tmp_path / "small.csv"
-    warm_up.write_text("id,a,b,c,label\n1,0.5,1,3,k1\n")
+    """Tripling the input leaves peak memory where it was, well below the file's size: the ingest streams."""
+    warm_up = tmp_path / "warm-up.csv"
+    _write_csv(warm_up, 5)
     growth = {}
     for megabytes in (50, 150):
         path = tmp_path / f"data-{megabytes}.csv"
@@ -139,9 +141,13 @@ def test_ingest_memory_follows_the_batch_not_the_input(sqlite_workspace: Workspa
         growth[megabytes] = figures["growth"]
         path.unlink()
     assert growth[50] > 0, growth  # the measurement sees the ingest at all
-    # Memory that followed the input would add at least the extra 100 MB; run to run the plateau moves
-    # by up to about 16 MB (seen here), so allow 30.
-    assert growth[150] - growth[50] < 0.3 * 100, growth
+    # Memory that followed the input would add at least the extra 100 MB. Run to run, with the reader, the
+    # profiler and the writer on threads of their own, the growth moves by up to about 30 MB (seen here, as
+    # the allocators keep or return memory), so allow half of the extra input.
+    assert growth[150] - growth[50] < 0.5 * 100, growth
+    # Seen: 59 to 93 MB for 150 MB, 83 MB for a 400 MB file (the hash sets of the uniqueness checks, batches in
+    # flight, allocator slack).
+    assert growth[150] < 0.75 * 150, growth
 
 
 def test_a_sql_query_as_source(sqlite_workspace: Workspace, tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 The pieces: :mod:`~driftloop.data.sources` (files, web APIs, SQL, frames, streamed as Arrow batches),
 :mod:`~driftloop.data.transforms` (declared cleaning steps, fitted once), :mod:`~driftloop.data.validation`
-(rules and expectations on pandera), :mod:`~driftloop.data.profiles` (mergeable sketches), and the
-:class:`Datasets` service that runs them and stores each ingest as a Delta Lake version.
+(rules and expectations; custom checks on pandera), :mod:`~driftloop.data.profiles` (mergeable sketches),
+and the :class:`Datasets` service that runs them and stores each ingest as a Delta Lake version.
 """
 
 from driftloop.data._diff import VersionDiff

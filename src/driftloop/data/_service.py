@@ -3,23 +3,32 @@
 An ingest streams: memory follows the batch size, not the input. It first reads a sample (the first
 ``SAMPLE_ROWS`` rows) to fit the transform and, on the first ingest, to infer the data schema; then
 every batch is transformed, validated and profiled on its way into staged Parquet files, which one
-Delta commit turns into the new version. A rule failure in ``reject`` mode, a malformed file or a
+Delta commit turns into the new version. Reading, checking, profiling and writing run on threads of their
+own (see :mod:`~driftloop.data._pipeline`). A rule failure in ``reject`` mode, a malformed file or a
 crash leave the staged files uncommitted: no version appears.
+
+The version is recorded Delta commit first, metadata row second, in one metadata transaction under the
+dataset's lock; a crash in between leaves a Delta commit without a row, which the next ingest rolls back,
+and which no read sees (reads go to the Delta version a row records). Quarantined rows follow the same
+order (see :mod:`~driftloop.data._quarantine`): the version and its quarantined rows appear together or not
+at all.
 """
 
 from __future__ import annotations
 
 import builtins
-import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import polars as pl
 import pyarrow as pa
 
 from driftloop.data._diff import VersionDiff, diff_versions
+from driftloop.data._pipeline import SOURCE_ROW, Background, Prefetched, coalesced, numbered, peek
+from driftloop.data._quarantine import QuarantineSpill, QuarantineTable, StagedQuarantine
 from driftloop.data._version import DatasetVersion
 from driftloop.data.profiles import Profile
 from driftloop.data.sources import Source, open_source
@@ -35,7 +44,8 @@ from driftloop.store.tables import StagedWrite, TableStore
 __all__ = ["Datasets", "IngestResult"]
 
 SAMPLE_ROWS = 100_000
-SOURCE_ROW = "_source_row"
+BATCH_ROWS = 65_536
+"""Rows per batch by default: on the 20-column benchmark, as fast as twice as many and 60 MB lighter."""
 Mode = Literal["append", "overwrite"]
 
 
@@ -87,7 +97,7 @@ class Datasets:
         schema: DataSchema | None = None,
         on_rule_failure: Literal["reject", "quarantine"] = "reject",
         format: str | None = None,
-        batch_rows: int = 131_072,
+        batch_rows: int = BATCH_ROWS,
         progress: Callable[[int], None] | None = None,
         actor: str | None = None,
     ) -> IngestResult:
@@ -115,61 +125,88 @@ class Datasets:
             raise InvalidInput(f"on_rule_failure must be 'reject' or 'quarantine'; got {on_rule_failure!r}.")
         actor = actor or self._actor
         prepared = self._prepare(name, source, transform, schema, format, batch_rows)
-        opened, batches, fitted, data_schema = prepared.source, prepared.batches, prepared.fitted, prepared.schema
-        transformed_sample = prepared.transformed_sample
-        validator = Validator(data_schema, on_rule_failure=on_rule_failure, source=opened.description)
+        validator = Validator(prepared.schema, on_rule_failure=on_rule_failure, source=prepared.source.description)
         profile = Profile.empty()
-        quarantine: builtins.list[pa.Table] = []
-        counts = {"rows": 0, "quarantined": 0}
+        # The sketches run on their own thread, overlapping the next batch's reading and checking.
+        profiler: Background[pa.Table] = Background(profile.update, name="driftloop-ingest-profile")
+        spill = QuarantineSpill()
 
         def clean() -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                table = fitted.apply(batch) if fitted is not None else pa.Table.from_batches([batch])
-                checked = validator.check(table)
-                if checked.quarantined.num_rows:
-                    quarantine.append(checked.quarantined)
-                    counts["quarantined"] += checked.quarantined.num_rows
-                good = checked.good.drop([SOURCE_ROW]) if SOURCE_ROW in checked.good.column_names else checked.good
-                profile.update(good)
-                counts["rows"] += good.num_rows
+            for batch in prepared.batches:
+                rows = batch.num_rows
+                checked = validator.check(_transformed(prepared.fitted, batch))
+                spill.add(checked.quarantined)
+                good = checked.good.drop([SOURCE_ROW])
+                # Only the good rows stay referenced while the writer takes them (it may keep this thread waiting).
+                del batch, checked
+                profiler.add(good)
                 if progress is not None:
-                    progress(batch.num_rows)
+                    progress(rows)
                 yield from good.to_batches()
 
-        staged = self._tables.stage(name, clean(), fallback_schema=transformed_sample.drop([SOURCE_ROW]).schema)
+        staged_quarantine: StagedQuarantine | None = None
+        committed = False
         try:
+            staged = self._tables.stage(name, clean(), fallback_schema=prepared.output_schema)
+        except BaseException:
+            profiler.abandon()
+            spill.close()
+            raise
+        finally:
+            prepared.reader.close()
+        quarantine = QuarantineTable(self._tables, name)
+        fitted = prepared.fitted
+        try:
+            profiler.finish()
             report = validator.finish().to_dict()
+            expected = self._next_number(name)
+            staged_quarantine = quarantine.stage(spill, version=expected.number)
             new = NewVersion(
                 mode=mode,
                 fingerprint=staged.fingerprint,
-                source=opened.description,
+                source=prepared.source.description,
                 rows=staged.rows,
-                quarantined_rows=counts["quarantined"],
+                quarantined_rows=spill.rows,
                 arrow_schema=staged.schema.to_string(show_schema_metadata=False),
                 transform_hash=None if fitted is None else fitted.hash,
-                schema_fingerprint=data_schema.fingerprint,
+                schema_fingerprint=prepared.schema.fingerprint,
                 profile_digest=self._blobs.put(profile.to_bytes()),
                 report_digest=self._blobs.put(json.dumps(report, sort_keys=True, default=str).encode()),
                 transform_digest=None if fitted is None else self._blobs.put(fitted.to_json().encode()),
             )
-            info, created = self._metadata.datasets.commit_version(
-                name, new, commit_table=lambda last: self._commit(staged, mode, last), actor=actor
-            )
+
+            def commit_tables(last_recorded: int | None) -> int:
+                nonlocal staged_quarantine, committed
+                delta_version = self._commit(staged, mode, last_recorded)
+                # Committed files belong to the table now, even if the version row never lands: the next
+                # ingest rolls their commit back, and files no commit references are vacuumed later.
+                committed, handed, staged_quarantine = True, staged_quarantine, None
+                if last_recorded == expected.after_delta_version:
+                    number = expected.number
+                else:  # another ingest recorded a version since: read which number this one gets
+                    number = self._number_after(name, last_recorded)
+                quarantine.commit(handed, version=number, spill=spill)
+                return delta_version
+
+            info, created = self._metadata.datasets.commit_version(name, new, commit_table=commit_tables, actor=actor)
         except BaseException:
-            self._tables.discard(staged)
+            profiler.abandon()
+            if not committed:
+                self._tables.discard(staged)
+            quarantine.discard(staged_quarantine)
             raise
+        finally:
+            spill.close()
         if not created:
             self._tables.discard(staged)
-        else:
-            if self._stored_schema(name) is None:
-                self._metadata.datasets.set_data_schema(name, data_schema.to_dict(), actor=actor)
-            if quarantine:
-                self._store_quarantine(name, info.number, quarantine)
+            quarantine.discard(staged_quarantine)
+        elif self._stored_schema(name) is None:
+            self._metadata.datasets.set_data_schema(name, prepared.schema.to_dict(), actor=actor)
         return IngestResult(
             version=self._handle(info),
             created=created,
             rows=staged.rows if created else 0,
-            quarantined_rows=counts["quarantined"] if created else 0,
+            quarantined_rows=spill.rows if created else 0,
             report=report,
         )
 
@@ -181,7 +218,7 @@ class Datasets:
         transform: Transform | FittedTransform | None = None,
         schema: DataSchema | None = None,
         format: str | None = None,
-        batch_rows: int = 131_072,
+        batch_rows: int = BATCH_ROWS,
     ) -> dict[str, Any]:
         """Check ``source`` against the dataset's schema (inferred when it has none) without storing
         anything; returns the quality report. Rows breaking a rule are counted, not raised.
@@ -189,9 +226,11 @@ class Datasets:
         validate_name("dataset", name)
         prepared = self._prepare(name, source, transform, schema, format, batch_rows)
         validator = Validator(prepared.schema, on_rule_failure="quarantine", source=prepared.source.description)
-        for batch in prepared.batches:
-            table = prepared.fitted.apply(batch) if prepared.fitted is not None else pa.Table.from_batches([batch])
-            validator.check(table)
+        try:
+            for batch in prepared.batches:
+                validator.check(_transformed(prepared.fitted, batch))
+        finally:
+            prepared.reader.close()
         return validator.finish().to_dict()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -223,11 +262,10 @@ class Datasets:
 
     def quarantine(self, name: str) -> pa.Table:
         """Rows that broke a rule in ``quarantine`` mode, with their source row and reasons."""
-        table = f"{name}.quarantine"
-        latest = self._tables.latest_version(table)
-        if latest is None:
+        recorded = self._metadata.datasets.versions(name) if self._exists(name) else []
+        if not recorded:
             return pa.table({})
-        return self._tables.read(table, latest)
+        return QuarantineTable(self._tables, name).read(recorded=recorded[-1].number)
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -240,19 +278,34 @@ class Datasets:
         format: str | None,
         batch_rows: int,
     ) -> _Prepared:
-        """Open the source, read the sample, fit the transform and settle the data schema."""
+        """Start reading the source, read the sample, fit the transform and settle the data schema.
+
+        The caller iterates the returned batches and then closes the returned reader.
+        """
         opened: Source = source if _is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
-        batches = _numbered(_coalesced(opened.batches(), batch_rows))
-        sample, batches = _peek(batches, SAMPLE_ROWS)
-        if transform is None:
-            fitted = self._latest_transform(name)
-        elif isinstance(transform, Transform):
-            fitted = transform.fit(sample)
-        else:
-            fitted = transform
-        transformed_sample = fitted.apply(sample) if fitted is not None else sample
-        data_schema = schema or self._stored_schema(name) or DataSchema.infer(transformed_sample.drop([SOURCE_ROW]))
-        return _Prepared(opened, batches, fitted, data_schema, transformed_sample)
+
+        def read() -> Iterator[pa.RecordBatch]:
+            # A generator: the source is opened and iterated on the reader thread only.
+            yield from numbered(coalesced(opened.batches(), batch_rows))
+
+        reader = Prefetched(read(), name="driftloop-ingest-reader")
+        try:
+            sample, batches = peek(reader, SAMPLE_ROWS)
+            if transform is None:
+                fitted = self._latest_transform(name)
+            elif isinstance(transform, Transform):
+                fitted = transform.fit(sample)
+            else:
+                fitted = transform
+            transformed_sample = fitted.apply(sample) if fitted is not None else sample
+            data_schema = schema or self._stored_schema(name)
+            data_schema = data_schema or DataSchema.infer(transformed_sample.drop([SOURCE_ROW]))
+        except BaseException:
+            reader.close()
+            raise
+        # Only the sample's schema is kept: its rows would otherwise stay in memory for the whole ingest.
+        output_schema = data_schema.arrow_schema().remove(data_schema.arrow_schema().get_field_index(SOURCE_ROW))
+        return _Prepared(opened, reader, batches, fitted, data_schema, output_schema)
 
     def _handle(self, info: DatasetVersionInfo) -> DatasetVersion:
         return DatasetVersion(
@@ -272,6 +325,21 @@ class Datasets:
             self._tables.restore(staged.table, last_recorded)  # undo a commit whose version row never landed
         return self._tables.commit(staged, mode=mode, properties={"driftloop.mode": mode})
 
+    def _next_number(self, name: str) -> _Expected:
+        """The number the next version of ``name`` will get, unless another ingest records one first."""
+        versions = self._metadata.datasets.versions(name) if self._exists(name) else []
+        if not versions:
+            return _Expected(number=1, after_delta_version=None)
+        return _Expected(number=versions[-1].number + 1, after_delta_version=versions[-1].delta_version)
+
+    def _number_after(self, name: str, last_recorded: int | None) -> int:
+        """The number following the version recorded with Delta version ``last_recorded``, read under the lock."""
+        if last_recorded is None:
+            return 1
+        versions = self._metadata.datasets.versions(name)
+        recorded = [version.number for version in versions if version.delta_version == last_recorded]
+        return (recorded[-1] if recorded else max((version.number for version in versions), default=0)) + 1
+
     def _stored_schema(self, name: str) -> DataSchema | None:
         stored = self._metadata.datasets.data_schema(name) if self._exists(name) else None
         return None if stored is None else DataSchema.from_dict(stored)
@@ -287,71 +355,31 @@ class Datasets:
     def _exists(self, name: str) -> bool:
         return any(dataset.name == name for dataset in self._metadata.datasets.list())
 
-    def _store_quarantine(self, name: str, number: int, tables: builtins.list[pa.Table]) -> None:
-        combined = pa.concat_tables(tables, promote_options="permissive")
-        combined = combined.append_column("_version", pa.array([number] * combined.num_rows, pa.int32()))
-        table = f"{name}.quarantine"
-        staged = self._tables.stage(table, combined.to_batches(), fallback_schema=combined.schema)
-        self._tables.commit(staged, mode="append", properties={"driftloop.version": str(number)})
-
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     source: Source
+    reader: Prefetched[pa.RecordBatch]
     batches: Iterator[pa.RecordBatch]
     fitted: FittedTransform | None
     schema: DataSchema
-    transformed_sample: pa.Table
+    output_schema: pa.Schema
+
+
+@dataclass(frozen=True, slots=True)
+class _Expected:
+    number: int
+    after_delta_version: int | None
 
 
 def _is_source(value: Any) -> bool:
     return hasattr(value, "batches") and hasattr(value, "description") and not isinstance(value, str | os.PathLike)
 
 
-def _coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """Batches of about ``rows`` rows: validation and profiling pay a fixed cost per batch, and some
-    sources (CSV blocks) yield many small ones. Memory stays bounded by ``rows``."""
-    pending: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        if pending and not batch.schema.equals(pending[0].schema):
-            yield _combine(pending)
-            pending, count = [], 0
-        pending.append(batch)
-        count += batch.num_rows
-        if count >= rows:
-            yield _combine(pending)
-            pending, count = [], 0
-    if pending:
-        yield _combine(pending)
-
-
-def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-
-
-def _numbered(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Add the 1-based source row number that quarantine and error messages point back to."""
-    start = 1
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        numbers = pa.array(range(start, start + batch.num_rows), pa.int64())
-        start += batch.num_rows
-        yield batch.append_column(SOURCE_ROW, numbers)
-
-
-def _peek(batches: Iterator[pa.RecordBatch], rows: int) -> tuple[pa.Table, Iterator[pa.RecordBatch]]:
-    """The first ``rows`` rows as a table, and an iterator that still yields every batch."""
-    head: list[pa.RecordBatch] = []
-    seen = 0
-    for batch in batches:
-        head.append(batch)
-        seen += batch.num_rows
-        if seen >= rows:
-            break
-    if not head:
-        raise InvalidInput("The source holds no rows.")
-    # Some sources let a column's type firm up over batches (all-null at first): unify for the sample.
-    sample = pa.concat_tables([pa.Table.from_batches([batch]) for batch in head], promote_options="default")
-    return sample, itertools.chain(head, batches)
+def _transformed(fitted: FittedTransform | None, batch: pa.RecordBatch) -> pa.RecordBatch | pl.DataFrame:
+    """The batch after the transform: a polars DataFrame the validator takes as it is (one conversion only)."""
+    if fitted is None:
+        return batch
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    return fitted.apply_frame(frame)

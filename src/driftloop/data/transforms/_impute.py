@@ -9,6 +9,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from driftloop.data._dtypes import dtype_name
+from driftloop.data.transforms._casts import literal
 from driftloop.data.transforms._columns import (
     check_column_names,
     finite,
@@ -17,7 +19,6 @@ from driftloop.data.transforms._columns import (
     require_columns,
     require_numeric,
 )
-from driftloop.data.transforms._dtypes import dtype_name, literal
 from driftloop.data.transforms._knn import fill_nearest, fit_reference
 from driftloop.data.transforms._step import Scalar, Statistics, Step, check_choice, check_positive_int
 from driftloop.errors import InvalidData, InvalidInput

@@ -8,6 +8,8 @@ from typing import Any
 
 import polars as pl
 
+from driftloop.data._dtypes import parse_dtype
+from driftloop.data.transforms._casts import cast_columns
 from driftloop.data.transforms._columns import (
     SOURCE_ROW,
     check_column_name,
@@ -15,7 +17,6 @@ from driftloop.data.transforms._columns import (
     data_columns,
     require_columns,
 )
-from driftloop.data.transforms._dtypes import cast_columns, parse_dtype
 from driftloop.data.transforms._step import Statistics, Step
 from driftloop.errors import InvalidInput
 
@@ -92,8 +93,8 @@ class Cast(Step):
 
     Args:
         types: Column name to type name: ``int8`` … ``int64``, ``uint8`` … ``uint64``, ``float32``, ``float64``,
-            ``bool``, ``string``, ``categorical``, ``date``, ``time``, ``datetime`` (or ``datetime[ms]``,
-            ``datetime[us, UTC]``), ``duration[us]``.
+            ``bool``, ``string``, ``categorical``, ``date``, ``time``, ``timestamp[us]`` (or ``timestamp[ms]``,
+            ``timestamp[us, tz=UTC]``; ``datetime`` and ``datetime[us, UTC]`` are read too), ``duration[us]``.
         strict: When True a value that does not convert raises :class:`~driftloop.errors.InvalidData` naming the
             column, the value and the source row; when False it becomes a missing value.
     """
@@ -110,7 +111,7 @@ class Cast(Step):
             if not isinstance(type_name, str) or parse_dtype(type_name) is None:
                 raise InvalidInput(
                     f"The type of column {name!r} in cast must be a type name such as 'int64', 'float64', 'bool', "
-                    f"'string', 'date' or 'datetime[us]'; got {type_name!r}."
+                    f"'string', 'date' or 'timestamp[us]'; got {type_name!r}."
                 )
         if not isinstance(self.strict, bool):
             raise InvalidInput(f"The 'strict' of cast must be true or false; got {self.strict!r}.")

@@ -1,4 +1,4 @@
-"""Validation of ingested data: a schema of rules and expectations, enforced batch by batch with pandera.
+"""Validation of ingested data: a schema of rules and expectations, enforced batch by batch.
 
 **Rules** are enforced on every ingest: required columns are present, every value casts (strictly, without
 loss) to its column's type, non-nullable columns have no missing value, and so do the expectations the user
@@ -8,6 +8,12 @@ loss) to its column's type, non-nullable columns have no missing value, and so d
 **Expectations** (ranges, category sets, uniqueness, custom checks of kind ``"expectation"``) are inferred
 from a sample and only flag the rows breaking them in the :class:`QualityReport`: a new district is news,
 not an error.
+
+Which engine runs what: types are a strict cast and uniqueness a set of hashes kept across batches;
+nullability, ranges and category sets run natively as Polars expressions in one vectorised pass (the same
+expressions, with the same conventions, as pandera's model of the schema, and a test holds them to the same
+failures); the custom checks run on pandera, which is imported only for a schema that has some.
+:meth:`DataSchema.to_pandera` gives the whole schema as a pandera model.
 
 >>> import pyarrow as pa
 >>> sample = pa.table({"district": ["north"] * 20 + ["south"] * 20, "price": [100.0 + i for i in range(40)]})

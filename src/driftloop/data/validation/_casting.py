@@ -41,8 +41,9 @@ _TRUE = ("true", "1")
 _FALSE = ("false", "0")
 
 
-def cast_column(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Series]:
-    """Cast ``values`` to ``dtype``; return the cast column and a boolean mask of the values that did not fit.
+def cast_column(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Series | None]:
+    """Cast ``values`` to ``dtype``; return the cast column and a boolean mask of the values that did not fit
+    (None when no value can fail: the column has the type already, holds only nulls, or becomes text).
 
     Rows in the mask are null in the cast column. Strings are parsed (integers strictly, booleans from
     true/false/1/0 in any case, dates as ``YYYY-MM-DD``, timestamps as ISO 8601).
@@ -53,13 +54,13 @@ def cast_column(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Se
     """
     source = values.dtype
     if source == dtype:
-        return values, _all(values, False)
+        return values, None
     if isinstance(source, pl.Categorical | pl.Enum):
         return cast_column(values.cast(pl.String), dtype)
     if source == pl.Null:
-        return values.cast(dtype), _all(values, False)
+        return values.cast(dtype), None
     if dtype == pl.String:
-        return as_text(values), _all(values, False)
+        return as_text(values), None
     if source == pl.String:
         values = _null_where(values, values.is_in(NULL_MARKERS).fill_null(False))
         cast = _parse(values, dtype)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from driftloop.data.validation._dtypes import is_numeric, polars_type
+from driftloop.data._dtypes import canonical_name, is_numeric
 from driftloop.errors import InvalidInput
 
 __all__ = ["EXPECTATIONS", "RESERVED_COLUMNS", "ColumnSpec"]
@@ -28,8 +28,8 @@ class ColumnSpec:
 
     Args:
         name: The column's name.
-        dtype: A canonical type name: ``int64``, ``float64``, ``string``, ``bool``, ``date``,
-            ``timestamp[us]``, ``timestamp[us, tz=UTC]``…
+        dtype: A type name: ``int64``, ``float64``, ``string``, ``bool``, ``date``, ``timestamp[us]``,
+            ``timestamp[us, tz=UTC]``… (see :mod:`driftloop.data._dtypes`); kept in its canonical spelling.
         nullable: Whether a value may be missing.
         required: Whether the column must be present in every batch (an absent optional column is all null).
         minimum: The smallest expected value (numeric columns only), or None.
@@ -60,7 +60,8 @@ class ColumnSpec:
             raise InvalidInput(f"The column name {self.name!r} is reserved for the pipeline; rename the column.")
         if not isinstance(self.dtype, str):
             raise InvalidInput(f"The dtype of column {self.name!r} must be a type name; got {self.dtype!r}.")
-        polars_type(self.dtype)
+        # One spelling per type, whatever the user wrote (``datetime[us, UTC]`` reads as ``timestamp[us, tz=UTC]``).
+        object.__setattr__(self, "dtype", canonical_name(self.dtype))
         for flag in ("nullable", "required", "unique"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidInput(

@@ -53,16 +53,29 @@ class HashSet:
     def add(self, hashes: Hashes) -> None:
         """Add hashes (repeats and hashes already held are fine)."""
         run = _distinct(np.sort(hashes.astype(np.uint64, copy=False)))
-        run = run[~self.contains(run)]
-        if len(run) == 0:
+        self.add_new(run[~self.contains(run)])
+
+    def add_new(self, hashes: Hashes) -> None:
+        """Add hashes known to be distinct and not held yet (what :meth:`add` checks first).
+
+        >>> seen = HashSet()
+        >>> seen.add_new(np.array([7, 3], dtype=np.uint64))
+        >>> seen.contains(np.array([3, 4], dtype=np.uint64)).tolist()
+        [True, False]
+        """
+        if len(hashes) == 0:
             return
-        self._runs.append(run)
+        self._runs.append(np.sort(hashes.astype(np.uint64, copy=False)))
         # Merge while a run is no more than twice the size of the next: a logarithmic number of runs remains.
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
             newer = self._runs.pop()
             older = self._runs.pop()
-            # Timsort ("stable") merges two sorted runs in linear time.
-            self._runs.append(_distinct(np.sort(np.concatenate([older, newer]), kind="stable")))
+            # Runs never share a hash, so the merge needs no de-duplication; sorting the concatenation in place
+            # (Timsort, "stable", merges two sorted runs in linear time) keeps the peak at about twice the runs.
+            merged = np.concatenate([older, newer])
+            del older, newer
+            merged.sort(kind="stable")
+            self._runs.append(merged)
 
 
 def _distinct(ordered: Hashes) -> Hashes:

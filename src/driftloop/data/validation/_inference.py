@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
+from driftloop.data._dtypes import dtype_name_of, is_integer, is_numeric
 from driftloop.data.validation._column import RESERVED_COLUMNS, ColumnSpec
-from driftloop.data.validation._dtypes import dtype_name_of, is_integer, is_numeric
 from driftloop.errors import InvalidInput
 
 __all__ = ["MAX_CATEGORIES", "MAX_CATEGORY_SHARE", "infer_columns"]

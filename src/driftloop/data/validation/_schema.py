@@ -6,17 +6,20 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import yaml
 
+from driftloop.data._dtypes import arrow_type, polars_type
 from driftloop.data.validation._checks import CustomCheck
 from driftloop.data.validation._column import EXPECTATIONS, ColumnSpec
-from driftloop.data.validation._dtypes import arrow_type, polars_type
 from driftloop.data.validation._inference import infer_columns
 from driftloop.data.validation._schema_io import FORMAT, checks_to_dicts, columns_to_dicts, parse_schema
 from driftloop.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandera.polars as pa_polars
 
 __all__ = ["DataSchema"]
 
@@ -101,6 +104,27 @@ class DataSchema:
         """The Arrow schema of validated batches: the columns in schema order, then ``_source_row`` (int64)."""
         fields = [pa.field(column.name, arrow_type(column.dtype)) for column in self.columns]
         return pa.schema([*fields, pa.field("_source_row", pa.int64())])
+
+    def to_pandera(self) -> pa_polars.DataFrameSchema:
+        """The schema as a pandera model (``pandera.polars.DataFrameSchema``) of data already in its types.
+
+        Each column declares its type, nullability and presence; its range, category set and uniqueness are
+        checks named ``minimum …``, ``maximum …``, ``categories`` and ``unique``, and each custom check keeps its
+        name. Rules fail validation; expectations only warn (``raise_warning=True``). It tests what one frame
+        holds: a :class:`Validator` also casts raw values strictly first, and remembers values across the
+        batches of an ingest for uniqueness.
+
+        >>> import polars as pl
+        >>> schema = DataSchema((ColumnSpec("price", "float64", nullable=False, minimum=0.0),))
+        >>> model = schema.to_pandera()
+        >>> [check.name for check in model.columns["price"].checks], model.columns["price"].nullable
+        (['minimum 0.0'], False)
+        >>> model.validate(pl.DataFrame({"price": [1.5, 2.0]})).height
+        2
+        """
+        from driftloop.data.validation._pandera import pandera_model
+
+        return pandera_model(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The schema as plain data (what :meth:`to_yaml` writes)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from driftloop.data._dtypes import polars_type
 from driftloop.data.validation._checks import CHECK_KINDS, CustomCheck
 from driftloop.data.validation._column import ColumnSpec
-from driftloop.data.validation._dtypes import polars_type
 from driftloop.errors import InvalidInput
 
 __all__ = ["FORMAT", "checks_to_dicts", "columns_to_dicts", "parse_schema"]

@@ -8,8 +8,8 @@ from typing import Literal
 import polars as pl
 import pyarrow as pa
 
+from driftloop.data._dtypes import polars_type
 from driftloop.data.validation._casting import as_text, cast_column
-from driftloop.data.validation._dtypes import polars_type
 from driftloop.data.validation._hashset import HashSet
 from driftloop.data.validation._rejection import rejection
 from driftloop.data.validation._report import QualityReport, ReportBuilder
@@ -92,29 +92,34 @@ class Validator:
         self._arrow_schema = schema.arrow_schema()
         self._finished = False
 
-    def check(self, batch: pa.Table | pa.RecordBatch) -> CheckedBatch:
+    def check(self, batch: pa.Table | pa.RecordBatch | pl.DataFrame) -> CheckedBatch:
         """Validate the next batch; raise :class:`InvalidData` for a missing required column (in both modes)
-        and, in reject mode, for any rule failure."""
+        and, in reject mode, for any rule failure.
+
+        The batch is an Arrow table or record batch, or a polars DataFrame (a transform's output, which then
+        needs no conversion); the good rows come back as Arrow either way."""
         if self._finished:
             raise InvalidState("This validator has finished; start a new Validator for another ingest.")
-        if not isinstance(batch, pa.Table | pa.RecordBatch):
+        if not isinstance(batch, pa.Table | pa.RecordBatch | pl.DataFrame):
             raise InvalidInput(f"A batch must be a pyarrow Table or RecordBatch; got {type(batch).__name__}.")
         rows, source_rows, original = self._read(batch)
         cast, failures = self._cast(original, rows)
-        failures = pl.concat([failures, self._rules.run(cast, self.source)])
-        failures = self._rules.explain(failures)
+        found = self._rules.run(cast, self.source)
+        failures = self._rules.explain(pl.concat([failures, found]) if found.height else failures)
         failures = self._drop_nulls_of_type_errors(failures)
-        candidates = ~pl.int_range(rows, eager=True).is_in(failures.filter("enforced")["row"].implode())
+        candidates = _all_but(rows, failures.filter("enforced")["row"])
         failures = self._add_duplicates(failures, cast, candidates, enforced=True)
         bad_rows = failures.filter("enforced")["row"].unique().sort()
         if len(bad_rows) and self.on_rule_failure == "reject":
             raise rejection(failures.filter("enforced"), source_rows, self._rules, self.source)
-        kept = ~pl.int_range(rows, eager=True).is_in(bad_rows.implode())
+        kept = _all_but(rows, bad_rows)
         failures = self._add_duplicates(failures, cast, kept, enforced=False)
-        self._remember(cast.filter(kept))
+        # Most batches break no rule: then the cast batch is the good one, without a filtered copy.
+        good = cast.filter(kept) if len(bad_rows) else cast
+        self._remember(good)
         flagged = failures.filter(~pl.col("enforced") & ~pl.col("row").is_in(bad_rows.implode()))["row"].n_unique()
         self._tally(failures, cast, rows, len(bad_rows), flagged)
-        good = cast.filter(kept).with_columns(source_rows.filter(kept).alias(SOURCE_ROW))
+        good = good.with_columns((source_rows.filter(kept) if len(bad_rows) else source_rows).alias(SOURCE_ROW))
         return CheckedBatch(
             good=good.to_arrow().cast(self._arrow_schema),
             quarantined=self._quarantine(original, bad_rows, source_rows, failures),
@@ -128,8 +133,8 @@ class Validator:
         self._seen_rows = HashSet()
         return self._report.build()
 
-    def _read(self, batch: pa.Table | pa.RecordBatch) -> tuple[int, pl.Series, dict[str, pl.Series]]:
-        names = batch.schema.names
+    def _read(self, batch: pa.Table | pa.RecordBatch | pl.DataFrame) -> tuple[int, pl.Series, dict[str, pl.Series]]:
+        names = batch.columns if isinstance(batch, pl.DataFrame) else batch.schema.names
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise InvalidData(
@@ -147,16 +152,21 @@ class Validator:
                 column=missing[0],
             )
         self._report.add_extra_columns(n for n in names if n not in self.schema.names and n != SOURCE_ROW)
-        rows = batch.num_rows
+        wanted = [name for name in (*self.schema.names, SOURCE_ROW) if name in names]
+        if isinstance(batch, pl.DataFrame):
+            rows, columns = batch.height, {name: batch[name] for name in wanted}
+        else:
+            rows, columns = batch.num_rows, _columns_to_polars(batch.select(wanted))
+        original = {name: columns[name] for name in self.schema.names if name in columns}
         if SOURCE_ROW in names:
-            column = batch.column(SOURCE_ROW)
-            if not pa.types.is_integer(column.type):
-                raise InvalidData(f"{self._where}: {SOURCE_ROW} must hold integers; got {column.type}.")
-            source_rows = _to_polars(SOURCE_ROW, column).cast(pl.Int64)
+            source_rows = columns[SOURCE_ROW]
+            if not source_rows.dtype.is_integer():
+                shown = source_rows.dtype if isinstance(batch, pl.DataFrame) else batch.column(SOURCE_ROW).type
+                raise InvalidData(f"{self._where}: {SOURCE_ROW} must hold integers; got {shown}.")
+            source_rows = source_rows.cast(pl.Int64)
         else:
             # No row numbers from the pipeline: number the rows in the order they arrive, from 1.
             source_rows = pl.int_range(self._report.rows + 1, self._report.rows + rows + 1, eager=True)
-        original = {name: _to_polars(name, batch.column(name)) for name in self.schema.names if name in names}
         return rows, source_rows.alias(SOURCE_ROW), original
 
     def _cast(self, original: dict[str, pl.Series], rows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -168,7 +178,7 @@ class Validator:
                 continue
             cast, errors = cast_column(original[spec.name], dtype)
             columns.append(cast.alias(spec.name))
-            if errors.any():
+            if errors is not None and errors.any():
                 positions = errors.arg_true()
                 failures.append(
                     pl.DataFrame(
@@ -185,6 +195,8 @@ class Validator:
     @staticmethod
     def _drop_nulls_of_type_errors(failures: pl.DataFrame) -> pl.DataFrame:
         # A value that failed its cast is null afterwards; its row already has the type error as its reason.
+        if failures.height == 0:
+            return failures
         typed = failures.filter(pl.col("tally") == "type_errors").select("row", "column", typed=pl.lit(True))
         failures = failures.join(typed, on=["row", "column"], how="left")
         return failures.filter(~((pl.col("tally") == "nulls") & pl.col("typed").fill_null(False))).drop("typed")
@@ -199,7 +211,7 @@ class Validator:
             rule = self._rules.unique_rule(name)
             if rule is None or rule.enforced != enforced:
                 continue
-            values = cast[name].gather(positions)
+            values = cast[name].gather(positions) if len(positions) < cast.height else cast[name]
             present = values.is_not_null()
             repeated = ~values.is_first_distinct() | pl.Series(seen.contains(values.hash().to_numpy()))
             duplicate = (present & repeated).arg_true()
@@ -226,17 +238,23 @@ class Validator:
                 seen.add(kept[name].drop_nulls().hash().to_numpy())
         if kept.width and kept.height:
             hashes = kept.hash_rows()
-            repeated = ~hashes.is_first_distinct() | pl.Series(self._seen_rows.contains(hashes.to_numpy()))
-            self._report.duplicate_rows += int(repeated.sum())
+            first = hashes.is_first_distinct().to_numpy()
+            hashes_array = hashes.to_numpy()
+            new = first & ~self._seen_rows.contains(hashes_array)
+            self._report.duplicate_rows += int(len(new) - new.sum())
             if len(self._seen_rows) < TRACKING_LIMIT:
-                self._seen_rows.add(hashes.to_numpy())
+                self._seen_rows.add_new(hashes_array[new])
 
     def _tally(self, failures: pl.DataFrame, cast: pl.DataFrame, rows: int, bad: int, flagged: int) -> None:
         report = self._report
         report.rows += rows
         report.rows_quarantined += bad
         report.rows_flagged += flagged
-        counts = failures.group_by("ordinal").agg(pl.col("row").n_unique().alias("count"))
+        counts = (
+            failures.group_by("ordinal").agg(pl.col("row").n_unique().alias("count"))
+            if failures.height
+            else pl.DataFrame(schema={"ordinal": pl.UInt32, "count": pl.UInt32})
+        )
         type_errors: dict[str, int] = {}
         for ordinal, count in counts.iter_rows():
             rule = self._rules.rules[ordinal]
@@ -282,6 +300,23 @@ class Validator:
     @property
     def _where(self) -> str:
         return f"Source {self.source!r}" if self.source else "The batch"
+
+
+def _all_but(rows: int, positions: pl.Series) -> pl.Series:
+    """A mask of ``rows`` rows, true except at ``positions``."""
+    if len(positions) == 0:
+        return pl.repeat(True, rows, dtype=pl.Boolean, eager=True)
+    return ~pl.int_range(rows, eager=True).is_in(positions.implode())
+
+
+def _columns_to_polars(batch: pa.Table | pa.RecordBatch) -> dict[str, pl.Series]:
+    """The batch's columns as Polars series, converted in one call (column by column only if that fails)."""
+    try:
+        frame = pl.from_arrow(batch)
+    except (pl.exceptions.PolarsError, pa.ArrowException, TypeError, ValueError):
+        return {name: _to_polars(name, batch.column(name)) for name in batch.schema.names}
+    assert isinstance(frame, pl.DataFrame)
+    return {name: frame[name] for name in frame.columns}
 
 
 def _to_polars(name: str, column: pa.ChunkedArray | pa.Array) -> pl.Series:

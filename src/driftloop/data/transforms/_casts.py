@@ -1,85 +1,22 @@
-"""Type names as a transform writes them (``"float64"``, ``"datetime[us, UTC]"``) and the casts between types.
+"""The casts a transform makes between column types, and how a later batch is brought to the fitted types.
 
 Polars 2 no longer casts text to dates, times or booleans, so :func:`cast_expression` parses text itself.
+Type names (``"float64"``, ``"timestamp[us, tz=UTC]"``) live in :mod:`driftloop.data._dtypes`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import polars as pl
 
+from driftloop.data._dtypes import dtype_name
 from driftloop.data.transforms._columns import describe_row
 from driftloop.errors import InvalidData, InvalidInput
 
-__all__ = ["DTYPE_NAMES", "cast_columns", "cast_expression", "conform", "dtype_name", "literal", "parse_dtype"]
+__all__ = ["cast_columns", "cast_expression", "conform", "literal"]
 
-_SIMPLE: dict[str, pl.DataType] = {
-    "int8": pl.Int8(),
-    "int16": pl.Int16(),
-    "int32": pl.Int32(),
-    "int64": pl.Int64(),
-    "uint8": pl.UInt8(),
-    "uint16": pl.UInt16(),
-    "uint32": pl.UInt32(),
-    "uint64": pl.UInt64(),
-    "float32": pl.Float32(),
-    "float64": pl.Float64(),
-    "bool": pl.Boolean(),
-    "string": pl.String(),
-    "categorical": pl.Categorical(),
-    "date": pl.Date(),
-    "time": pl.Time(),
-    "binary": pl.Binary(),
-    "null": pl.Null(),
-}
-_ALIASES = {
-    "int": "int64",
-    "integer": "int64",
-    "float": "float64",
-    "double": "float64",
-    "boolean": "bool",
-    "str": "string",
-    "utf8": "string",
-    "text": "string",
-    "category": "categorical",
-}
-# "timestamp[us, tz=UTC]" (how a data schema spells it) is accepted as well as "datetime[us, UTC]".
-_TEMPORAL = re.compile(r"(datetime|timestamp|duration)(?:\[(ns|us|ms)(?:,\s*(?:tz=)?([^\]]+))?\])?")
 _TRUTH = {"true": True, "false": False, "1": True, "0": False}
-
-DTYPE_NAMES = (*_SIMPLE, *_ALIASES, "datetime", "datetime[UNIT]", "datetime[UNIT, TIME ZONE]", "duration[UNIT]")
-"""The type names a transform accepts; UNIT is ns, us or ms."""
-
-
-def parse_dtype(name: str) -> pl.DataType | None:
-    """The polars type a name stands for, or None when the name is unknown."""
-    text = name.strip()
-    text = _ALIASES.get(text.lower(), text.lower() if text.lower() in _SIMPLE else text)
-    if text in _SIMPLE:
-        return _SIMPLE[text]
-    match = _TEMPORAL.fullmatch(text)
-    if match is None:
-        return None
-    family, unit, zone = match.groups()
-    if family == "duration":
-        return None if zone else pl.Duration(unit or "us")  # type: ignore[arg-type]
-    if family == "timestamp" and unit is None:
-        return None  # a data schema always names the unit
-    return pl.Datetime(unit or "us", zone.strip() if zone else None)  # type: ignore[arg-type]
-
-
-def dtype_name(dtype: pl.DataType) -> str:
-    """The name of a polars type; :func:`parse_dtype` reads it back (types it cannot name come out as polars' repr)."""
-    for name, simple in _SIMPLE.items():
-        if dtype == simple:
-            return name
-    if isinstance(dtype, pl.Datetime):
-        return f"datetime[{dtype.time_unit}, {dtype.time_zone}]" if dtype.time_zone else f"datetime[{dtype.time_unit}]"
-    if isinstance(dtype, pl.Duration):
-        return f"duration[{dtype.time_unit}]"
-    return str(dtype)
 
 
 def cast_expression(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
