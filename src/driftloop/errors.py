@@ -7,6 +7,8 @@ Each class also inherits the builtin a Python user would catch for it, and carri
     ├── InvalidInput (ValueError)                    invalid_input        400
     │   ├── InvalidName                              invalid_name         400
     │   ├── InvalidFilter                            invalid_filter       400
+    │   ├── PayloadTooLarge                          payload_too_large    413
+    │   ├── UnsupportedMediaType                     unsupported_media    415
     │   ├── InvalidSettings                          invalid_settings     400
     │   └── InvalidData                              invalid_data         422
     ├── NotFound (LookupError)                       not_found            404
@@ -53,12 +55,14 @@ __all__ = [
     "InvalidState",
     "NotFound",
     "ParamConflict",
+    "PayloadTooLarge",
     "PermissionDenied",
     "SchemaMismatch",
     "SourceError",
     "StoreBusy",
     "StoreError",
     "StoreUnavailable",
+    "UnsupportedMediaType",
 ]
 
 
@@ -93,6 +97,18 @@ class InvalidFilter(InvalidInput):
         super().__init__(message)
         self.text = text
         self.position = position
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body is larger than the server accepts."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request's ``Content-Type`` is not one the endpoint reads."""
+
+    code = "unsupported_media"
 
 
 class InvalidSettings(InvalidInput):
@@ -208,6 +224,8 @@ HTTP_STATUS: dict[str, int] = {
     InvalidInput.code: 400,
     InvalidName.code: 400,
     InvalidFilter.code: 400,
+    PayloadTooLarge.code: 413,
+    UnsupportedMediaType.code: 415,
     InvalidSettings.code: 400,
     InvalidData.code: 422,
     NotFound.code: 404,

@@ -36,7 +36,10 @@ def run(ws: Workspace, *args: str) -> tuple[int, str]:
 
 def test_versions_show_history_and_diff(registry: Workspace) -> None:
     code, output = run(registry, "models", "versions", "houses")
-    assert code == 0 and "champion" in output and "rmse=" in output
+    assert code == 0 and "Versions of houses" in output
+    code, output = run(registry, "models", "versions", "houses", "--json")
+    listed = json.loads(output)
+    assert [v["aliases"] for v in listed] == [[], ["champion"]] and "rmse" in listed[1]["metrics"]
     code, output = run(registry, "models", "show", "houses@champion", "--json")
     shown = json.loads(output)
     assert code == 0 and shown["version"] == 2 and shown["files"][0]["format"] == "skops"

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from driftloop.cli import _data, _db, _experiments, _housekeeping, _models, _runs, _training
+from driftloop.cli import _data, _db, _experiments, _housekeeping, _models, _runs, _serving, _training
 from driftloop.cli._output import Context, fail, use, workspace
 from driftloop.errors import DriftloopError
 
@@ -28,6 +28,7 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_models.app, name="models")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
+app.command("serve")(_serving.serve)
 app.command("events")(_housekeeping.events)
 app.command("gc")(_housekeeping.gc)
 

@@ -104,3 +104,18 @@ def format_bytes(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def use_workspace_settings() -> None:
+    """Put the resolved workspace settings in the environment, for worker processes started from here."""
+    import os
+
+    settings = workspace().settings
+    os.environ.update(
+        {
+            "DRIFTLOOP_ROOT": settings.root,
+            "DRIFTLOOP_STORE": settings.store,
+            "DRIFTLOOP_ARTIFACTS": settings.artifacts,
+            "DRIFTLOOP_ACTOR": settings.actor,
+        }
+    )

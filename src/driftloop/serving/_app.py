@@ -1,0 +1,294 @@
+"""The HTTP server: registered models by alias, in the request formats clients already send.
+
+Routes (every model is reachable by name; ``/invocations`` goes to the default model):
+
+- ours: ``POST /v1/models/{name}/predict``, ``GET /v1/models``;
+- MLflow's scoring server: ``POST /invocations``, ``GET /ping``, ``GET /health``, ``GET /version``;
+- the Open Inference Protocol V2 (KServe, MLServer, Triton): ``POST /v2/models/{name}/infer``,
+  ``POST /v2/models/{name}/versions/{version}/infer``, ``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``,
+  ``GET /v2/health/live``, ``GET /v2/health/ready``;
+- probes: ``GET /healthz`` (the process answers), ``GET /readyz`` (every model is loaded).
+
+A request is parsed (:mod:`~driftloop.serving._protocols`), checked against the serving version's signature
+(:mod:`~driftloop.serving._input_check`: a missing column or a wrong type is a 422, naming each field; an
+unseen category is served and flagged), and scored by the version the alias pointed at when the request
+arrived. Errors answer JSON ``{"error": {"code", "message"}}`` with the status the error's code maps to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+import driftloop
+from driftloop.errors import HTTP_STATUS, DriftloopError, InvalidInput, NotFound, PayloadTooLarge
+from driftloop.registry import Signature, parse_reference
+from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
+
+if TYPE_CHECKING:
+    from driftloop.workspace import Workspace
+
+__all__ = ["ServerSettings", "create_app"]
+
+log = logging.getLogger("driftloop.serving")
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What a server serves and how.
+
+    Args:
+        models: References to serve: ``"houses"`` (its champion), ``"houses@challenger"``.
+        default: The model ``/invocations`` scores (the first one by default).
+        max_body_bytes: Larger bodies answer 413.
+        poll_interval: Seconds between two looks at the served aliases.
+    """
+
+    models: Sequence[str]
+    default: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    poll_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise InvalidInput("Serve at least one model, e.g. 'houses' or 'houses@champion'.")
+
+
+def _make_checker(signature: Signature | None) -> Any:
+    from driftloop.serving._input_check import InputChecker
+
+    return None if signature is None else InputChecker(signature)
+
+
+def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
+    """The FastAPI application serving ``settings.models`` from ``workspace``'s registry."""
+    served: dict[str, ServedModel] = {}
+    for text in settings.models:
+        reference = parse_reference(text)
+        if reference.version is not None:
+            raise InvalidInput(f"Serve a model by alias ('{reference.name}@champion'), not a fixed version: {text!r}.")
+        if reference.name in served:
+            raise InvalidInput(f"The model {reference.name!r} is listed twice.")
+        served[reference.name] = ServedModel(
+            workspace.models, reference.name, reference.alias or "champion", make_checker=_make_checker
+        )
+    default_name = parse_reference(settings.default).name if settings.default else next(iter(served))
+    if default_name not in served:
+        raise InvalidInput(f"The default model {default_name!r} is not one of the served models.")
+    watcher = AliasWatcher(list(served.values()), interval=settings.poll_interval)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for model in served.values():
+            model.refresh()  # a model that cannot load stops the server from starting
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+
+    app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan)
+    app.state.served = served
+
+    @app.exception_handler(DriftloopError)
+    async def driftloop_error(request: Request, error: DriftloopError) -> Response:
+        status = HTTP_STATUS.get(error.code, 500)
+        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        fields = getattr(error, "errors", None)
+        if fields:
+            body["fields"] = [{"column": f.column, "row": f.row, "problem": f.problem} for f in fields]
+        return _json({"error": body}, status)
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise PayloadTooLarge(f"The body has {int(declared):,} bytes; the limit is {settings.max_body_bytes:,}.")
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            raise PayloadTooLarge(f"The body has {len(body):,} bytes; the limit is {settings.max_body_bytes:,}.")
+        return body
+
+    def model_named(name: str) -> ServedModel:
+        model = served.get(name)
+        if model is None:
+            raise NotFound(f"No model named {name!r} is served here; served: {', '.join(sorted(served))}.")
+        return model
+
+    # -- ours ----------------------------------------------------------------------------------------
+
+    @app.post("/v1/models/{name}/predict")
+    async def predict(name: str, request: Request) -> Response:
+        from driftloop.serving._protocol_native import encode_native, parse_native
+
+        model = model_named(name)
+        parsed = parse_native(await read_body(request), request.headers.get("content-type"))
+        slot = model.current
+        request_ids = parsed.request_ids or [uuid.uuid4().hex for _ in range(parsed.rows)]
+        outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities)
+        return Response(
+            encode_native(
+                name,
+                slot.version,
+                outcome.predictions,
+                probabilities=outcome.probabilities,
+                classes=outcome.classes,
+                request_ids=request_ids,
+            ),
+            media_type=JSON,
+        )
+
+    @app.get("/v1/models")
+    async def list_models() -> Response:
+        return _json(
+            {
+                "models": [
+                    {"name": name, "alias": model.alias, "version": model.current.version if model.ready else None}
+                    for name, model in served.items()
+                ],
+                "default": default_name,
+            }
+        )
+
+    # -- MLflow ----------------------------------------------------------------------------------------
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        from driftloop.serving._protocol_mlflow import encode_mlflow, parse_mlflow
+
+        model = served[default_name]
+        parsed = parse_mlflow(await read_body(request), request.headers.get("content-type", JSON))
+        slot = model.current
+        outcome = _score(slot, parsed.columns, parsed.rows, probabilities=False, tensor=parsed.tensor)
+        return Response(encode_mlflow(outcome.predictions), media_type=JSON)
+
+    @app.get("/ping")
+    @app.get("/health")
+    async def ping() -> Response:
+        return _json({"status": "ok"} if all(m.ready for m in served.values()) else {"status": "loading"})
+
+    @app.get("/version")
+    async def version() -> Response:
+        return Response(driftloop.__version__, media_type="text/plain")
+
+    # -- Open Inference Protocol V2 ----------------------------------------------------------------------
+
+    @app.get("/v2/health/live")
+    async def v2_live() -> Response:
+        return _json({"live": True})
+
+    @app.get("/v2/health/ready")
+    async def v2_ready() -> Response:
+        ready = all(m.ready for m in served.values())
+        return _json({"ready": ready}, 200 if ready else 503)
+
+    @app.get("/v2/models/{name}")
+    async def v2_metadata(name: str) -> Response:
+        from driftloop.serving._protocol_v2 import encode_v2_metadata
+
+        slot = model_named(name).current
+        columns = [] if slot.signature is None else [(c.name, c.dtype) for c in slot.signature.inputs.columns]
+        return Response(encode_v2_metadata(name, [str(slot.version)], columns), media_type=JSON)
+
+    @app.get("/v2/models/{name}/ready")
+    async def v2_model_ready(name: str) -> Response:
+        ready = model_named(name).ready
+        return _json({"name": name, "ready": ready}, 200 if ready else 503)
+
+    async def infer(name: str, version: str | None, request: Request) -> Response:
+        from driftloop.serving._protocol_v2 import encode_v2, parse_v2
+
+        model = model_named(name)
+        slot = model.current
+        if version is not None and version != str(slot.version):
+            raise NotFound(
+                f"{name} serves version {slot.version} (as {model.alias}); version {version} is not served here."
+            )
+        parsed = parse_v2(await read_body(request), request.headers.get("content-type"))
+        outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities, tensor=parsed.tensor)
+        return Response(
+            encode_v2(
+                name,
+                str(slot.version),
+                outcome.predictions,
+                request_id=parsed.request_id,
+                probabilities=outcome.probabilities,
+            ),
+            media_type=JSON,
+        )
+
+    @app.post("/v2/models/{name}/infer")
+    async def v2_infer(name: str, request: Request) -> Response:
+        return await infer(name, None, request)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer")
+    async def v2_infer_version(name: str, version: str, request: Request) -> Response:
+        return await infer(name, version, request)
+
+    # -- probes ------------------------------------------------------------------------------------------
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        ready = all(m.ready for m in served.values())
+        return _json({"ready": ready}, 200 if ready else 503)
+
+    return app
+
+
+@dataclass(frozen=True)
+class Outcome:
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+    classes: list[Any] | None
+    flags: list[list[str]]
+
+
+def _score(
+    slot: ModelSlot,
+    columns: dict[str, list[Any]],
+    rows: int,
+    *,
+    probabilities: bool,
+    tensor: np.ndarray | None = None,
+) -> Outcome:
+    """Check the inputs against the slot's signature and score them with the slot's model."""
+    flags: list[list[str]] = [[] for _ in range(rows)]
+    if tensor is not None:
+        names = list(slot.signature.features) if slot.signature is not None else list(slot.model.feature_names)
+        if names and tensor.shape[1] != len(names):
+            raise InvalidInput(f"The tensor has {tensor.shape[1]} columns; the model takes {len(names)}: {names}.")
+        columns = {name: tensor[:, index].tolist() for index, name in enumerate(names)}
+        rows = tensor.shape[0]
+    if slot.checker is not None:
+        checked = slot.checker.check(columns, rows)
+        frame = pd.DataFrame(checked.frame_columns)
+        flags = checked.flags
+    else:
+        frame = pd.DataFrame(columns)
+    predictions = np.asarray(slot.model.predict(frame))
+    scores = None
+    classes = None
+    if probabilities:
+        if not slot.model.is_classifier:
+            raise InvalidInput(f"{slot.name}/{slot.version} is not a classifier; it gives no class probabilities.")
+        scores = np.asarray(slot.model.predict_proba(frame))
+        classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
+    return Outcome(predictions=predictions, probabilities=scores, classes=classes, flags=flags)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status, media_type=JSON)

@@ -1,0 +1,166 @@
+"""The HTTP server end to end over a real registry: each request format, input checks, errors, hot swap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from driftloop import Workspace
+from driftloop.serving import ServerSettings, create_app
+
+
+def houses(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "area": rng.uniform(30, 200, rows),
+            "rooms": rng.integers(1, 6, rows).astype(float),
+            "district": rng.choice(["north", "south"], rows),
+        }
+    )
+    frame["expensive"] = np.where(frame["area"] + 40 * (frame["district"] == "north") > 120, "yes", "no")
+    return frame
+
+
+def classifier(frame: pd.DataFrame, c: float = 1.0) -> Pipeline:
+    model = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [
+                        ("numbers", StandardScaler(), ["area", "rooms"]),
+                        ("text", OneHotEncoder(handle_unknown="ignore"), ["district"]),
+                    ]
+                ),
+            ),
+            ("logistic", LogisticRegression(C=c)),
+        ]
+    )
+    return model.fit(frame[["area", "rooms", "district"]], frame["expensive"])
+
+
+@pytest.fixture
+def served(sqlite_workspace: Workspace) -> Iterator[tuple[Workspace, TestClient]]:
+    frame = houses()
+    ws = sqlite_workspace
+    ws.models.register("houses", classifier(frame), target="expensive", holdout=frame.tail(60))
+    ws.models.promote("houses/1")
+    app = create_app(ws, ServerSettings(models=["houses"], poll_interval=0.1, max_body_bytes=100_000))
+    with TestClient(app) as client:
+        yield ws, client
+
+
+ROW = {"area": 150.0, "rooms": 3.0, "district": "north"}
+
+
+def test_our_format_records_columns_ids_and_probabilities(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    answer = client.post("/v1/models/houses/predict", json={"records": [ROW, {**ROW, "area": 35.0}]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["predictions"] == ["yes", "no"] and body["version"] == 1
+    assert len(body["request_ids"]) == 2 and len(set(body["request_ids"])) == 2
+    answer = client.post(
+        "/v1/models/houses/predict",
+        json={"columns": {k: [v] for k, v in ROW.items()}, "request_ids": ["r-1"], "probabilities": True},
+    )
+    body = answer.json()
+    assert body["request_ids"] == ["r-1"] and body["classes"] == ["no", "yes"]
+    assert body["probabilities"][0][1] > 0.5
+
+
+def test_mlflow_invocations_bodies(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    split = {"dataframe_split": {"columns": ["area", "rooms", "district"], "data": [[150.0, 3.0, "north"]]}}
+    assert client.post("/invocations", json=split).json() == {"predictions": ["yes"]}
+    records = {"dataframe_records": [ROW]}
+    assert client.post("/invocations", json=records).json() == {"predictions": ["yes"]}
+    instances = {"instances": [ROW]}
+    assert client.post("/invocations", json=instances).json() == {"predictions": ["yes"]}
+    inputs = {"inputs": {k: [v] for k, v in ROW.items()}}
+    assert client.post("/invocations", json=inputs).json() == {"predictions": ["yes"]}
+    csv = "area,rooms,district\n150.0,3.0,north\n"
+    answer = client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
+    assert answer.json() == {"predictions": ["yes"]}, answer.text
+    both = {**split, **records}
+    assert client.post("/invocations", json=both).status_code == 400
+    assert client.get("/ping").status_code == 200 and client.get("/health").status_code == 200
+    assert client.get("/version").status_code == 200
+
+
+def test_open_inference_protocol_v2(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").status_code == 200
+    assert client.get("/v2/models/houses/ready").status_code == 200
+    metadata = client.get("/v2/models/houses").json()
+    assert metadata["name"] == "houses" and [i["name"] for i in metadata["inputs"]] == ["area", "rooms", "district"]
+    body = {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {"name": "area", "shape": [1], "datatype": "FP64", "data": [150.0]},
+            {"name": "rooms", "shape": [1], "datatype": "FP64", "data": [3.0]},
+            {"name": "district", "shape": [1], "datatype": "BYTES", "data": ["north"]},
+        ],
+    }
+    answer = client.post("/v2/models/houses/infer", json=body)
+    assert answer.status_code == 200, answer.text
+    outputs = answer.json()["outputs"]
+    assert outputs[0]["data"] == ["yes"]
+    assert client.post("/v2/models/houses/versions/1/infer", json=body).status_code == 200
+    assert client.post("/v2/models/houses/versions/7/infer", json=body).status_code == 404
+
+
+def test_bad_input_answers_4xx_and_the_server_keeps_serving(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    missing = client.post("/v1/models/houses/predict", json={"records": [{"area": 1.0, "rooms": 2.0}]})
+    assert missing.status_code == 422
+    assert missing.json()["error"]["fields"][0]["column"] == "district"
+    wrong = client.post("/v1/models/houses/predict", json={"records": [{**ROW, "area": "big"}]})
+    assert wrong.status_code == 422 and "area" in wrong.text
+    assert (
+        client.post(
+            "/v1/models/houses/predict", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert client.post("/v1/models/nope/predict", json={"records": [ROW]}).status_code == 404
+    assert client.post("/v1/models/..%2Fetc/predict", json={"records": [ROW]}).status_code in (404, 400)
+    huge = client.post(
+        "/v1/models/houses/predict", content=b"x" * 200_000, headers={"content-type": "application/json"}
+    )
+    assert huge.status_code == 413
+    assert client.post("/v1/models/houses/predict", json={"records": [ROW]}).status_code == 200
+
+
+def test_an_unseen_category_is_served(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    answer = client.post("/v1/models/houses/predict", json={"records": [{**ROW, "district": "east"}]})
+    assert answer.status_code == 200, answer.text
+
+
+def test_alias_moves_are_served_without_a_restart(served: tuple[Workspace, TestClient]) -> None:
+    import time
+
+    ws, client = served
+    frame = houses(seed=1)
+    ws.models.register("houses", classifier(frame, c=0.01), target="expensive", holdout=frame.tail(60))
+    ws.models.promote("houses/2")
+    deadline = time.monotonic() + 5
+    while client.post("/v1/models/houses/predict", json={"records": [ROW]}).json()["version"] != 2:
+        assert time.monotonic() < deadline, "the server did not follow the alias"
+        time.sleep(0.05)
+    ws.models.rollback("houses")
+    deadline = time.monotonic() + 5
+    while client.post("/v1/models/houses/predict", json={"records": [ROW]}).json()["version"] != 1:
+        assert time.monotonic() < deadline, "the server did not follow the rollback"
+        time.sleep(0.05)
