@@ -164,3 +164,19 @@ def test_alias_moves_are_served_without_a_restart(served: tuple[Workspace, TestC
     while client.post("/v1/models/houses/predict", json={"records": [ROW]}).json()["version"] != 1:
         assert time.monotonic() < deadline, "the server did not follow the rollback"
         time.sleep(0.05)
+
+
+def test_metrics_count_requests_latency_and_predictions(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    for _ in range(3):
+        client.post("/v1/models/houses/predict", json={"records": [ROW]})
+    client.post("/v1/models/houses/predict", json={"records": [{"area": 1.0}]})
+    text = client.get("/metrics").text
+    assert (
+        'driftloop_requests_total{model="houses",route="/v1/models/{name}/predict",status="200",version="1"} 3.0'
+        in text
+    )
+    assert 'status="422"' in text
+    assert 'driftloop_predicted_class_total{class="yes",model="houses",version="1"} 3.0' in text
+    assert 'driftloop_model_load_seconds{model="houses",version="1"}' in text
+    assert "driftloop_request_seconds_bucket" in text and "driftloop_requests_in_flight" in text

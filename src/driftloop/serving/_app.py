@@ -7,7 +7,9 @@ Routes (every model is reachable by name; ``/invocations`` goes to the default m
 - the Open Inference Protocol V2 (KServe, MLServer, Triton): ``POST /v2/models/{name}/infer``,
   ``POST /v2/models/{name}/versions/{version}/infer``, ``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``,
   ``GET /v2/health/live``, ``GET /v2/health/ready``;
-- probes: ``GET /healthz`` (the process answers), ``GET /readyz`` (every model is loaded).
+- probes: ``GET /healthz`` (the process answers), ``GET /readyz`` (every model is loaded);
+- ``GET /metrics`` in Prometheus' format (see :mod:`~driftloop.serving._metrics`); one JSON access-log line
+  per request goes to the ``driftloop.access`` logger.
 
 A request is parsed (:mod:`~driftloop.serving._protocols`), checked against the serving version's signature
 (:mod:`~driftloop.serving._input_check`: a missing column or a wrong type is a 422, naming each field; an
@@ -73,6 +75,13 @@ def _make_checker(signature: Signature | None) -> Any:
 
 def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     """The FastAPI application serving ``settings.models`` from ``workspace``'s registry."""
+    from driftloop.serving._metrics import ServingMetrics, access_log_middleware
+
+    metrics = ServingMetrics()
+
+    def swapped(old: ModelSlot | None, new: ModelSlot) -> None:
+        metrics.load_seconds.labels(new.name, str(new.version)).set(new.load_seconds)
+
     served: dict[str, ServedModel] = {}
     for text in settings.models:
         reference = parse_reference(text)
@@ -81,7 +90,11 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         if reference.name in served:
             raise InvalidInput(f"The model {reference.name!r} is listed twice.")
         served[reference.name] = ServedModel(
-            workspace.models, reference.name, reference.alias or "champion", make_checker=_make_checker
+            workspace.models,
+            reference.name,
+            reference.alias or "champion",
+            make_checker=_make_checker,
+            on_swap=swapped,
         )
     default_name = parse_reference(settings.default).name if settings.default else next(iter(served))
     if default_name not in served:
@@ -100,6 +113,12 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
 
     app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan)
     app.state.served = served
+    app.state.metrics = metrics
+    app.middleware("http")(access_log_middleware(metrics))
+
+    def scored(request: Request, slot: ModelSlot, outcome: Outcome) -> None:
+        request.state.model, request.state.version = slot.name, slot.version
+        metrics.observe_predictions(slot.name, slot.version, outcome.predictions, sum(1 for f in outcome.flags if f))
 
     @app.exception_handler(DriftloopError)
     async def driftloop_error(request: Request, error: DriftloopError) -> Response:
@@ -136,6 +155,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         slot = model.current
         request_ids = parsed.request_ids or [uuid.uuid4().hex for _ in range(parsed.rows)]
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities)
+        scored(request, slot, outcome)
         return Response(
             encode_native(
                 name,
@@ -170,6 +190,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         parsed = parse_mlflow(await read_body(request), request.headers.get("content-type", JSON))
         slot = model.current
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=False, tensor=parsed.tensor)
+        scored(request, slot, outcome)
         return Response(encode_mlflow(outcome.predictions), media_type=JSON)
 
     @app.get("/ping")
@@ -216,6 +237,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             )
         parsed = parse_v2(await read_body(request), request.headers.get("content-type"))
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities, tensor=parsed.tensor)
+        scored(request, slot, outcome)
         return Response(
             encode_v2(
                 name,
@@ -240,6 +262,12 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> Response:
         return _json({"status": "ok"})
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz")
     async def readyz() -> Response:

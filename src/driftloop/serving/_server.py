@@ -25,7 +25,22 @@ def app_from_environment() -> FastAPI:
     from driftloop.workspace import Workspace
 
     options = json.loads(os.environ[MODELS_VARIABLE])
+    _configure_logging()
     return create_app(Workspace(), ServerSettings(**options))
+
+
+def _configure_logging() -> None:
+    """Access lines as bare JSON on stderr (one object per line, for log shippers); the rest with a level."""
+    import logging
+
+    for name, pattern in (("driftloop.access", "%(message)s"), ("driftloop", "%(levelname)s %(name)s: %(message)s")):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter(pattern))
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    logging.getLogger("driftloop.access").propagate = False
 
 
 def serve(
@@ -51,4 +66,5 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        access_log=False,  # driftloop writes its own, as JSON
     )
