@@ -29,6 +29,7 @@ app.add_typer(_models.app, name="models")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)
+app.command("predict")(_serving.predict)
 app.command("events")(_housekeeping.events)
 app.command("gc")(_housekeeping.gc)
 

@@ -25,3 +25,43 @@ def serve(
         raise InvalidInput("Name at least one model to serve, e.g. `driftloop serve houses`.")
     use_workspace_settings()
     run(models, host=host, port=port, workers=workers, default=default)
+
+
+def predict(
+    model: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS (e.g. houses@champion) or NAME/VERSION.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The Parquet file to write.")],
+    input_path: Annotated[str | None, typer.Option("--input", "-i", help="A Parquet or CSV file to score.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Score a dataset's version instead of a file.")] = None,
+    version: Annotated[int | None, typer.Option(help="The dataset version (default: the latest).")] = None,
+    probabilities: Annotated[bool, typer.Option("--probabilities", help="Add one column per class.")] = False,
+    batch_rows: Annotated[int, typer.Option(help="Rows per batch.")] = 65_536,
+) -> None:
+    """Score a file or a dataset version in streamed batches into a Parquet file."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from driftloop.cli._output import console, workspace
+    from driftloop.serving._batch import score_batches
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"scoring with {model}", total=None)
+        result = score_batches(
+            workspace(),
+            model,
+            output,
+            input_path=input_path,
+            dataset=dataset,
+            dataset_version=version,
+            batch_rows=batch_rows,
+            probabilities=probabilities,
+            progress=lambda rows: progress.advance(task, rows),
+        )
+    console.print(
+        f"scored {result.rows:,} rows with {result.model}/{result.version} into {result.output}", markup=False
+    )
