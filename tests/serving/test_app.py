@@ -180,3 +180,14 @@ def test_metrics_count_requests_latency_and_predictions(served: tuple[Workspace,
     assert 'driftloop_predicted_class_total{class="yes",model="houses",version="1"} 3.0' in text
     assert 'driftloop_model_load_seconds{model="houses",version="1"}' in text
     assert "driftloop_request_seconds_bucket" in text and "driftloop_requests_in_flight" in text
+
+
+def test_the_fast_path_scores_with_the_onnx_copy_like_the_native_model(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    slot = client.app.state.served["houses"].current  # type: ignore[attr-defined]
+    assert slot.scorer is not None, slot.model.onnx_info
+    frame = houses(40, seed=3)[["area", "rooms", "district"]]
+    body = {"columns": {name: frame[name].tolist() for name in frame.columns}, "probabilities": True}
+    answer = client.post("/v1/models/houses/predict", json=body).json()
+    np.testing.assert_allclose(answer["probabilities"], slot.model.predict_proba(frame), atol=1e-4)
+    assert answer["predictions"] == slot.model.predict(frame).tolist()

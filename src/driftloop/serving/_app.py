@@ -14,7 +14,9 @@ Routes (every model is reachable by name; ``/invocations`` goes to the default m
 A request is parsed (:mod:`~driftloop.serving._protocols`), checked against the serving version's signature
 (:mod:`~driftloop.serving._input_check`: a missing column or a wrong type is a 422, naming each field; an
 unseen category is served and flagged), and scored by the version the alias pointed at when the request
-arrived. Errors answer JSON ``{"error": {"code", "message"}}`` with the status the error's code maps to.
+arrived — by its validated ONNX copy on onnxruntime when it has one (:mod:`~driftloop.serving._fast_path`),
+else by the native model. Errors answer JSON ``{"error": {"code", "message"}}`` with the status the error's
+code maps to.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from fastapi.responses import Response
 
 import driftloop
 from driftloop.errors import HTTP_STATUS, DriftloopError, InvalidInput, NotFound, PayloadTooLarge
-from driftloop.registry import Signature, parse_reference
+from driftloop.registry import LoadedModel, Signature, parse_reference
 from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
 
 if TYPE_CHECKING:
@@ -73,6 +75,12 @@ def _make_checker(signature: Signature | None) -> Any:
     return None if signature is None else InputChecker(signature)
 
 
+def _make_scorer(model: LoadedModel) -> Any:
+    from driftloop.serving._fast_path import onnx_scorer
+
+    return onnx_scorer(model)
+
+
 def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     """The FastAPI application serving ``settings.models`` from ``workspace``'s registry."""
     from driftloop.serving._metrics import ServingMetrics, access_log_middleware
@@ -94,6 +102,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             reference.name,
             reference.alias or "champion",
             make_checker=_make_checker,
+            make_scorer=_make_scorer,
             on_swap=swapped,
         )
     default_name = parse_reference(settings.default).name if settings.default else next(iter(served))
@@ -303,8 +312,13 @@ def _score(
         rows = tensor.shape[0]
     if slot.checker is not None:
         checked = slot.checker.check(columns, rows)
-        frame = pd.DataFrame(checked.frame_columns)
         flags = checked.flags
+        if slot.scorer is not None and (not probabilities or slot.scorer.classifier):
+            # The fast path: the validated ONNX copy, fed from the checked columns, no DataFrame.
+            predictions, scores = slot.scorer.score(checked.frame_columns)
+            classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
+            return Outcome(predictions, scores if probabilities else None, classes if probabilities else None, flags)
+        frame = pd.DataFrame(checked.frame_columns)
     else:
         frame = pd.DataFrame(columns)
     predictions = np.asarray(slot.model.predict(frame))

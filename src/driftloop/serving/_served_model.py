@@ -40,6 +40,7 @@ class ModelSlot:
     model: LoadedModel
     signature: Signature | None
     checker: Any
+    scorer: Any
     loaded_at: float
     load_seconds: float
 
@@ -61,6 +62,7 @@ class ServedModel:
         name: The registered model's name.
         alias: The alias to follow (``champion`` by default).
         make_checker: Builds the input checker of a version from its signature (None when it has none).
+        make_scorer: Builds a version's fast path (None when it has none; the native model scores then).
         on_swap: Called with (old slot or None, new slot) after each swap.
     """
 
@@ -71,12 +73,14 @@ class ServedModel:
         alias: str = "champion",
         *,
         make_checker: Callable[[Signature | None], Any] = lambda signature: None,
+        make_scorer: Callable[[LoadedModel], Any] = lambda model: None,
         on_swap: Callable[[ModelSlot | None, ModelSlot], None] | None = None,
     ) -> None:
         self.registry = registry
         self.name = name
         self.alias = alias
         self._make_checker = make_checker
+        self._make_scorer = make_scorer
         self._on_swap = on_swap
         self._slot: ModelSlot | None = None
         self._refreshing = threading.Lock()
@@ -143,6 +147,7 @@ class ServedModel:
         model = self.registry.load(reference)
         signature = self.registry.signature(reference)
         checker = self._make_checker(signature)
+        scorer = self._make_scorer(model)
         return ModelSlot(
             name=self.name,
             version=info.number,
@@ -150,6 +155,7 @@ class ServedModel:
             model=model,
             signature=signature,
             checker=checker,
+            scorer=scorer,
             loaded_at=time.time(),
             load_seconds=time.perf_counter() - started,
         )

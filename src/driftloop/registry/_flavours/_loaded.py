@@ -67,6 +67,11 @@ class LoadedModel:
         return self._onnx is not None
 
     @property
+    def onnx(self) -> OnnxCopy | None:
+        """The validated ONNX copy (bytes, input layout, session), or None when none was kept."""
+        return self._onnx
+
+    @property
     def onnx_session(self) -> Any:
         """The onnxruntime ``InferenceSession`` of the ONNX copy, created on first use."""
         return self._require_onnx().session
