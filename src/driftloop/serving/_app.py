@@ -83,7 +83,7 @@ def _make_scorer(model: LoadedModel) -> Any:
 
 def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     """The FastAPI application serving ``settings.models`` from ``workspace``'s registry."""
-    from driftloop.serving._metrics import ServingMetrics, access_log_middleware
+    from driftloop.serving._metrics import AccessLog, ServingMetrics
 
     metrics = ServingMetrics()
 
@@ -123,7 +123,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan)
     app.state.served = served
     app.state.metrics = metrics
-    app.middleware("http")(access_log_middleware(metrics))
+    app.add_middleware(AccessLog, metrics=metrics)
 
     def scored(request: Request, slot: ModelSlot, outcome: Outcome) -> None:
         request.state.model, request.state.version = slot.name, slot.version

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ServingMetrics", "access_log_middleware"]
+__all__ = ["AccessLog", "ServingMetrics"]
 
 access_log = logging.getLogger("driftloop.access")
 
@@ -91,45 +89,60 @@ class ServingMetrics:
             self.input_flags.labels(*labels).inc(flagged_rows)
 
 
-def access_log_middleware(
-    metrics: ServingMetrics,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """Count, time and log (one JSON line to ``driftloop.access``) every request."""
+class AccessLog:
+    """Pure ASGI middleware: count, time and log (one JSON line to ``driftloop.access``) every HTTP request.
 
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    A plain ASGI wrapper rather than Starlette's ``BaseHTTPMiddleware``, which costs a task and a stream per
+    request. The handlers leave the model and version they used in the request's state.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        metrics.in_flight.inc()
         status = 500
+        metrics = self.metrics
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics.in_flight.inc()
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_and_note)
         finally:
             metrics.in_flight.dec()
             seconds = time.perf_counter() - started
-            model = str(getattr(request.state, "model", "-"))
-            version = str(getattr(request.state, "version", "-"))
-            route = _route(request)
+            state = scope.get("state") or {}
+            model = str(state.get("model", "-"))
+            version = str(state.get("version", "-"))
+            route = _route(scope)
             metrics.requests.labels(model, version, route, str(status)).inc()
             metrics.latency.labels(model, version, route).observe(seconds)
             if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
                 line: dict[str, Any] = {
                     "at": time.time(),
-                    "method": request.method,
-                    "path": request.url.path,
+                    "method": scope["method"],
+                    "path": scope["path"],
                     "status": status,
                     "ms": round(seconds * 1000, 3),
                     "model": model,
                     "version": version,
-                    "client": request.client.host if request.client else None,
+                    "client": client[0] if client else None,
                 }
                 access_log.info(orjson.dumps(line).decode())
 
-    return middleware
 
-
-def _route(request: Request) -> str:
+def _route(scope: Scope) -> str:
     """The route template (``/v1/models/{name}/predict``), never the raw path: label values stay few."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "unmatched"
