@@ -48,7 +48,11 @@ class OnnxScorer:
     def _feeds(self, columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         if self.inputs["layout"] == "matrix":
             dtype = np.float64 if self._types[0] == "double" else np.float32
-            return {"input": np.column_stack([np.asarray(columns[name], dtype=dtype) for name in self._columns])}
+            first = columns[self._columns[0]]
+            matrix = np.empty((len(first), len(self._columns)), dtype=dtype)
+            for index, name in enumerate(self._columns):  # cheaper than np.column_stack for a few rows
+                matrix[:, index] = columns[name]
+            return {"input": matrix}
         feeds = {}
         for name, kind in zip(self._columns, self._types, strict=True):
             values = columns[name]
