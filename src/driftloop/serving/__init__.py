@@ -8,6 +8,9 @@ speaks three request formats: ours (``/v1/models/{name}/predict``), MLflow's sco
 
 from driftloop.serving._app import ServerSettings, create_app
 from driftloop.serving._input_check import InputChecker, InputRejected
+from driftloop.serving._labels import LabelStore
+from driftloop.serving._prediction_log import PredictionLog
+from driftloop.serving._prediction_records import PredictionRecord
 from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
 from driftloop.serving._server import serve
 
@@ -15,7 +18,10 @@ __all__ = [
     "AliasWatcher",
     "InputChecker",
     "InputRejected",
+    "LabelStore",
     "ModelSlot",
+    "PredictionLog",
+    "PredictionRecord",
     "ServedModel",
     "ServerSettings",
     "create_app",
