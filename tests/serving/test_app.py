@@ -191,3 +191,31 @@ def test_the_fast_path_scores_with_the_onnx_copy_like_the_native_model(served: t
     answer = client.post("/v1/models/houses/predict", json=body).json()
     np.testing.assert_allclose(answer["probabilities"], slot.model.predict_proba(frame), atol=1e-4)
     assert answer["predictions"] == slot.model.predict(frame).tolist()
+
+
+def test_every_answered_prediction_is_logged_and_feedback_joins(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    answered = 0
+    ids: list[str] = []
+    for area in (40.0, 90.0, 160.0):
+        answer = client.post("/v1/models/houses/predict", json={"records": [{**ROW, "area": area}]})
+        ids += answer.json()["request_ids"]
+        answered += 1
+    split = {"dataframe_split": {"columns": ["area", "rooms", "district"], "data": [[150.0, 3.0, "north"]] * 2}}
+    answer = client.post("/invocations", json=split)
+    ids += answer.headers["x-request-ids"].split(",")
+    answered += 2
+    assert client.post("/v1/models/houses/predict", json={"records": [{"area": 1.0}]}).status_code == 422
+    feedback = client.post("/v1/feedback", json={"labels": [{"request_id": ids[0], "label": "no"}]})
+    assert feedback.json() == {"recorded": 1}
+    assert client.post("/v1/feedback", json={"labels": [{"label": "no"}]}).status_code == 400
+    log = client.app.state.prediction_log  # type: ignore[attr-defined]
+    log.flush()
+    client.app.state.labels.flush()  # type: ignore[attr-defined]
+    rows = log.read("houses")
+    assert rows.num_rows == answered  # exactly the 2xx answers
+    assert sorted(rows.column("request_id").to_pylist()) == sorted(ids)
+    assert set(rows.column("protocol").to_pylist()) == {"native", "mlflow"}
+    joined = log.joined("houses").to_pylist()
+    labelled = [row for row in joined if row.get("label") is not None]
+    assert [row["request_id"] for row in labelled] == [ids[0]]

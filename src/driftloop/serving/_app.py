@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ __all__ = ["ServerSettings", "create_app"]
 
 log = logging.getLogger("driftloop.serving")
 JSON = "application/json"
+REQUEST_IDS = "X-Request-Ids"
+"""The response header listing the request ids of the rows scored (for ``POST /v1/feedback``)."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,14 @@ class ServerSettings:
         default: The model ``/invocations`` scores (the first one by default).
         max_body_bytes: Larger bodies answer 413.
         poll_interval: Seconds between two looks at the served aliases.
+        log_predictions: Append every prediction to the workspace's prediction log (and accept feedback).
     """
 
     models: Sequence[str]
     default: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     poll_interval: float = 1.0
+    log_predictions: bool = True
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -109,6 +114,13 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     if default_name not in served:
         raise InvalidInput(f"The default model {default_name!r} is not one of the served models.")
     watcher = AliasWatcher(list(served.values()), interval=settings.poll_interval)
+    from driftloop.serving._labels import LabelStore
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.store.tables import TableStore
+
+    tables = TableStore(workspace.settings.tables_url)
+    prediction_log = PredictionLog(tables) if settings.log_predictions else None
+    labels = LabelStore(tables) if settings.log_predictions else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,15 +131,46 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             yield
         finally:
             watcher.stop()
+            # Everything acknowledged is committed before the process ends (SIGTERM included).
+            if prediction_log is not None:
+                prediction_log.close()
+            if labels is not None:
+                labels.close()
 
     app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan)
     app.state.served = served
     app.state.metrics = metrics
+    app.state.prediction_log = prediction_log
+    app.state.labels = labels
     app.add_middleware(AccessLog, metrics=metrics)
 
-    def scored(request: Request, slot: ModelSlot, outcome: Outcome) -> None:
+    def scored(
+        request: Request,
+        slot: ModelSlot,
+        outcome: Outcome,
+        *,
+        protocol: str,
+        started: float,
+        request_ids: list[str] | None = None,
+    ) -> list[str]:
+        """Count and log a scored request; returns its request ids (generated where the client sent none)."""
         request.state.model, request.state.version = slot.name, slot.version
         metrics.observe_predictions(slot.name, slot.version, outcome.predictions, sum(1 for f in outcome.flags if f))
+        ids = request_ids or [uuid.uuid4().hex for _ in range(len(outcome.predictions))]
+        if prediction_log is not None:
+            prediction_log.append_request(
+                request_ids=ids,
+                model=slot.name,
+                version=slot.version,
+                columns=outcome.columns,
+                predictions=outcome.predictions,
+                probabilities=outcome.probabilities,
+                classes=outcome.classes,
+                flags=outcome.flags,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                protocol=protocol,
+            )
+        return ids
 
     @app.exception_handler(DriftloopError)
     async def driftloop_error(request: Request, error: DriftloopError) -> Response:
@@ -159,12 +202,12 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     async def predict(name: str, request: Request) -> Response:
         from driftloop.serving._protocol_native import encode_native, parse_native
 
+        started = time.perf_counter()
         model = model_named(name)
         parsed = parse_native(await read_body(request), request.headers.get("content-type"))
         slot = model.current
-        request_ids = parsed.request_ids or [uuid.uuid4().hex for _ in range(parsed.rows)]
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities)
-        scored(request, slot, outcome)
+        request_ids = scored(request, slot, outcome, protocol="native", started=started, request_ids=parsed.request_ids)
         return Response(
             encode_native(
                 name,
@@ -195,12 +238,14 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     async def invocations(request: Request) -> Response:
         from driftloop.serving._protocol_mlflow import encode_mlflow, parse_mlflow
 
+        started = time.perf_counter()
         model = served[default_name]
         parsed = parse_mlflow(await read_body(request), request.headers.get("content-type", JSON))
         slot = model.current
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=False, tensor=parsed.tensor)
-        scored(request, slot, outcome)
-        return Response(encode_mlflow(outcome.predictions), media_type=JSON)
+        ids = scored(request, slot, outcome, protocol="mlflow", started=started)
+        # MLflow's answer has no place for ids: they travel in a header, for feedback.
+        return Response(encode_mlflow(outcome.predictions), media_type=JSON, headers={REQUEST_IDS: ",".join(ids)})
 
     @app.get("/ping")
     @app.get("/health")
@@ -244,9 +289,10 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             raise NotFound(
                 f"{name} serves version {slot.version} (as {model.alias}); version {version} is not served here."
             )
+        started = time.perf_counter()
         parsed = parse_v2(await read_body(request), request.headers.get("content-type"))
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities, tensor=parsed.tensor)
-        scored(request, slot, outcome)
+        ids = scored(request, slot, outcome, protocol="v2", started=started)
         return Response(
             encode_v2(
                 name,
@@ -256,6 +302,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 probabilities=outcome.probabilities,
             ),
             media_type=JSON,
+            headers={REQUEST_IDS: ",".join(ids)},
         )
 
     @app.post("/v2/models/{name}/infer")
@@ -265,6 +312,25 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     @app.post("/v2/models/{name}/versions/{version}/infer")
     async def v2_infer_version(name: str, version: str, request: Request) -> Response:
         return await infer(name, version, request)
+
+    @app.post("/v1/feedback")
+    async def feedback(request: Request) -> Response:
+        """Ground truth for earlier predictions: ``{"labels": [{"request_id": "...", "label": ...}, ...]}``."""
+        if labels is None:
+            raise NotFound("This server keeps no prediction log, so it takes no feedback.")
+        from driftloop.serving._protocols import load_json_object
+
+        document = load_json_object(await read_body(request))
+        items = [document] if "request_id" in document else document.get("labels")
+        if not isinstance(items, list) or not items:
+            raise InvalidInput('Feedback is {"labels": [{"request_id": "...", "label": ...}, ...]}.')
+        pairs = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) or "label" not in item:
+                raise InvalidInput(f"labels[{index}] needs a text 'request_id' and a 'label'; got {item!r}.")
+            pairs.append((item["request_id"], item["label"]))
+        recorded = labels.record_many(pairs, source="feedback")
+        return _json({"recorded": len(recorded)})
 
     # -- probes ------------------------------------------------------------------------------------------
 
@@ -288,6 +354,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
 
 @dataclass(frozen=True)
 class Outcome:
+    columns: dict[str, Any]
     predictions: np.ndarray
     probabilities: np.ndarray | None
     classes: list[Any] | None
@@ -317,7 +384,8 @@ def _score(
             # The fast path: the validated ONNX copy, fed from the checked columns, no DataFrame.
             predictions, scores = slot.scorer.score(checked.frame_columns)
             classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
-            return Outcome(predictions, scores if probabilities else None, classes if probabilities else None, flags)
+            kept = scores if probabilities else None
+            return Outcome(columns, predictions, kept, classes if probabilities else None, flags)
         frame = pd.DataFrame(checked.frame_columns)
     else:
         frame = pd.DataFrame(columns)
@@ -329,7 +397,7 @@ def _score(
             raise InvalidInput(f"{slot.name}/{slot.version} is not a classifier; it gives no class probabilities.")
         scores = np.asarray(slot.model.predict_proba(frame))
         classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
-    return Outcome(predictions=predictions, probabilities=scores, classes=classes, flags=flags)
+    return Outcome(columns=columns, predictions=predictions, probabilities=scores, classes=classes, flags=flags)
 
 
 def _json(data: Any, status: int = 200) -> Response:
