@@ -145,6 +145,7 @@ PUBLIC_MODULES = {
         "PredictionRecord",
         "ServedModel",
         "ServerSettings",
+        "TrafficPolicy",
         "create_app",
         "serve",
     },

@@ -13,6 +13,7 @@ from driftloop.serving._prediction_log import PredictionLog
 from driftloop.serving._prediction_records import PredictionRecord
 from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
 from driftloop.serving._server import serve
+from driftloop.serving._traffic import TrafficPolicy
 
 __all__ = [
     "AliasWatcher",
@@ -24,6 +25,7 @@ __all__ = [
     "PredictionRecord",
     "ServedModel",
     "ServerSettings",
+    "TrafficPolicy",
     "create_app",
     "serve",
 ]

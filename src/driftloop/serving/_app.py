@@ -25,8 +25,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,7 @@ import orjson
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 
 import driftloop
 from driftloop.errors import HTTP_STATUS, DriftloopError, InvalidInput, NotFound, PayloadTooLarge
@@ -48,6 +49,8 @@ __all__ = ["ServerSettings", "create_app"]
 log = logging.getLogger("driftloop.serving")
 JSON = "application/json"
 REQUEST_IDS = "X-Request-Ids"
+REQUEST_KEY = "X-Request-Key"
+"""The request header a canary split is sticky by (e.g. a customer id); the first request id otherwise."""
 """The response header listing the request ids of the rows scored (for ``POST /v1/feedback``)."""
 
 
@@ -61,6 +64,8 @@ class ServerSettings:
         max_body_bytes: Larger bodies answer 413.
         poll_interval: Seconds between two looks at the served aliases.
         log_predictions: Append every prediction to the workspace's prediction log (and accept feedback).
+        traffic: Canary and shadow policies by model name (:class:`~driftloop.serving._traffic.TrafficPolicy`,
+            or mappings such as ``{"houses": {"canary": 0.1}}``).
     """
 
     models: Sequence[str]
@@ -68,6 +73,7 @@ class ServerSettings:
     max_body_bytes: int = 16 * 1024 * 1024
     poll_interval: float = 1.0
     log_predictions: bool = True
+    traffic: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -110,10 +116,28 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             make_scorer=_make_scorer,
             on_swap=swapped,
         )
+    from driftloop.serving._traffic import in_canary, traffic_policies
+
+    policies = traffic_policies(settings.traffic)
+    for name in policies:
+        if name not in served:
+            raise InvalidInput(f"A traffic policy names {name!r}, which is not served.")
+    challengers = {
+        name: ServedModel(
+            workspace.models,
+            name,
+            policy.challenger,
+            make_checker=_make_checker,
+            make_scorer=_make_scorer,
+            on_swap=swapped,
+        )
+        for name, policy in policies.items()
+        if policy.needs_challenger
+    }
     default_name = parse_reference(settings.default).name if settings.default else next(iter(served))
     if default_name not in served:
         raise InvalidInput(f"The default model {default_name!r} is not one of the served models.")
-    watcher = AliasWatcher(list(served.values()), interval=settings.poll_interval)
+    watcher = AliasWatcher([*served.values(), *challengers.values()], interval=settings.poll_interval)
     from driftloop.serving._labels import LabelStore
     from driftloop.serving._prediction_log import PredictionLog
     from driftloop.store.tables import TableStore
@@ -126,6 +150,11 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for model in served.values():
             model.refresh()  # a model that cannot load stops the server from starting
+        for challenger in challengers.values():
+            try:
+                challenger.refresh()
+            except DriftloopError as error:  # no challenger yet: the champion takes all traffic meanwhile
+                log.warning("no challenger for %s yet: %s", challenger.name, error.message)
         watcher.start()
         try:
             yield
@@ -152,6 +181,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         protocol: str,
         started: float,
         request_ids: list[str] | None = None,
+        role: str = "champion",
     ) -> list[str]:
         """Count and log a scored request; returns its request ids (generated where the client sent none)."""
         request.state.model, request.state.version = slot.name, slot.version
@@ -168,6 +198,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 classes=outcome.classes,
                 flags=outcome.flags,
                 latency_ms=(time.perf_counter() - started) * 1000,
+                served_by=role,
                 protocol=protocol,
             )
         return ids
@@ -196,6 +227,53 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             raise NotFound(f"No model named {name!r} is served here; served: {', '.join(sorted(served))}.")
         return model
 
+    def choose(name: str, key: str | None) -> tuple[ModelSlot, str]:
+        """The slot answering a request of model ``name``, and its role (champion or canary)."""
+        policy = policies.get(name)
+        challenger = challengers.get(name)
+        if (
+            policy is not None
+            and challenger is not None
+            and challenger.ready
+            and in_canary(key or uuid.uuid4().hex, policy.canary)
+        ):
+            return challenger.current, "canary"
+        return served[name].current, "champion"
+
+    def shadow(name: str, role: str, outcome: Outcome, ids: list[str], protocol: str) -> BackgroundTask | None:
+        """Score the request again with the challenger after the answer is sent; log it, never return it."""
+        policy = policies.get(name)
+        challenger = challengers.get(name)
+        if policy is None or not policy.shadow or challenger is None or not challenger.ready or role != "champion":
+            return None
+
+        def run() -> None:
+            started = time.perf_counter()
+            slot = challenger.current
+            try:
+                mirrored = _score(slot, outcome.columns, len(ids), probabilities=outcome.probabilities is not None)
+            except Exception:  # a shadow never hurts the live path: count it and move on
+                metrics.requests.labels(slot.name, str(slot.version), "shadow", "error").inc()
+                log.exception("shadow scoring by %s/%d failed", slot.name, slot.version)
+                return
+            metrics.observe_predictions(slot.name, slot.version, mirrored.predictions, 0)
+            if prediction_log is not None:
+                prediction_log.append_request(
+                    request_ids=ids,
+                    model=slot.name,
+                    version=slot.version,
+                    columns=mirrored.columns,
+                    predictions=mirrored.predictions,
+                    probabilities=mirrored.probabilities,
+                    classes=mirrored.classes,
+                    flags=mirrored.flags,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    served_by="shadow",
+                    protocol=protocol,
+                )
+
+        return BackgroundTask(run)
+
     # -- ours ----------------------------------------------------------------------------------------
 
     @app.post("/v1/models/{name}/predict")
@@ -203,11 +281,14 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         from driftloop.serving._protocol_native import encode_native, parse_native
 
         started = time.perf_counter()
-        model = model_named(name)
+        model_named(name)
         parsed = parse_native(await read_body(request), request.headers.get("content-type"))
-        slot = model.current
+        key = request.headers.get(REQUEST_KEY) or (parsed.request_ids[0] if parsed.request_ids else None)
+        slot, role = choose(name, key)
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=parsed.probabilities)
-        request_ids = scored(request, slot, outcome, protocol="native", started=started, request_ids=parsed.request_ids)
+        request_ids = scored(
+            request, slot, outcome, protocol="native", started=started, request_ids=parsed.request_ids, role=role
+        )
         return Response(
             encode_native(
                 name,
@@ -218,6 +299,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 request_ids=request_ids,
             ),
             media_type=JSON,
+            background=shadow(name, role, outcome, request_ids, "native"),
         )
 
     @app.get("/v1/models")
@@ -239,13 +321,17 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         from driftloop.serving._protocol_mlflow import encode_mlflow, parse_mlflow
 
         started = time.perf_counter()
-        model = served[default_name]
         parsed = parse_mlflow(await read_body(request), request.headers.get("content-type", JSON))
-        slot = model.current
+        slot, role = choose(default_name, request.headers.get(REQUEST_KEY))
         outcome = _score(slot, parsed.columns, parsed.rows, probabilities=False, tensor=parsed.tensor)
-        ids = scored(request, slot, outcome, protocol="mlflow", started=started)
+        ids = scored(request, slot, outcome, protocol="mlflow", started=started, role=role)
         # MLflow's answer has no place for ids: they travel in a header, for feedback.
-        return Response(encode_mlflow(outcome.predictions), media_type=JSON, headers={REQUEST_IDS: ",".join(ids)})
+        return Response(
+            encode_mlflow(outcome.predictions),
+            media_type=JSON,
+            headers={REQUEST_IDS: ",".join(ids)},
+            background=shadow(default_name, role, outcome, ids, "mlflow"),
+        )
 
     @app.get("/ping")
     @app.get("/health")
