@@ -187,6 +187,13 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         request.state.model, request.state.version = slot.name, slot.version
         metrics.observe_predictions(slot.name, slot.version, outcome.predictions, sum(1 for f in outcome.flags if f))
         ids = request_ids or [uuid.uuid4().hex for _ in range(len(outcome.predictions))]
+        log_rows(slot, outcome, ids, role=role, protocol=protocol, started=started)
+        return ids
+
+    def log_rows(
+        slot: ModelSlot, outcome: Outcome, ids: list[str], *, role: str, protocol: str, started: float
+    ) -> None:
+        """Append a scored request's rows to the prediction log (when the server keeps one)."""
         if prediction_log is not None:
             prediction_log.append_request(
                 request_ids=ids,
@@ -201,7 +208,6 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 served_by=role,
                 protocol=protocol,
             )
-        return ids
 
     @app.exception_handler(DriftloopError)
     async def driftloop_error(request: Request, error: DriftloopError) -> Response:
@@ -257,20 +263,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 log.exception("shadow scoring by %s/%d failed", slot.name, slot.version)
                 return
             metrics.observe_predictions(slot.name, slot.version, mirrored.predictions, 0)
-            if prediction_log is not None:
-                prediction_log.append_request(
-                    request_ids=ids,
-                    model=slot.name,
-                    version=slot.version,
-                    columns=mirrored.columns,
-                    predictions=mirrored.predictions,
-                    probabilities=mirrored.probabilities,
-                    classes=mirrored.classes,
-                    flags=mirrored.flags,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    served_by="shadow",
-                    protocol=protocol,
-                )
+            log_rows(slot, mirrored, ids, role="shadow", protocol=protocol, started=started)
 
         return BackgroundTask(run)
 
