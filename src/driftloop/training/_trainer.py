@@ -269,19 +269,8 @@ class Training:
             sample = train_rows[features_list]
             if chosen_cv is None:
                 say(f"Cross-validating {chosen_algorithm}")
-                chosen_cv = cross_validate(
-                    lambda: _scikit_learn_face(
-                        build_model(algorithm_spec, task, sample, chosen_params, seed=seed, threads=threads)
-                    ),
-                    train_rows[
-                        [*features_list, *([time_column] if time_column and time_column not in features_list else [])]
-                    ],
-                    train_rows[target],
-                    task,
-                    folds=folds,
-                    split=cv_split,  # type: ignore[arg-type]
-                    time_column=time_column,
-                    seed=seed,
+                chosen_cv = _cross_validate(
+                    algorithm_spec, chosen_params, train_rows, data, folds=folds, seed=seed, threads=threads
                 )
             say(f"Fitting {chosen_algorithm} on {len(train_rows):,} rows")
             model = build_model(algorithm_spec, task, sample, chosen_params, seed=seed, threads=threads)
@@ -294,10 +283,7 @@ class Training:
                 else {}
             )
             run.log_params({"algorithm": chosen_algorithm, **{f"param/{k}": v for k, v in chosen_params.items()}})
-            for key, value in chosen_cv.mean.items():
-                run.log_metric(f"cv/{key}", value)
-            for key, value in chosen_cv.std.items():
-                run.log_metric(f"cv/{key}_std", value)
+            _log_cross_validation(run, chosen_cv)
             for key, value in scored.metrics.items():
                 run.log_metric(f"holdout/{key}", value)
             for slice_name, evaluation in slices.items():
@@ -389,8 +375,6 @@ class Training:
         threads: int,
         say: Callable[[str], None],
     ) -> list[CandidateScore]:
-        features = list(data.features)
-        extra = [data.time_column] if data.time_column and data.time_column not in features else []
         scores: list[CandidateScore] = []
         for candidate in candidates:
             name = _name_of(candidate)
@@ -399,25 +383,10 @@ class Training:
             with run.child(name=f"candidate {name}") as child:
                 child.log_params({"algorithm": name, **{f"param/{k}": v for k, v in candidate_params.items()}})
                 child.set_tag("driftloop.kind", "candidate")
-                cv = cross_validate(
-                    lambda c=candidate, p=candidate_params: _scikit_learn_face(  # type: ignore[misc]
-                        build_model(c, data.task, train_rows[features], p, seed=seed, threads=threads)
-                    ),
-                    train_rows[features + extra],
-                    train_rows[data.target],
-                    data.task,
-                    folds=folds,
-                    split=data.cv_split,  # type: ignore[arg-type]
-                    time_column=data.time_column,
-                    seed=seed,
-                    on_fold=lambda index, evaluation, r=child: r.log_metrics(  # type: ignore[misc]
-                        {f"fold/{k}": v for k, v in evaluation.metrics.items()}, step=index
-                    ),
+                cv = _cross_validate(
+                    candidate, candidate_params, train_rows, data, folds=folds, seed=seed, threads=threads, run=child
                 )
-                for key, value in cv.mean.items():
-                    child.log_metric(f"cv/{key}", value)
-                for key, value in cv.std.items():
-                    child.log_metric(f"cv/{key}_std", value)
+                _log_cross_validation(child, cv)
             scores.append(
                 CandidateScore(
                     algorithm=name,
@@ -488,6 +457,47 @@ class Training:
     def _experiment_name(self, run: ActiveRun) -> str:
         experiment_id = self._ws.tracking.get_run(run.id).experiment_id
         return self._ws.tracking.get_experiment(experiment_id).name
+
+
+def _cross_validate(
+    algorithm: Any,
+    params: Mapping[str, Any],
+    train_rows: pd.DataFrame,
+    data: TrainingData,
+    *,
+    folds: int,
+    seed: int,
+    threads: int,
+    run: ActiveRun | None = None,
+) -> CrossValidation:
+    """Cross-validate ``algorithm`` with ``params`` on the training rows; each fold's scores go to ``run``."""
+    features = list(data.features)
+    extra = [data.time_column] if data.time_column and data.time_column not in features else []
+
+    def log_fold(index: int, evaluation: Evaluation) -> None:
+        if run is not None:
+            run.log_metrics({f"fold/{key}": value for key, value in evaluation.metrics.items()}, step=index)
+
+    return cross_validate(
+        lambda: _scikit_learn_face(
+            build_model(algorithm, data.task, train_rows[features], params, seed=seed, threads=threads)
+        ),
+        train_rows[features + extra],
+        train_rows[data.target],
+        data.task,
+        folds=folds,
+        split=data.cv_split,  # type: ignore[arg-type]
+        time_column=data.time_column,
+        seed=seed,
+        on_fold=log_fold,
+    )
+
+
+def _log_cross_validation(run: ActiveRun, cv: CrossValidation) -> None:
+    for key, value in cv.mean.items():
+        run.log_metric(f"cv/{key}", value)
+    for key, value in cv.std.items():
+        run.log_metric(f"cv/{key}_std", value)
 
 
 def _study_schema(store: str) -> str:
