@@ -8,10 +8,13 @@ laptop without PostgreSQL those tests are skipped with a message; in CI (CI=true
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -123,3 +126,87 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("DRIFTLOOP_") and name != "DRIFTLOOP_TEST_POSTGRES":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+# -- S3-compatible storage: moto's server in a child process, shared by the whole session -------------------
+
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ALLOW_HTTP",
+    "AWS_PROFILE",
+)
+# Serves until its stdin closes, so it cannot outlive the test session.
+SERVE_MOTO = """
+import logging, sys
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+def require_module(module: str, install: str) -> None:
+    """Skip (locally) or fail (in CI) when a test's optional module is missing."""
+    try:
+        __import__(module)
+    except ImportError:
+        message = f"{module} is not installed; `pip install {install}` to run the S3 table tests"
+        if IN_CI:
+            pytest.fail(f"{message} (CI must run them).")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a moto S3 server running in a child process for the whole session."""
+    require_module("moto", "'moto[server]'")
+    require_module("boto3", "'moto[server]'")
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("w") as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVE_MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    assert server.stdout is not None and server.stdin is not None
+    port = server.stdout.readline().strip()
+    if not port.isdigit():
+        server.kill()
+        pytest.fail(f"moto's S3 server did not start: {log.read_text()[-2000:]}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stdin.close()
+        server.stdout.close()
+        server.wait(timeout=30)
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 client of the moto server."""
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket on the moto server, with the AWS environment variables pointing at it."""
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-from-the-environment")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    bucket = f"driftloop-{uuid.uuid4().hex[:16]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=bucket)
+    return bucket

@@ -588,43 +588,11 @@ def test_the_writer_dumps_no_traceback_for_a_user_value(log: PredictionLog) -> N
 
 # --- on S3-compatible storage ----------------------------------------------------------------------------------
 
-# moto's S3 server in a child process (as in tests/store/test_tables_s3.py; that fixture belongs in a conftest).
-SERVE_MOTO = """
-import logging, sys
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
 
 @pytest.fixture
-def s3_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[TableStore]:
-    pytest.importorskip("moto", reason="moto is not installed; `pip install 'moto[server]'` to run the S3 tests")
-    boto3 = pytest.importorskip("boto3")
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE_MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert server.stdout is not None and server.stdin is not None
-    try:
-        endpoint = f"http://127.0.0.1:{server.stdout.readline().strip()}"
-        for name in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
-            monkeypatch.delenv(name, raising=False)
-        credentials = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_REGION": "us-east-1"}
-        for name, value in {**credentials, "AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true"}.items():
-            monkeypatch.setenv(name, value)
-        client = boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test-secret"
-        )
-        client.create_bucket(Bucket="lake")
-        yield TableStore("s3://lake/workspace/tables")
-    finally:
-        server.stdin.close()
-        server.stdout.close()
-        server.wait(timeout=30)
+def s3_tables(s3_bucket: str) -> TableStore:
+    """Tables on the session's moto server (see tests/conftest.py), in a bucket of this test's own."""
+    return TableStore(f"s3://{s3_bucket}/workspace/tables")
 
 
 def test_the_log_and_its_upkeep_work_on_s3(s3_tables: TableStore) -> None:

@@ -8,103 +8,19 @@ S3 tests skip with a message where moto is not installed (``pip install 'moto[se
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from tests.conftest import AWS_VARIABLES, require_module, s3_client
 
 from driftloop.errors import Conflict, InvalidSettings, StoreError
 from driftloop.store.tables import TableStore
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-AWS_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ALLOW_HTTP",
-    "AWS_PROFILE",
-)
-# Serves until its stdin closes, so it cannot outlive the test session.
-SERVE_MOTO = """
-import logging, sys
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
-def _require(module: str, install: str) -> None:
-    try:
-        __import__(module)
-    except ImportError:
-        message = f"{module} is not installed; `pip install {install}` to run the S3 table tests"
-        if IN_CI:
-            pytest.fail(f"{message} (CI must run them).")
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a moto S3 server running in a child process for the whole session."""
-    _require("moto", "'moto[server]'")
-    _require("boto3", "'moto[server]'")
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("w") as errors:
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVE_MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
-        )
-    assert server.stdout is not None and server.stdin is not None
-    port = server.stdout.readline().strip()
-    if not port.isdigit():
-        server.kill()
-        pytest.fail(f"moto's S3 server did not start: {log.read_text()[-2000:]}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stdin.close()
-        server.stdout.close()
-        server.wait(timeout=30)
-
-
-def _s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    )
-
-
-@pytest.fixture
-def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new bucket on the moto server, with the AWS environment variables pointing at it."""
-    for name in AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-from-the-environment")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
-    bucket = f"driftloop-{uuid.uuid4().hex[:16]}"
-    _s3_client(moto_endpoint).create_bucket(Bucket=bucket)
-    return bucket
 
 
 @dataclass
@@ -124,7 +40,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
         return Backend(TableStore(str(root)), local_files)
     bucket = request.getfixturevalue("s3_bucket")
-    client = _s3_client(request.getfixturevalue("moto_endpoint"))
+    client = s3_client(request.getfixturevalue("moto_endpoint"))
 
     def s3_files(table: str) -> set[str]:
         prefix = f"tables/{table}/"
@@ -317,7 +233,7 @@ def test_storage_options_override_the_environment_and_secrets_stay_out_of_errors
 def test_a_workspace_with_s3_artifacts_ingests_and_reads_back(
     s3_bucket: str, moto_endpoint: str, tmp_path: Path
 ) -> None:
-    _require("s3fs", "'driftloop[s3]'")
+    require_module("s3fs", "'driftloop[s3]'")
     from driftloop import Workspace
 
     houses = pd.DataFrame({"area": np.linspace(30.0, 120.0, 500), "district": ["a", "b", "c", "d", "e"] * 100})
@@ -326,6 +242,6 @@ def test_a_workspace_with_s3_artifacts_ingests_and_reads_back(
         assert result.created and result.version.number == 1
         assert ws.datasets.ingest("houses", houses).created is False
         pd.testing.assert_frame_equal(ws.datasets.get("houses").to_pandas(), houses)
-    keys = {item["Key"] for item in _s3_client(moto_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]}
+    keys = {item["Key"] for item in s3_client(moto_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]}
     assert any(key.startswith("lake/tables/houses/_delta_log/") for key in keys)
     assert any(key.startswith("lake/blobs/") for key in keys)
