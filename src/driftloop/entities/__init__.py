@@ -5,6 +5,7 @@ No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses t
 
 from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
+from driftloop.entities.leases import Lease
 from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
 from driftloop.entities.tracking import (
     Artifact,
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetVersionInfo",
     "Event",
     "Experiment",
+    "Lease",
     "Lifecycle",
     "MetricHistory",
     "MetricPoint",

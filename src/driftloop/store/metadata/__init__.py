@@ -13,6 +13,7 @@ from driftloop.store.metadata._datasets import DatasetRepository, NewVersion
 from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
 from driftloop.store.metadata._keys import KeyRepository
+from driftloop.store.metadata._leases import LeaseRepository
 from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._models import ModelRepository, NewModelVersion
 from driftloop.store.metadata._runs import RunRepository
@@ -24,6 +25,7 @@ __all__ = [
     "EventRepository",
     "ExperimentRepository",
     "KeyRepository",
+    "LeaseRepository",
     "MetadataStore",
     "MetricRepository",
     "ModelRepository",
@@ -47,6 +49,7 @@ class MetadataStore:
         self.datasets = DatasetRepository(self.database)
         self.models = ModelRepository(self.database)
         self.keys = KeyRepository(self.database)
+        self.leases = LeaseRepository(self.database)
 
     @property
     def url(self) -> str:

@@ -247,3 +247,16 @@ workspace_keys = Table(
     Column("value", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# One row per named job that exactly one process may run at a time (the loop controller, an online learner).
+# Rows are never deleted: ``token`` must keep growing across tenures for fencing to work.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("holder", String(NAME), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+)
