@@ -3,36 +3,62 @@
 Memory follows the batch, not the input: rows are read ``batch_rows`` at a time (pyarrow's dataset
 scanner for Parquet and CSV files, the version's own batches for a dataset) and each scored batch is written
 to the output Parquet file before the next is read.
+
+With ``log=True`` every scored row also goes to the workspace's prediction log (``protocol = "batch"``), so
+labels that arrive later join them by request id like those of served predictions. The log's rows are staged
+as Parquet files batch by batch while scoring and committed in one Delta commit once the output file is in
+place: a failed scoring logs nothing, and a finished one is logged whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from driftloop.errors import InvalidInput
+from driftloop.errors import DriftloopError, InvalidInput
 
 if TYPE_CHECKING:
+    from driftloop.registry import LoadedModel
+    from driftloop.store.tables import StagedWrite, TableStore
     from driftloop.workspace import Workspace
 
 __all__ = ["BatchScore", "score_batches"]
 
+REQUEST_ID = "request_id"
+"""The output column holding the generated request ids of logged rows (when the input has none)."""
+# The role logged for a batch row. Not "champion": ``predict`` scores any version (houses/3, houses@challenger),
+# and served_by says which role in live traffic made a prediction; a batch row had none, so it says "batch".
+SERVED_BY = "batch"
+
 
 @dataclass(frozen=True)
 class BatchScore:
-    """What a batch scoring did."""
+    """What a batch scoring did.
+
+    Attributes:
+        model: The model's name.
+        version: The version that scored the rows.
+        rows: Rows scored (and written to ``output``).
+        output: The Parquet file written.
+        logged: Rows appended to the prediction log (0 without ``log``).
+    """
 
     model: str
     version: int
     rows: int
     output: str
+    logged: int = 0
 
 
 def score_batches(
@@ -46,14 +72,37 @@ def score_batches(
     batch_rows: int = 65_536,
     probabilities: bool = False,
     progress: Callable[[int], None] | None = None,
+    log: bool = False,
+    id_column: str | None = None,
 ) -> BatchScore:
     """Score every row of ``input_path`` (Parquet or CSV) or of a dataset version into the Parquet ``output``.
 
     The output holds the input's columns, then ``prediction``, then, with ``probabilities``, one
-    ``probability_<class>`` column per class.
+    ``probability_<class>`` column per class; with ``log`` and no ``id_column``, a last ``request_id`` column
+    holds the id each row was logged under.
+
+    Args:
+        log: Append every scored row to the workspace's prediction log (``protocol`` and ``served_by`` are
+            ``"batch"``), with its inputs, prediction and (when asked for) probabilities.
+        id_column: With ``log``, the input column holding each row's request id (its values as text; they
+            should be unique, as labels join by them). It is not passed to the model nor logged as an input.
+            Without it, each row gets a generated id (a UUID4's hex).
+
+    The output appears whole or not at all, and so do the logged rows: they are committed to the log, in
+    one commit, only after the output file is in place. If scoring fails midway, nothing is logged (the
+    files staged so far are deleted). If that final commit fails, the output stays written and the error is
+    raised; scoring again logs the rows then.
+
+    Raises:
+        InvalidInput: The arguments do not name exactly one input, the model gives no probabilities, the input
+            has no rows, or the id column is missing or has an empty value.
+        InvalidData: The input lacks a column the model takes.
+        StoreError: The prediction log could not be written.
     """
     if (input_path is None) == (dataset is None):
         raise InvalidInput("Score either a file (--input) or a dataset (--dataset), exactly one of them.")
+    if id_column is not None and not log:
+        raise InvalidInput(f"The id column {id_column!r} names the request ids of logged rows; it takes log=True.")
     info = workspace.models.get(reference)
     model = workspace.models.load(f"{info.model}/{info.number}")
     if probabilities and not model.is_classifier:
@@ -63,37 +112,156 @@ def score_batches(
         if input_path is not None
         else _dataset_batches(workspace, dataset, dataset_version, batch_rows)
     )
-    target = os.fspath(output)
-    temporary = f"{target}.partial"
-    writer: pq.ParquetWriter | None = None
-    rows = 0
-    try:
+    scorer = _Scorer(model, info.model, info.number, probabilities=probabilities, id_column=id_column, log=log)
+    target = _Output(os.fspath(output))
+
+    def scored() -> Iterator[pa.RecordBatch]:
+        """Score and write each batch; yield its rows for the log (when logging)."""
         for batch in batches:
-            frame = batch.to_pandas()
-            scored = pa.Table.from_pandas(frame, preserve_index=False)
-            scored = scored.append_column("prediction", pa.array(np.asarray(model.predict(frame)).tolist()))
-            if probabilities:
-                matrix = np.asarray(model.predict_proba(frame))
-                classes = [] if model.classes_ is None else model.classes_.tolist()
-                for index, label in enumerate(classes):
-                    scored = scored.append_column(f"probability_{label}", pa.array(matrix[:, index]))
-            if writer is None:
-                writer = pq.ParquetWriter(temporary, scored.schema, compression="snappy")
-            writer.write_table(scored)
-            rows += batch.num_rows
+            table, logged = scorer.score(batch)
+            target.write(table)
             if progress is not None:
                 progress(batch.num_rows)
-        if writer is None:
+            if logged is not None:
+                yield logged
+
+    tables: TableStore | None = None
+    staged: StagedWrite | None = None
+    try:
+        if log:
+            from driftloop.serving._prediction_log import PredictionLog
+            from driftloop.serving._prediction_records import PREDICTION_SCHEMA
+            from driftloop.store.tables import TableStore
+
+            # The log's own buffered writer is made for requests: it commits every half second and drops
+            # the oldest rows beyond its limit. A batch stages its rows instead, to commit them at once.
+            prediction_log = PredictionLog(TableStore(workspace.settings.tables_url))
+            tables = prediction_log.tables
+            staged = tables.stage(prediction_log.table, scored(), fallback_schema=PREDICTION_SCHEMA)
+        else:
+            for _ in scored():
+                pass
+        target.finish()  # the output appears whole, or not at all
+    except BaseException:
+        target.discard()
+        if tables is not None and staged is not None:
+            # Files left behind belong to no version (a vacuum deletes them); the scoring's error is the news.
+            with contextlib.suppress(DriftloopError):
+                tables.discard(staged)
+        raise
+    if tables is not None and staged is not None:
+        tables.commit(staged, mode="append", properties={"driftloop.operation": "prediction log"})
+    return BatchScore(
+        model=info.model,
+        version=info.number,
+        rows=target.rows,
+        output=target.target,
+        logged=target.rows if log else 0,
+    )
+
+
+class _Scorer:
+    """Scores one batch into the output's table and, when logging, the log's rows."""
+
+    def __init__(
+        self, model: LoadedModel, name: str, version: int, *, probabilities: bool, id_column: str | None, log: bool
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.version = version
+        self.probabilities = probabilities
+        self.id_column = id_column
+        self.log = log
+        self.classes: list[Any] = [] if model.classes_ is None else model.classes_.tolist()
+        self.rows = 0  # rows scored before the current batch, to name a bad row by its place in the input
+
+    def score(self, batch: pa.RecordBatch) -> tuple[pa.Table, pa.RecordBatch | None]:
+        from driftloop.serving._prediction_records import RequestRows, encode_predictions
+
+        started = time.perf_counter()
+        request_ids = self._request_ids(batch)
+        inputs = batch if self.id_column is None else batch.drop_columns([self.id_column])
+        frame = inputs.to_pandas()
+        predictions = np.asarray(self.model.predict(frame))
+        matrix = np.asarray(self.model.predict_proba(frame)) if self.probabilities else None
+        latency_ms = (time.perf_counter() - started) * 1000
+        scored = pa.Table.from_batches([batch]).append_column("prediction", pa.array(predictions.tolist()))
+        if matrix is not None:
+            for index, label in enumerate(self.classes):
+                scored = scored.append_column(f"probability_{label}", pa.array(matrix[:, index]))
+        self.rows += batch.num_rows
+        if request_ids is None:
+            return scored, None
+        if self.id_column is None:
+            scored = scored.append_column(REQUEST_ID, pa.array(request_ids, pa.string()))
+        rows = RequestRows(
+            request_ids,
+            datetime.now(UTC),
+            self.name,
+            self.version,
+            {name: inputs.column(name).to_pylist() for name in inputs.schema.names},
+            predictions,
+            matrix,
+            self.classes if matrix is not None else None,
+            None,
+            latency_ms,
+            SERVED_BY,
+            "batch",
+        )
+        return scored, encode_predictions([rows])
+
+    def _request_ids(self, batch: pa.RecordBatch) -> list[str] | None:
+        if not self.log:
+            return None
+        if self.id_column is None:
+            if REQUEST_ID in batch.schema.names:
+                raise InvalidInput(
+                    f"The input has a {REQUEST_ID!r} column; name it as the id column (--id-column {REQUEST_ID}) "
+                    "to log rows under those ids, or rename it."
+                )
+            return [uuid.uuid4().hex for _ in range(batch.num_rows)]
+        if self.id_column not in batch.schema.names:
+            raise InvalidInput(
+                f"The input has no id column {self.id_column!r}; its columns: {', '.join(batch.schema.names)}."
+            )
+        ids: list[str] = batch.column(self.id_column).cast(pa.string()).to_pylist()
+        for row, value in enumerate(ids):
+            if value is None or not value.strip():
+                raise InvalidInput(
+                    f"Every row needs a request id, but the id column {self.id_column!r} is empty in row "
+                    f"{self.rows + row + 1} of the input."
+                )
+        return ids
+
+
+class _Output:
+    """The output Parquet file: written to ``<target>.partial``, moved into place whole by :meth:`finish`."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.partial = f"{target}.partial"
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.partial, table.schema, compression="snappy")
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def finish(self) -> None:
+        if self._writer is None:
             raise InvalidInput("There is nothing to score: the input has no rows.")
-        writer.close()
-        writer = None
-        os.replace(temporary, target)  # the output appears whole, or not at all
-    finally:
-        if writer is not None:
-            writer.close()
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return BatchScore(model=info.model, version=info.number, rows=rows, output=target)
+        self._writer.close()
+        self._writer = None
+        os.replace(self.partial, self.target)
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if os.path.exists(self.partial):
+            os.remove(self.partial)
 
 
 def _file_batches(path: str | os.PathLike[str], batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -6,16 +6,20 @@ settings travel to them in environment variables (the workspace's own, plus the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
+from driftloop.errors import InvalidInput
+from driftloop.registry import parse_reference
 from driftloop.serving._app import ServerSettings, create_app
+from driftloop.serving._traffic import TrafficPolicy, traffic_policies
 
-__all__ = ["app_from_environment", "serve"]
+__all__ = ["app_from_environment", "serve", "server_options"]
 
 MODELS_VARIABLE = "DRIFTLOOP_SERVE"
 
@@ -43,6 +47,54 @@ def _configure_logging() -> None:
     logging.getLogger("driftloop.access").propagate = False
 
 
+def server_options(
+    models: Sequence[str],
+    *,
+    default: str | None = None,
+    poll_interval: float = 1.0,
+    traffic: Mapping[str, TrafficPolicy | Mapping[str, Any]] | None = None,
+    log_predictions: bool = True,
+    max_body_bytes: int | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of :class:`ServerSettings` every worker gets, as plain JSON values, checked.
+
+    Wrong options fail here, in the process that starts the server, rather than in each worker.
+
+    >>> server_options(["houses"], traffic={"houses": {"canary": 0.1}})["traffic"]
+    {'houses': {'canary': 0.1, 'shadow': False, 'challenger': 'challenger'}}
+
+    Raises:
+        InvalidInput: An option is not acceptable, or a traffic policy or the default names a model not served.
+    """
+    policies = traffic_policies(traffic or {})
+    options: dict[str, Any] = {
+        "models": list(models),
+        "default": default,
+        "poll_interval": poll_interval,
+        "log_predictions": log_predictions,
+        "traffic": {name: dataclasses.asdict(policy) for name, policy in policies.items()},
+    }
+    if max_body_bytes is not None:
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+            raise InvalidInput(f"The 'max_body_bytes' must be a whole number of bytes >= 1; got {max_body_bytes!r}.")
+        options["max_body_bytes"] = max_body_bytes
+    ServerSettings(**options)
+    served: list[str] = []
+    for text in models:  # create_app checks these too, but in every worker, after the server started
+        reference = parse_reference(text)
+        if reference.version is not None:
+            raise InvalidInput(f"Serve a model by alias ('{reference.name}@champion'), not a fixed version: {text!r}.")
+        if reference.name in served:
+            raise InvalidInput(f"The model {reference.name!r} is listed twice.")
+        served.append(reference.name)
+    for name in policies:
+        if name not in served:
+            raise InvalidInput(f"A traffic policy names {name!r}, which is not served; served: {', '.join(served)}.")
+    if default is not None and parse_reference(default).name not in served:
+        raise InvalidInput(f"The default model {default!r} is not one of the served models: {', '.join(served)}.")
+    return options
+
+
 def serve(
     models: Sequence[str],
     *,
@@ -52,12 +104,25 @@ def serve(
     default: str | None = None,
     poll_interval: float = 1.0,
     log_level: str = "info",
+    traffic: Mapping[str, TrafficPolicy | Mapping[str, Any]] | None = None,
+    log_predictions: bool = True,
+    max_body_bytes: int | None = None,
 ) -> None:
-    """Serve ``models`` until interrupted (SIGINT/SIGTERM end it gracefully)."""
+    """Serve ``models`` until interrupted (SIGINT/SIGTERM end it gracefully).
+
+    ``traffic``, ``log_predictions`` and ``max_body_bytes`` are those of :class:`ServerSettings`; the defaults
+    keep a prediction log, send no traffic to a challenger and take bodies of up to 16 MiB.
+    """
     import uvicorn
 
-    options: dict[str, Any] = {"models": list(models), "default": default, "poll_interval": poll_interval}
-    ServerSettings(**options)  # wrong options fail here, before any process starts
+    options = server_options(
+        models,
+        default=default,
+        poll_interval=poll_interval,
+        traffic=traffic,
+        log_predictions=log_predictions,
+        max_body_bytes=max_body_bytes,
+    )  # wrong options fail here, before any process starts
     os.environ[MODELS_VARIABLE] = json.dumps(options)
     uvicorn.run(
         "driftloop.serving._server:app_from_environment",
