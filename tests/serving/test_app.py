@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 
 import numpy as np
@@ -180,6 +182,36 @@ def test_metrics_count_requests_latency_and_predictions(served: tuple[Workspace,
     assert 'driftloop_predicted_class_total{class="yes",model="houses",version="1"} 3.0' in text
     assert 'driftloop_model_load_seconds{model="houses",version="1"}' in text
     assert "driftloop_request_seconds_bucket" in text and "driftloop_requests_in_flight" in text
+
+
+def test_access_log_has_one_json_line_per_request(
+    sqlite_workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = houses()
+    sqlite_workspace.models.register("houses", classifier(frame), target="expensive", holdout=frame.tail(60))
+    sqlite_workspace.models.promote("houses/1")
+    app = create_app(sqlite_workspace, ServerSettings(models=["houses"], log_predictions=False))
+    with caplog.at_level(logging.INFO, logger="driftloop.access"), TestClient(app) as client:
+        client.post("/v1/models/houses/predict", json={"records": [ROW]})
+        client.post("/invocations", content=b"{not json", headers={"Content-Type": "application/json"})
+        client.get("/v1/models")
+    # Lines are emitted in batches (at most 0.2 s late, and at shutdown), each a JSON object.
+    lines = [json.loads(line) for record in caplog.records for line in record.getMessage().splitlines()]
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        ("POST", "/v1/models/houses/predict", 200),
+        ("POST", "/invocations", 400),
+        ("GET", "/v1/models", 200),
+    ]
+    assert lines[0]["model"] == "houses" and lines[0]["version"] == "1" and lines[0]["ms"] > 0
+
+
+def test_scoring_routes_answer_through_the_fast_lane_like_through_fastapi(served: tuple[Workspace, TestClient]) -> None:
+    _, client = served
+    # An unknown model and a wrong method both answer as FastAPI would.
+    answer = client.post("/v1/models/nope/predict", json={"records": [ROW]})
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    assert client.get("/v1/models/houses/predict").status_code == 405
+    assert client.post("/v1/models/a/b/predict", json={"records": [ROW]}).status_code == 404
 
 
 def test_the_fast_path_scores_with_the_onnx_copy_like_the_native_model(served: tuple[Workspace, TestClient]) -> None:

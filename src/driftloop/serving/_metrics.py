@@ -17,6 +17,7 @@ Each application has its own registry, so several apps in one process (tests) ne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,7 +27,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AccessLog", "ServingMetrics"]
+__all__ = ["AccessLines", "AccessLog", "ServingMetrics"]
 
 access_log = logging.getLogger("driftloop.access")
 
@@ -71,6 +72,8 @@ class ServingMetrics:
             ["model", "version"],
             registry=self.registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
@@ -78,27 +81,77 @@ class ServingMetrics:
     def observe_predictions(self, model: str, version: int, predictions: np.ndarray, flagged_rows: int) -> None:
         labels = (model, str(version))
         if predictions.dtype.kind in "fiu":
-            histogram = self.predicted_value.labels(*labels)
+            histogram = self._child(self.predicted_value, labels)
             for value in predictions.tolist():
                 histogram.observe(float(value))
+        elif len(predictions) == 1:  # the common request: no sorting for one value
+            self._child(self.predicted_class, (*labels, str(predictions[0]))).inc()
         else:
             values, counts = np.unique(predictions.astype(str), return_counts=True)
             for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-                self.predicted_class.labels(*labels, value).inc(count)
+                self._child(self.predicted_class, (*labels, value)).inc(count)
         if flagged_rows:
-            self.input_flags.labels(*labels).inc(flagged_rows)
+            self._child(self.input_flags, labels).inc(flagged_rows)
+
+    def observe_request(self, model: str, version: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        key = (model, version, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(model, version, route, str(status)),
+                self.latency.labels(model, version, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def _child(self, metric: Any, labels: tuple[str, ...]) -> Any:
+        """``metric.labels(*labels)``, looked up once: prometheus_client's lookup costs microseconds a call."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+
+class AccessLines:
+    """The JSON access-log lines of requests answered, emitted in batches on the event loop.
+
+    A logging call per request costs more than scoring a row; the lines are buffered and emitted as one
+    ``driftloop.access`` record (one JSON object per line) at most ``interval`` seconds after the first
+    of them, and by :meth:`flush` at shutdown.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self._lines: list[str] = []
+        self._scheduled = False
+
+    def add(self, line: dict[str, Any]) -> None:
+        self._lines.append(orjson.dumps(line).decode())
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(self.interval, self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        lines, self._lines = self._lines, []
+        if lines:
+            access_log.info("\n".join(lines))
 
 
 class AccessLog:
-    """Pure ASGI middleware: count, time and log (one JSON line to ``driftloop.access``) every HTTP request.
+    """Pure ASGI middleware: count, time and log (a JSON line, through :class:`AccessLines`) every HTTP request.
 
     A plain ASGI wrapper rather than Starlette's ``BaseHTTPMiddleware``, which costs a task and a stream per
     request. The handlers leave the model and version they used in the request's state.
     """
 
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics, lines: AccessLines) -> None:
         self.app = app
         self.metrics = metrics
+        self.lines = lines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,21 +177,21 @@ class AccessLog:
             model = str(state.get("model", "-"))
             version = str(state.get("version", "-"))
             route = _route(scope)
-            metrics.requests.labels(model, version, route, str(status)).inc()
-            metrics.latency.labels(model, version, route).observe(seconds)
+            metrics.observe_request(model, version, route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
-                line: dict[str, Any] = {
-                    "at": time.time(),
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round(seconds * 1000, 3),
-                    "model": model,
-                    "version": version,
-                    "client": client[0] if client else None,
-                }
-                access_log.info(orjson.dumps(line).decode())
+                self.lines.add(
+                    {
+                        "at": time.time(),
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(seconds * 1000, 3),
+                        "model": model,
+                        "version": version,
+                        "client": client[0] if client else None,
+                    }
+                )
 
 
 def _route(scope: Scope) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from driftloop.errors import InvalidInput
-from driftloop.registry import parse_reference
 from driftloop.serving._app import ServerSettings, create_app
 from driftloop.serving._traffic import TrafficPolicy, traffic_policies
 
@@ -78,20 +77,7 @@ def server_options(
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
             raise InvalidInput(f"The 'max_body_bytes' must be a whole number of bytes >= 1; got {max_body_bytes!r}.")
         options["max_body_bytes"] = max_body_bytes
-    ServerSettings(**options)
-    served: list[str] = []
-    for text in models:  # create_app checks these too, but in every worker, after the server started
-        reference = parse_reference(text)
-        if reference.version is not None:
-            raise InvalidInput(f"Serve a model by alias ('{reference.name}@champion'), not a fixed version: {text!r}.")
-        if reference.name in served:
-            raise InvalidInput(f"The model {reference.name!r} is listed twice.")
-        served.append(reference.name)
-    for name in policies:
-        if name not in served:
-            raise InvalidInput(f"A traffic policy names {name!r}, which is not served; served: {', '.join(served)}.")
-    if default is not None and parse_reference(default).name not in served:
-        raise InvalidInput(f"The default model {default!r} is not one of the served models: {', '.join(served)}.")
+    ServerSettings(**options)  # checks the references, the default and the policies' names
     return options
 
 
