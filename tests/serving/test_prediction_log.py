@@ -321,6 +321,17 @@ def test_beyond_max_rows_the_oldest_are_dropped_and_counted(tmp_path: Path) -> N
     assert (log.stats.written, log.stats.dropped) == (100, 150)
 
 
+def test_a_burst_beyond_max_rows_is_kept_while_the_storage_works(tmp_path: Path) -> None:
+    log = PredictionLog(TableStore(str(tmp_path / "tables")), flush_interval=60, max_rows=100)
+    log.append(records(900))  # nine times the cap, before a single flush: a burst, not an outage
+    assert (log.stats.pending, log.stats.dropped) == (900, 0)
+    log.append(records(150, first=900))  # beyond ten times the cap, the oldest go
+    assert (log.stats.pending, log.stats.dropped) == (1000, 50)
+    assert "could not keep up" in (log.stats.last_error or "")
+    log.close()
+    assert log.read().num_rows == 1000
+
+
 def test_whole_requests_are_dropped_oldest_first(tmp_path: Path) -> None:
     tables = FlakyTables(str(tmp_path / "tables"))
     log = PredictionLog(tables, flush_interval=60, max_rows=100)

@@ -9,8 +9,10 @@ so a row is on disk about ``flush_interval`` plus one commit after it was append
 writer still open) flushes what is left.
 
 When a flush fails (a full disk, unreachable storage) the rows stay buffered and the thread retries with a
-growing pause. The buffer holds at most ``max_rows`` rows: beyond that the oldest are dropped and counted, so a
-long outage costs the oldest predictions, never the server's memory.
+growing pause. While the storage fails the buffer holds at most ``max_rows`` rows: beyond that the oldest are
+dropped and counted, so a long outage costs the oldest predictions, never the server's memory. While the storage
+works, a burst (a run of 1,000-row requests) may outpace the flushes for a moment: then the buffer holds up to
+``HEALTHY_HEADROOM`` times as many before it drops any.
 
 A commit whose outcome is unknown (the storage failed while committing and while checking) may have landed:
 before writing again, the writer looks for that commit's file among the table's files, so its rows are written
@@ -46,6 +48,8 @@ log = logging.getLogger("driftloop.serving")
 Item = TypeVar("Item")
 # The longest pause between two attempts while the storage keeps failing.
 MAX_RETRY_PAUSE_SECONDS = 30.0
+# While the storage works, the buffer may grow to this many times ``max_rows`` before rows are dropped.
+HEALTHY_HEADROOM = 10
 # How long the atexit hook keeps trying to write what is left before giving the rows up.
 EXIT_TIMEOUT_SECONDS = 10.0
 
@@ -93,7 +97,8 @@ class BufferedTableWriter(Generic[Item]):
         schema: The table's schema.
         size: How many rows an item holds (one by default).
         flush_interval: Seconds between two flushes of the background thread.
-        max_rows: The most rows held in memory; beyond it the oldest are dropped.
+        max_rows: The most rows held in memory while the storage fails (``HEALTHY_HEADROOM`` times as many
+            while it works); beyond it the oldest are dropped.
         properties: Commit metadata written with every commit (who wrote it).
     """
 
@@ -154,7 +159,8 @@ class BufferedTableWriter(Generic[Item]):
                 raise InvalidState(f"The writer of table {self.table!r} is closed; nothing more can be appended.")
             self._pending.extend(items)
             self._pending_rows += rows
-            excess = self._pending_rows + self._in_flight - self.max_rows
+            limit = self.max_rows if self._failing else self.max_rows * HEALTHY_HEADROOM
+            excess = self._pending_rows + self._in_flight - limit
             if excess > 0:
                 self._drop_oldest(excess)
             if self._thread is None:
@@ -353,7 +359,10 @@ class BufferedTableWriter(Generic[Item]):
         self._pending_rows -= dropped
         self._dropped += dropped
         if dropped and not self._failing:  # while failing, the storage's error says more about why
-            self._last_error = f"more than {self.max_rows:,} rows waited; the oldest were dropped"
+            self._last_error = (
+                f"the storage could not keep up: more than {self.max_rows * HEALTHY_HEADROOM:,} rows waited; "
+                "the oldest were dropped"
+            )
 
     def _give_up(self, error: BaseException) -> None:
         with self._lock:
