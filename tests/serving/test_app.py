@@ -251,3 +251,30 @@ def test_every_answered_prediction_is_logged_and_feedback_joins(served: tuple[Wo
     joined = log.joined("houses").to_pylist()
     labelled = [row for row in joined if row.get("label") is not None]
     assert [row["request_id"] for row in labelled] == [ids[0]]
+
+
+def test_single_numeric_rows_feed_the_onnx_matrix_directly_and_score_like_the_model(
+    sqlite_workspace: Workspace,
+) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.rename(columns=lambda name: name.replace(" ", "_")).iloc[:, :8]
+    model = Pipeline([("scale", StandardScaler()), ("logistic", LogisticRegression(max_iter=2000))])
+    model.fit(frame, data.target)
+    labelled = frame.assign(target=data.target)
+    sqlite_workspace.models.register("cancer", model, target="target", holdout=labelled.sample(100, random_state=0))
+    sqlite_workspace.models.promote("cancer/1")
+    app = create_app(sqlite_workspace, ServerSettings(models=["cancer"], log_predictions=False))
+    with TestClient(app) as client:
+        slot = client.app.state.served["cancer"].current  # type: ignore[attr-defined]
+        assert slot.scorer is not None and slot.scorer.inputs["layout"] == "matrix"
+        checked = slot.checker.check({name: [frame[name].iloc[0]] for name in frame.columns}, 1)
+        assert checked.matrix is not None and checked.matrix.shape == (1, 8)
+        answers = [
+            client.post(
+                "/invocations", json={"dataframe_split": {"columns": list(frame.columns), "data": [row.tolist()]}}
+            ).json()["predictions"][0]
+            for _, row in frame.iloc[:40].iterrows()
+        ]
+    assert answers == model.predict(frame.iloc[:40]).tolist()

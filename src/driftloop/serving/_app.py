@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import logging
 import os
 import time
@@ -64,6 +65,15 @@ SCORING_ROUTES = (
     "/v2/models/{name}/versions/{version}/infer",
 )
 """The routes :class:`~driftloop.serving._fast_lane.FastLane` dispatches without FastAPI's routing."""
+
+
+# FastAPI's own OpenTelemetry hooks (FastAPI 0.16x) cost a look at the environment per request; the server keeps
+# its own metrics and access log.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 @dataclass(frozen=True)
@@ -200,7 +210,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             if labels is not None:
                 labels.close()
 
-    app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan)
+    app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan, **_NO_TELEMETRY)
     app.state.served = served
     app.state.metrics = metrics
     app.state.prediction_log = prediction_log
@@ -498,10 +508,13 @@ def _score(
         flags = checked.flags
         if slot.scorer is not None and (not probabilities or slot.scorer.classifier):
             # The fast path: the validated ONNX copy, fed from the checked columns, no DataFrame.
-            predictions, scores = slot.scorer.score(checked.frame_columns)
+            predictions, scores = slot.scorer.score(
+                checked.frame_columns, matrix=checked.matrix, matrix_columns=slot.checker.columns
+            )
+            if not probabilities:
+                return Outcome(columns, predictions, None, None, flags)
             classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
-            kept = scores if probabilities else None
-            return Outcome(columns, predictions, kept, classes if probabilities else None, flags)
+            return Outcome(columns, predictions, scores, classes, flags)
         frame = pd.DataFrame(checked.frame_columns)
     else:
         frame = pd.DataFrame(columns)

@@ -33,10 +33,33 @@ class OnnxScorer:
         self.classes = model.classes_
         self._columns: list[str] = list(self.inputs["columns"])
         self._types: list[str] = list(self.inputs["types"])
+        self._matrix_dtype = np.dtype(np.float64 if self._types[0] == "double" else np.float32)
 
-    def score(self, columns: Mapping[str, npt.NDArray[Any]]) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64] | None]:
-        """Predicted values (or labels) and, for classifiers, class probabilities."""
-        outputs = self.session.run(None, self._feeds(columns))
+    def score(
+        self,
+        columns: Mapping[str, npt.NDArray[Any]],
+        *,
+        matrix: npt.NDArray[Any] | None = None,
+        matrix_columns: list[str] | None = None,
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64] | None]:
+        """Predicted values (or labels) and, for classifiers, class probabilities.
+
+        Args:
+            columns: The checked input columns by name.
+            matrix: The same values as one rows x columns array, when the checker built one; fed as it is when
+                the model takes one matrix of that type with the columns in that order.
+            matrix_columns: The columns of ``matrix``, in order.
+        """
+        if (
+            matrix is not None
+            and self.inputs["layout"] == "matrix"
+            and matrix.dtype == self._matrix_dtype
+            and matrix_columns == self._columns
+        ):
+            feeds = {"input": matrix}
+        else:
+            feeds = self._feeds(columns)
+        outputs = self.session.run(None, feeds)
         if self.classifier:
             probabilities = np.asarray(outputs[1], dtype=np.float64)
             labels = probabilities.argmax(axis=1)
@@ -47,9 +70,8 @@ class OnnxScorer:
 
     def _feeds(self, columns: Mapping[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         if self.inputs["layout"] == "matrix":
-            dtype = np.float64 if self._types[0] == "double" else np.float32
             first = columns[self._columns[0]]
-            matrix = np.empty((len(first), len(self._columns)), dtype=dtype)
+            matrix = np.empty((len(first), len(self._columns)), dtype=self._matrix_dtype)
             for index, name in enumerate(self._columns):  # cheaper than np.column_stack for a few rows
                 matrix[:, index] = columns[name]
             return {"input": matrix}

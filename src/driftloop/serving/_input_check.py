@@ -123,12 +123,15 @@ class CheckedInputs:
         flags: Per row, the expectations it breaks (``"area: 9000.0 above the maximum 450.0"``); empty lists when
             none. The row is served; the flags belong in the prediction log.
         extra_columns: Columns sent that the signature does not know, in the order sent (ignored).
+        matrix: When every column converts to one type, the same values as one ``rows`` x columns array in
+            signature order (``frame_columns`` are views of it), for models fed one matrix; else None.
     """
 
     frame_columns: dict[str, np.ndarray]
     rows: int
     flags: list[list[str]]
     extra_columns: tuple[str, ...]
+    matrix: np.ndarray | None = None
 
 
 class InputRejected(InvalidData):
@@ -595,6 +598,8 @@ class InputChecker:
         self._names = frozenset(column.name for column in self._columns)
         self._order = {column.name: index for index, column in enumerate(self._columns)}
         self._name_list = [column.name for column in self._columns]
+        self.columns = self._name_list
+        """The signature's input columns, in order (the columns of :attr:`CheckedInputs.matrix`)."""
         # What the single-row loop reads of each column, unpacked at once rather than attribute by attribute.
         self._quick = [
             (column.name, column.quick_type, column.numeric, column.low, column.high, column.categories, column)
@@ -626,8 +631,9 @@ class InputChecker:
             raise InvalidInput(f"The inputs must be a mapping of column names to values; got {type(columns).__name__}.")
         parse_text = not strings_are_text
         findings = _Findings(rows)
+        matrix = None
         if rows == 1:
-            frame_columns = self._check_row(columns, parse_text, findings)
+            frame_columns, matrix = self._check_row(columns, parse_text, findings)
         else:
             sent = [self._values(column, columns.get(column.name, _ABSENT), rows, findings) for column in self._columns]
             if rows <= PER_VALUE_ROWS:
@@ -640,7 +646,7 @@ class InputChecker:
             raise InputRejected(findings.errors, error_count=findings.error_count)
         extra = () if self._names.issuperset(columns) else tuple(name for name in columns if name not in self._names)
         flags = findings.flags if findings.flags is not None else [[] for _ in repeat(None, rows)]
-        return CheckedInputs(frame_columns=frame_columns, rows=rows, flags=flags, extra_columns=extra)
+        return CheckedInputs(frame_columns=frame_columns, rows=rows, flags=flags, extra_columns=extra, matrix=matrix)
 
     @staticmethod
     def _values(column: _Column, sent: object, rows: int, findings: _Findings) -> _Values | None:
@@ -672,8 +678,11 @@ class InputChecker:
 
     def _check_row(
         self, columns: Mapping[str, _Values], parse_text: bool, findings: _Findings
-    ) -> dict[str, np.ndarray]:
-        """The single-row path (the common request): a tight loop, one numpy call per output type."""
+    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """The single-row path (the common request): a tight loop, one numpy call per output type.
+
+        Returns the converted columns and, when they all have one type, the row as a 1 x columns matrix.
+        """
         row: list[Any] = []
         append = row.append
         value: Any
@@ -695,16 +704,16 @@ class InputChecker:
             else:
                 append(column.check_value(value, 0, parse_text, findings))
         if findings.error_count:
-            return {}
+            return {}, None
         if len(self._groups) == 1:
-            block = np.array(row, dtype=self._groups[0][0]).reshape(len(row), 1)
-            return dict(zip(self._name_list, block, strict=True))
+            matrix = np.array(row, dtype=self._groups[0][0]).reshape(1, len(row))
+            return dict(zip(self._name_list, matrix.T, strict=True)), matrix
         arrays: list[np.ndarray] = [_EMPTY] * len(row)
         for dtype, indexes in self._groups:
             block = np.array([row[index] for index in indexes], dtype=dtype).reshape(len(indexes), 1)
             for index, view in zip(indexes, block, strict=True):
                 arrays[index] = view
-        return dict(zip(self._name_list, arrays, strict=True))
+        return dict(zip(self._name_list, arrays, strict=True)), None
 
     def _check_each(
         self, sent: list[_Values | None], rows: int, parse_text: bool, findings: _Findings
