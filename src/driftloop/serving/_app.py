@@ -198,6 +198,9 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         watcher.start()
         # The libraries and models loaded so far live as long as the process: keep them out of the cyclic
         # garbage collector's full passes, which otherwise scan them all and stall requests for tens of ms.
+        # (The prediction log's table library too, which its first flush would import after the freeze.)
+        import deltalake  # noqa: F401
+
         gc.freeze()
         try:
             yield

@@ -48,6 +48,8 @@ log = logging.getLogger("driftloop.serving")
 Item = TypeVar("Item")
 # The longest pause between two attempts while the storage keeps failing.
 MAX_RETRY_PAUSE_SECONDS = 30.0
+# Items encoded between two hand-overs of the interpreter lock to the request path (a millisecond or so).
+ENCODE_SLICE = 128
 # While the storage works, the buffer may grow to this many times ``max_rows`` before rows are dropped.
 HEALTHY_HEADROOM = 10
 # How long the atexit hook keeps trying to write what is left before giving the rows up.
@@ -292,7 +294,7 @@ class BufferedTableWriter(Generic[Item]):
     def _encode_valid(self, items: list[Item]) -> tuple[pa.RecordBatch, list[Item]]:
         """The batch of ``items``; an item that cannot be encoded is dropped and counted, never retried forever."""
         try:
-            return self._encode(items), items
+            return self._encode_in_slices(items), items
         except Exception as batch_error:
             error: Exception = batch_error
         valid: list[Item] = []
@@ -312,6 +314,20 @@ class BufferedTableWriter(Generic[Item]):
             self._last_error = f"{lost} row(s) could not be encoded: {_describe(error)}"
         log.error("dropping %d row(s) for table %r that could not be encoded: %s", lost, self.table, error)
         return batch, valid
+
+    def _encode_in_slices(self, items: list[Item]) -> pa.RecordBatch:
+        """Encode ``items`` a slice at a time, letting the request path run between two slices.
+
+        Encoding is Python work: done in one go, it would hold the interpreter lock for tens of milliseconds
+        at a time and stall every request in flight meanwhile; ``time.sleep(0)`` hands the lock over.
+        """
+        if len(items) <= ENCODE_SLICE:
+            return self._encode(items)
+        batches = []
+        for start in range(0, len(items), ENCODE_SLICE):
+            batches.append(self._encode(items[start : start + ENCODE_SLICE]))
+            time.sleep(0)
+        return pa.Table.from_batches(batches, schema=self._schema).combine_chunks().to_batches()[0]
 
     def _write(self, batch: pa.RecordBatch, items: int) -> int:
         rows = int(batch.num_rows)

@@ -20,7 +20,15 @@ import pyarrow as pa
 from driftloop.errors import InvalidInput
 from driftloop.serving._log_tables import TIMESTAMP
 
-__all__ = ["PREDICTION_SCHEMA", "PredictionRecord", "RequestRows", "Values", "encode_predictions", "rows_in"]
+__all__ = [
+    "PREDICTION_SCHEMA",
+    "PredictionRecord",
+    "RequestRows",
+    "Values",
+    "encode_predictions",
+    "encode_row",
+    "rows_in",
+]
 
 Values = Sequence[Any] | npt.NDArray[Any]
 """A column of a request, or one output per row: a list or a NumPy array."""
@@ -67,7 +75,10 @@ class PredictionRecord:
 
 
 class RequestRows:
-    """A scored request's rows, kept as the request held them until the flushing thread encodes them."""
+    """A scored request's rows, kept as the request held them until the flushing thread encodes them.
+
+    ``columns`` is the inputs by column, or for a one-row request its inputs already encoded (:func:`encode_row`).
+    """
 
     __slots__ = (
         "at",
@@ -90,7 +101,7 @@ class RequestRows:
         at: datetime,
         model: str,
         version: int,
-        columns: Mapping[str, Values],
+        columns: Mapping[str, Values] | str,
         predictions: Values,
         probabilities: Values | None,
         classes: Values | None,
@@ -137,7 +148,7 @@ def encode_predictions(items: Sequence[PredictionRecord | RequestRows]) -> pa.Re
         else:
             rows = len(item.request_ids)
             request_ids.extend(item.request_ids)
-            inputs.extend(_rows_as_json(item.columns, rows))
+            inputs.extend([item.columns] if isinstance(item.columns, str) else _rows_as_json(item.columns, rows))
             predictions.extend(_json_text(value) for value in _plain(item.predictions))
             probabilities.extend(_probabilities_as_json(item.probabilities, item.classes, rows))
             flags.extend([[]] * rows if item.flags is None else [list(row) for row in item.flags])
@@ -168,6 +179,15 @@ def encode_predictions(items: Sequence[PredictionRecord | RequestRows]) -> pa.Re
         pa.array(protocols, pa.string()),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=PREDICTION_SCHEMA)
+
+
+def encode_row(columns: Mapping[str, Values]) -> str:
+    """The inputs of a one-row request as the JSON object the table stores (``{"area": 75.0, ...}``).
+
+    Raises:
+        InvalidInput: A column does not hold exactly one value.
+    """
+    return _rows_as_json(columns, 1)[0]
 
 
 def rows_in(item: PredictionRecord | RequestRows) -> int:
