@@ -231,8 +231,14 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     ) -> list[str]:
         """Count and log a scored request; returns its request ids (generated where the client sent none)."""
         request.state.model, request.state.version = slot.name, slot.version
-        metrics.observe_predictions(slot.name, slot.version, outcome.predictions, sum(1 for f in outcome.flags if f))
-        ids = request_ids or [os.urandom(16).hex() for _ in range(len(outcome.predictions))]
+        metrics.observe_predictions(
+            slot.name,
+            slot.version,
+            outcome.predictions,
+            sum(1 for f in outcome.flags if f),
+            classifier=slot.model.is_classifier,
+        )
+        ids = request_ids or new_request_ids(len(outcome.predictions))
         log_rows(slot, outcome, ids, role=role, protocol=protocol, started=started)
         return ids
 
@@ -308,7 +314,9 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 metrics.requests.labels(slot.name, str(slot.version), "shadow", "error").inc()
                 log.exception("shadow scoring by %s/%d failed", slot.name, slot.version)
                 return
-            metrics.observe_predictions(slot.name, slot.version, mirrored.predictions, 0)
+            metrics.observe_predictions(
+                slot.name, slot.version, mirrored.predictions, 0, classifier=slot.model.is_classifier
+            )
             log_rows(slot, mirrored, ids, role="shadow", protocol=protocol, started=started)
 
         return BackgroundTask(run)
@@ -530,6 +538,16 @@ def _score(
         scores = np.asarray(slot.model.predict_proba(frame))
         classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
     return Outcome(columns=columns, predictions=predictions, probabilities=scores, classes=classes, flags=flags)
+
+
+def new_request_ids(count: int) -> list[str]:
+    """``count`` random request ids of 32 hex digits (128 bits each), from one call to the system's generator.
+
+    >>> [len(text) for text in new_request_ids(2)]
+    [32, 32]
+    """
+    digits = os.urandom(16 * count).hex()
+    return [digits[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
 def _json(data: Any, status: int = 200) -> Response:

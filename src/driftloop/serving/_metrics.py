@@ -78,12 +78,13 @@ class ServingMetrics:
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
 
-    def observe_predictions(self, model: str, version: int, predictions: np.ndarray, flagged_rows: int) -> None:
+    def observe_predictions(
+        self, model: str, version: int, predictions: np.ndarray, flagged_rows: int, *, classifier: bool
+    ) -> None:
+        """Count a request's predictions: classes by class, values in the value histogram."""
         labels = (model, str(version))
-        if predictions.dtype.kind in "fiu":
-            histogram = self._child(self.predicted_value, labels)
-            for value in predictions.tolist():
-                histogram.observe(float(value))
+        if not classifier and predictions.dtype.kind in "fiu":
+            _observe_all(self._child(self.predicted_value, labels), predictions)
         elif len(predictions) == 1:  # the common request: no sorting for one value
             self._child(self.predicted_class, (*labels, str(predictions[0]))).inc()
         else:
@@ -192,6 +193,28 @@ class AccessLog:
                         "client": client[0] if client else None,
                     }
                 )
+
+
+def _observe_all(histogram: Any, values: np.ndarray) -> None:
+    """``histogram.observe(value)`` for every value; a large batch is counted per bucket with numpy, at once.
+
+    prometheus_client has no bulk observe: the counts go into the child's bucket counters directly (its
+    ``_buckets`` and ``_sum``, stable since the library's first releases), else one value at a time.
+    """
+    numbers = np.asarray(values, dtype=np.float64).ravel()
+    numbers = numbers[~np.isnan(numbers)]  # a missing prediction has no value to count
+    buckets = getattr(histogram, "_buckets", None)
+    upper_bounds = getattr(histogram, "_upper_bounds", None)
+    if len(numbers) <= 8 or buckets is None or upper_bounds is None or len(buckets) != len(upper_bounds):
+        for value in numbers.tolist():
+            histogram.observe(value)
+        return
+    # A value lands in the first bucket whose upper bound is >= the value (prometheus_client's rule).
+    positions = np.searchsorted(np.asarray(upper_bounds, dtype=np.float64), numbers, side="left")
+    for position, count in enumerate(np.bincount(positions, minlength=len(buckets)).tolist()):
+        if count:
+            buckets[position].inc(count)
+    histogram._sum.inc(float(numbers.sum()))
 
 
 def _route(scope: Scope) -> str:
