@@ -241,6 +241,8 @@ def test_every_answered_prediction_is_logged_and_feedback_joins(served: tuple[Wo
     feedback = client.post("/v1/feedback", json={"labels": [{"request_id": ids[0], "label": "no"}]})
     assert feedback.json() == {"recorded": 1}
     assert client.post("/v1/feedback", json={"labels": [{"label": "no"}]}).status_code == 400
+    as_text = client.post("/v1/feedback", content=b"r1,no", headers={"Content-Type": "text/csv"})
+    assert as_text.status_code == 415 and "application/json" in as_text.json()["error"]["message"]
     log = client.app.state.prediction_log  # type: ignore[attr-defined]
     log.flush()
     client.app.state.labels.flush()  # type: ignore[attr-defined]

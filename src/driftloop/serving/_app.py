@@ -43,7 +43,14 @@ from fastapi.responses import Response
 from starlette.background import BackgroundTask
 
 import driftloop
-from driftloop.errors import HTTP_STATUS, DriftloopError, InvalidInput, NotFound, PayloadTooLarge
+from driftloop.errors import (
+    HTTP_STATUS,
+    DriftloopError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from driftloop.registry import LoadedModel, Signature, parse_reference
 from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
 
@@ -451,8 +458,12 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         """Ground truth for earlier predictions: ``{"labels": [{"request_id": "...", "label": ...}, ...]}``."""
         if labels is None:
             raise NotFound("This server keeps no prediction log, so it takes no feedback.")
-        from driftloop.serving._protocols import load_json_object
+        from driftloop.serving._protocols import load_json_object, media_type
 
+        if media_type(request.headers.get("content-type")) not in ("application/json", None):
+            raise UnsupportedMediaType(
+                f"Feedback is JSON (Content-Type: application/json); got {request.headers.get('content-type')!r}."
+            )
         document = load_json_object(await read_body(request))
         items = [document] if "request_id" in document else document.get("labels")
         if not isinstance(items, list) or not items:
@@ -483,6 +494,9 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         return _json({"ready": ready}, 200 if ready else 503)
 
     from driftloop.serving._fast_lane import FastLane
+    from driftloop.serving._openapi import document_requests
+
+    document_requests(app)
 
     app.add_middleware(FastLane, fastapi=app, paths=SCORING_ROUTES, on_error=driftloop_error)
     app.add_middleware(AccessLog, metrics=metrics, lines=access_lines)  # outermost: sees every answer

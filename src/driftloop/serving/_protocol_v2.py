@@ -218,6 +218,14 @@ def _numeric_array(entry: Entry, index: int) -> np.ndarray:
                 f"{_where(index, name)} holds {low if low < limits.min else high}, outside the range of {datatype} "
                 f"[{limits.min}, {limits.max}]."
             )
+    if target.kind == "f" and array.size and array.dtype.kind == "f":
+        largest = np.finfo(target).max
+        finite = array[np.isfinite(array)]
+        beyond = finite[np.abs(finite) > largest]
+        if beyond.size:
+            raise InvalidInput(
+                f"{_where(index, name)} holds {beyond[0]!r}, beyond the range of {datatype} (+-{float(largest):g})."
+            )
     return array.astype(target, copy=False).reshape(-1)
 
 
