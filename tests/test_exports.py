@@ -18,6 +18,7 @@ PUBLIC_MODULES = {
         "start_run",
     },
     "driftloop.tracking": {"ActiveRun", "RunComparison", "Tracking"},
+    "driftloop.execution": {"LeasedJob", "process_holder_name"},
     "driftloop.errors": {
         "HTTP_STATUS",
         "AlreadyExists",

@@ -83,11 +83,10 @@ def test_serve_passes_traffic_and_limits_to_the_workers(registry: Workspace, lau
     options = json.loads(os.environ[MODELS_VARIABLE])
     assert options == {
         "models": ["houses"],
-        "default": None,
-        "poll_interval": 1.0,
         "log_predictions": True,
         "traffic": {"houses": {"canary": 1.0, "shadow": True, "challenger": "blue"}},
         "max_body_bytes": 512 * 1024,
+        "upkeep_interval": 300.0,
     }
     served = create_app(registry, ServerSettings(**options))
     with TestClient(served) as client:

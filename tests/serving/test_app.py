@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -280,3 +281,34 @@ def test_single_numeric_rows_feed_the_onnx_matrix_directly_and_score_like_the_mo
             for _, row in frame.iloc[:40].iterrows()
         ]
     assert answers == model.predict(frame.iloc[:40]).tolist()
+
+
+def test_one_server_process_among_several_keeps_the_log_tables(sqlite_workspace: Workspace) -> None:
+    frame = houses()
+    sqlite_workspace.models.register("houses", classifier(frame), target="expensive", holdout=frame.tail(60))
+    sqlite_workspace.models.promote("houses/1")
+    settings = ServerSettings(models=["houses"], upkeep_interval=0.2)
+    # Two applications on one workspace stand for two worker processes (each has its own holder name).
+    first, second = create_app(sqlite_workspace, settings), create_app(sqlite_workspace, settings)
+    with TestClient(first) as one, TestClient(second) as two:
+        for area in range(40, 100):
+            answer = (one if area % 2 else two).post(
+                "/v1/models/houses/predict", json={"records": [{**ROW, "area": area}]}
+            )
+            assert answer.status_code == 200
+            if area % 10 == 0:
+                first.state.prediction_log.flush()  # type: ignore[attr-defined]
+                second.state.prediction_log.flush()  # type: ignore[attr-defined]
+        jobs = [first.state.upkeep, second.state.upkeep]  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 20
+        while sum(job.runs for job in jobs) < 2:
+            assert time.monotonic() < deadline, "no upkeep ran"
+            time.sleep(0.05)
+        assert [job.holding for job in jobs].count(True) == 1  # one holder at a time
+        assert min(job.runs for job in jobs) == 0  # the other never ran it
+        log = first.state.prediction_log  # type: ignore[attr-defined]
+        log.flush()
+        second.state.prediction_log.flush()  # type: ignore[attr-defined]
+        assert log.read("houses").num_rows == 60
+    files = log.tables.dataset(log.table, log.table_version()).files
+    assert len(files) < 6  # compacted: the small files of twelve flushes became one or two

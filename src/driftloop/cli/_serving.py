@@ -50,6 +50,10 @@ def serve(
         float | None,
         typer.Option(help="The largest request body in MiB (default 16); larger ones answer 413.", show_default=False),
     ] = None,
+    upkeep_minutes: Annotated[
+        float,
+        typer.Option(help="Minutes between two compactions of the prediction log (one process does it); 0 for none."),
+    ] = 5.0,
 ) -> None:
     """Serve registered models over HTTP (ours, MLflow's /invocations, and the Open Inference Protocol V2)."""
     from driftloop.cli._output import use_workspace_settings
@@ -70,6 +74,7 @@ def serve(
         traffic=traffic,
         log_predictions=log,
         max_body_bytes=max_body_bytes,
+        upkeep_interval=upkeep_minutes * 60,
     )
 
 

@@ -28,6 +28,7 @@ import contextlib
 import gc
 import inspect
 import logging
+import math
 import os
 import time
 import uuid
@@ -55,6 +56,8 @@ from driftloop.registry import LoadedModel, Signature, parse_reference
 from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
 
 if TYPE_CHECKING:
+    from driftloop.serving._labels import LabelStore
+    from driftloop.serving._prediction_log import PredictionLog
     from driftloop.workspace import Workspace
 
 __all__ = ["ServerSettings", "create_app"]
@@ -65,6 +68,8 @@ REQUEST_IDS = "X-Request-Ids"
 """The response header listing the request ids of the rows scored (for ``POST /v1/feedback``)."""
 REQUEST_KEY = "X-Request-Key"
 """The request header a canary split is sticky by (e.g. a customer id); the first request id otherwise."""
+UPKEEP_LEASE = "serving.log-upkeep"
+"""The lease the server process that keeps the prediction log and labels tables holds."""
 SCORING_ROUTES = (
     "/invocations",
     "/v1/models/{name}/predict",
@@ -95,6 +100,8 @@ class ServerSettings:
         log_predictions: Append every prediction to the workspace's prediction log (and accept feedback).
         traffic: Canary and shadow policies by model name (:class:`~driftloop.serving._traffic.TrafficPolicy`,
             or mappings such as ``{"houses": {"canary": 0.1}}``).
+        upkeep_interval: Seconds between two upkeeps of the prediction log and labels tables (compaction,
+            checkpoint, vacuum), run by one server process among all sharing the workspace; 0 for none.
     """
 
     models: Sequence[str]
@@ -103,10 +110,18 @@ class ServerSettings:
     poll_interval: float = 1.0
     log_predictions: bool = True
     traffic: Mapping[str, Any] = field(default_factory=dict)
+    upkeep_interval: float = 300.0
 
     def __post_init__(self) -> None:
         if isinstance(self.models, str) or not self.models:
             raise InvalidInput("Serve at least one model, e.g. 'houses' or 'houses@champion'.")
+        for name, least in (("upkeep_interval", 0.0), ("poll_interval", 0.01)):
+            seconds = getattr(self, name)
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not least <= seconds < math.inf:
+                raise InvalidInput(f"The {name!r} must be a number of seconds >= {least:g}; got {seconds!r}.")
+        size = self.max_body_bytes
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InvalidInput(f"The 'max_body_bytes' must be a whole number of bytes >= 1; got {size!r}.")
         served = self.served
         if self.default is not None and parse_reference(self.default).name not in served:
             raise InvalidInput(
@@ -192,6 +207,16 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     tables = TableStore(workspace.settings.tables_url)
     prediction_log = PredictionLog(tables) if settings.log_predictions else None
     labels = LabelStore(tables) if settings.log_predictions else None
+    upkeep = None
+    if prediction_log is not None and labels is not None and settings.upkeep_interval > 0:
+        from driftloop.execution import LeasedJob
+
+        upkeep = LeasedJob(
+            workspace.metadata.leases,
+            UPKEEP_LEASE,
+            lambda token: _upkeep(prediction_log, labels),
+            interval=settings.upkeep_interval,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -203,6 +228,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             except DriftloopError as error:  # no challenger yet: the champion takes all traffic meanwhile
                 log.warning("no challenger for %s yet: %s", challenger.name, error.message)
         watcher.start()
+        if upkeep is not None:
+            upkeep.start()
         # The libraries and models loaded so far live as long as the process: keep them out of the cyclic
         # garbage collector's full passes, which otherwise scan them all and stall requests for tens of ms.
         # (The prediction log's table library too, which its first flush would import after the freeze.)
@@ -213,6 +240,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             yield
         finally:
             watcher.stop()
+            if upkeep is not None:
+                upkeep.stop()
             access_lines.flush()
             # Everything acknowledged is committed before the process ends (SIGTERM included).
             if prediction_log is not None:
@@ -225,6 +254,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     app.state.metrics = metrics
     app.state.prediction_log = prediction_log
     app.state.labels = labels
+    app.state.upkeep = upkeep
 
     def scored(
         request: Request,
@@ -552,6 +582,20 @@ def _score(
         scores = np.asarray(slot.model.predict_proba(frame))
         classes = None if slot.model.classes_ is None else list(slot.model.classes_.tolist())
     return Outcome(columns=columns, predictions=predictions, probabilities=scores, classes=classes, flags=flags)
+
+
+def _upkeep(prediction_log: PredictionLog, labels: LabelStore) -> None:
+    """Compact, checkpoint and vacuum the prediction log and the labels (one server process does it)."""
+    for table in (prediction_log, labels):
+        report = table.maintain()
+        compacted = report.compaction
+        log.info(
+            "upkeep of %s: %d files compacted into %d, %d old files deleted",
+            table,
+            0 if compacted is None else compacted.files_removed,
+            0 if compacted is None else compacted.files_added,
+            len(report.vacuumed),
+        )
 
 
 def new_request_ids(count: int) -> list[str]:

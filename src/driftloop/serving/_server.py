@@ -9,14 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
 from driftloop.errors import InvalidInput
 from driftloop.serving._app import ServerSettings, create_app
-from driftloop.serving._traffic import TrafficPolicy, traffic_policies
+from driftloop.serving._traffic import traffic_policies
 
 __all__ = ["app_from_environment", "serve", "server_options"]
 
@@ -46,38 +46,29 @@ def _configure_logging() -> None:
     logging.getLogger("driftloop.access").propagate = False
 
 
-def server_options(
-    models: Sequence[str],
-    *,
-    default: str | None = None,
-    poll_interval: float = 1.0,
-    traffic: Mapping[str, TrafficPolicy | Mapping[str, Any]] | None = None,
-    log_predictions: bool = True,
-    max_body_bytes: int | None = None,
-) -> dict[str, Any]:
+def server_options(models: Sequence[str], **settings: Any) -> dict[str, Any]:
     """The keyword arguments of :class:`ServerSettings` every worker gets, as plain JSON values, checked.
 
-    Wrong options fail here, in the process that starts the server, rather than in each worker.
+    ``settings`` are :class:`ServerSettings` fields (``default``, ``traffic``, ``log_predictions``, ...); a
+    ``None`` leaves a field at its default. Wrong options fail here, in the process that starts the server,
+    rather than in each worker.
 
     >>> server_options(["houses"], traffic={"houses": {"canary": 0.1}})["traffic"]
     {'houses': {'canary': 0.1, 'shadow': False, 'challenger': 'challenger'}}
 
     Raises:
-        InvalidInput: An option is not acceptable, or a traffic policy or the default names a model not served.
+        InvalidInput: An option is unknown or not acceptable, or names a model that is not served.
     """
-    policies = traffic_policies(traffic or {})
-    options: dict[str, Any] = {
-        "models": list(models),
-        "default": default,
-        "poll_interval": poll_interval,
-        "log_predictions": log_predictions,
-        "traffic": {name: dataclasses.asdict(policy) for name, policy in policies.items()},
-    }
-    if max_body_bytes is not None:
-        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
-            raise InvalidInput(f"The 'max_body_bytes' must be a whole number of bytes >= 1; got {max_body_bytes!r}.")
-        options["max_body_bytes"] = max_body_bytes
-    ServerSettings(**options)  # checks the references, the default and the policies' names
+    known = {field.name for field in dataclasses.fields(ServerSettings)} - {"models"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InvalidInput(f"Unknown server settings: {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+    options: dict[str, Any] = {"models": list(models)}
+    options.update({name: value for name, value in settings.items() if value is not None})
+    if "traffic" in options:
+        policies = traffic_policies(options["traffic"])
+        options["traffic"] = {name: dataclasses.asdict(policy) for name, policy in policies.items()}
+    ServerSettings(**options)  # checks every value, the references, the default and the policies' names
     return options
 
 
@@ -87,28 +78,17 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
-    default: str | None = None,
-    poll_interval: float = 1.0,
     log_level: str = "info",
-    traffic: Mapping[str, TrafficPolicy | Mapping[str, Any]] | None = None,
-    log_predictions: bool = True,
-    max_body_bytes: int | None = None,
+    **settings: Any,
 ) -> None:
     """Serve ``models`` until interrupted (SIGINT/SIGTERM end it gracefully).
 
-    ``traffic``, ``log_predictions`` and ``max_body_bytes`` are those of :class:`ServerSettings`; the defaults
-    keep a prediction log, send no traffic to a challenger and take bodies of up to 16 MiB.
+    ``settings`` are :class:`ServerSettings` fields: ``default``, ``traffic``, ``log_predictions``,
+    ``max_body_bytes``, ``poll_interval``, ``upkeep_interval``.
     """
     import uvicorn
 
-    options = server_options(
-        models,
-        default=default,
-        poll_interval=poll_interval,
-        traffic=traffic,
-        log_predictions=log_predictions,
-        max_body_bytes=max_body_bytes,
-    )  # wrong options fail here, before any process starts
+    options = server_options(models, **settings)  # wrong options fail here, before any process starts
     os.environ[MODELS_VARIABLE] = json.dumps(options)
     uvicorn.run(
         "driftloop.serving._server:app_from_environment",
