@@ -590,11 +590,12 @@ def _upkeep(prediction_log: PredictionLog, labels: LabelStore) -> None:
         report = table.maintain()
         compacted = report.compaction
         log.info(
-            "upkeep of %s: %d files compacted into %d, %d old files deleted",
+            "upkeep of %s: %d files compacted into %d, %d old data files and %d expired log files deleted",
             table,
             0 if compacted is None else compacted.files_removed,
             0 if compacted is None else compacted.files_added,
             len(report.vacuumed),
+            len(report.expired_log_files),
         )
 
 
