@@ -205,7 +205,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     from driftloop.store.tables import TableStore
 
     tables = TableStore(workspace.settings.tables_url)
-    prediction_log = PredictionLog(tables) if settings.log_predictions else None
+    # The log commits from a process of its own: its encoding and commits never hold the server's interpreter lock.
+    prediction_log = PredictionLog(tables, separate_process=True) if settings.log_predictions else None
     labels = LabelStore(tables) if settings.log_predictions else None
     upkeep = None
     if prediction_log is not None and labels is not None and settings.upkeep_interval > 0:
@@ -228,6 +229,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             except DriftloopError as error:  # no challenger yet: the champion takes all traffic meanwhile
                 log.warning("no challenger for %s yet: %s", challenger.name, error.message)
         watcher.start()
+        if prediction_log is not None:
+            prediction_log.start()
         if upkeep is not None:
             upkeep.start()
         # The libraries and models loaded so far live as long as the process: keep them out of the cyclic

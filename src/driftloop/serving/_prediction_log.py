@@ -31,10 +31,9 @@ joins the ground truth with :meth:`PredictionLog.joined`.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +53,7 @@ from driftloop.serving._log_tables import (
 )
 from driftloop.serving._prediction_records import (
     PREDICTION_SCHEMA,
+    EncodedRow,
     PredictionRecord,
     RequestRows,
     Values,
@@ -61,11 +61,14 @@ from driftloop.serving._prediction_records import (
     encode_row,
     rows_in,
 )
+from driftloop.serving._process_writer import ProcessTableWriter
 
 if TYPE_CHECKING:
     from driftloop.store.tables import TableStore
 
 __all__ = ["JOINED_SCHEMA", "PredictionLog"]
+
+LoggedItem = PredictionRecord | RequestRows | EncodedRow
 
 JOINED_SCHEMA = pa.schema(
     [
@@ -86,27 +89,43 @@ class PredictionLog:
         table: The table's name.
         flush_interval: Seconds between two commits of the buffer; a prediction is on disk about this long
             (plus one commit) after it was appended.
+        separate_process: Commit from a child process (:mod:`~driftloop.serving._process_writer`), so the
+            encoding and committing never hold this process's interpreter lock: what a server wants.
         max_rows: The most predictions held while the storage fails; beyond it the oldest are dropped (and
             counted in :attr:`stats`).
     """
 
     def __init__(
-        self, tables: TableStore, *, table: str = "_predictions", flush_interval: float = 0.5, max_rows: int = 50_000
+        self,
+        tables: TableStore,
+        *,
+        table: str = "_predictions",
+        flush_interval: float = 0.5,
+        max_rows: int = 50_000,
+        separate_process: bool = False,
     ) -> None:
         self.tables = tables
         self.table = table
         self.flush_interval = flush_interval
         self.max_rows = max_rows
-        self._writer: BufferedTableWriter[PredictionRecord | RequestRows] = BufferedTableWriter(
-            tables,
-            table,
-            encode=encode_predictions,
-            schema=PREDICTION_SCHEMA,
-            size=rows_in,
-            flush_interval=flush_interval,
-            max_rows=max_rows,
-            properties={"driftloop.operation": "prediction log"},
+        options: dict[str, Any] = {
+            "encode": encode_predictions,
+            "schema": PREDICTION_SCHEMA,
+            "size": rows_in,
+            "flush_interval": flush_interval,
+            "max_rows": max_rows,
+            "properties": {"driftloop.operation": "prediction log"},
+        }
+        self._writer: BufferedTableWriter[LoggedItem] | ProcessTableWriter[LoggedItem] = (
+            ProcessTableWriter(tables.url, table, **options)
+            if separate_process
+            else BufferedTableWriter(tables, table, **options)
         )
+
+    def start(self) -> None:
+        """Start the writer process now, while the server starts (with ``separate_process``; else nothing)."""
+        if isinstance(self._writer, ProcessTableWriter):
+            self._writer.start()
 
     def __repr__(self) -> str:
         return f"PredictionLog({self.tables.uri(self.table)!r})"
@@ -158,14 +177,29 @@ class PredictionLog:
                 f"and {'none' if probabilities is None else len(probabilities)}."
             )
         moment = datetime.now(UTC) if at is None else at
-        logged: Mapping[str, Values] | str = columns
         if rows == 1:
-            # The common request: its inputs become one JSON text now (a few microseconds), so the buffer holds
-            # a string rather than a list per column until the flush: far fewer objects for the garbage
-            # collector to scan, and less work on the flushing thread. (Inputs that cannot be encoded stay as
-            # they are; the flush drops and counts them.)
-            with contextlib.suppress(InvalidInput):
-                logged = encode_row(columns)
+            # The common request: encoded now, in a few microseconds, the buffer holds one tuple (far fewer
+            # objects for the garbage collector to scan) and the flushing thread has little left to do.
+            try:
+                row = encode_row(
+                    request_ids[0],
+                    moment,
+                    model,
+                    version,
+                    columns,
+                    predictions[0],
+                    None if probabilities is None else probabilities[0],
+                    classes,
+                    () if flags is None else flags[0],
+                    latency_ms,
+                    served_by,
+                    protocol,
+                )
+            except InvalidInput:
+                pass  # kept as it came: the flush drops and counts what cannot be encoded
+            else:
+                self._writer.append([row])
+                return
         self._writer.append(
             [
                 RequestRows(
@@ -173,7 +207,7 @@ class PredictionLog:
                     moment,
                     model,
                     version,
-                    logged,
+                    columns,
                     predictions,
                     probabilities,
                     classes,

@@ -1,9 +1,11 @@
 """What the prediction log stores of a scored row, and how rows are encoded for the table.
 
-A row comes in as a :class:`PredictionRecord`, or as part of a whole request kept as the request held it
-(:class:`RequestRows`, what :meth:`~driftloop.serving._prediction_log.PredictionLog.append_request` buffers).
-:func:`encode_predictions` turns either into the table's columns on the flushing thread; inputs, outputs and
-probabilities become JSON text there, so the request path never encodes anything.
+A row comes in as a :class:`PredictionRecord`, as part of a whole request kept as the request held it
+(:class:`RequestRows`, what :meth:`~driftloop.serving._prediction_log.PredictionLog.append_request` buffers for a
+request of several rows), or, for a one-row request, already encoded (:func:`encode_row`: a few microseconds on
+the request path, which leave the buffer one tuple per request rather than a list per input column).
+:func:`encode_predictions` turns them into the table's columns on the flushing thread; inputs, outputs and
+probabilities are JSON text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from driftloop.serving._log_tables import TIMESTAMP
 
 __all__ = [
     "PREDICTION_SCHEMA",
+    "EncodedRow",
     "PredictionRecord",
     "RequestRows",
     "Values",
@@ -75,10 +78,7 @@ class PredictionRecord:
 
 
 class RequestRows:
-    """A scored request's rows, kept as the request held them until the flushing thread encodes them.
-
-    ``columns`` is the inputs by column, or for a one-row request its inputs already encoded (:func:`encode_row`).
-    """
+    """A scored request's rows, kept as the request held them until the flushing thread encodes them."""
 
     __slots__ = (
         "at",
@@ -101,7 +101,7 @@ class RequestRows:
         at: datetime,
         model: str,
         version: int,
-        columns: Mapping[str, Values] | str,
+        columns: Mapping[str, Values],
         predictions: Values,
         probabilities: Values | None,
         classes: Values | None,
@@ -124,75 +124,113 @@ class RequestRows:
         self.protocol = protocol
 
 
-def encode_predictions(items: Sequence[PredictionRecord | RequestRows]) -> pa.RecordBatch:
+EncodedRow = tuple[str, datetime, str, int, str, str, "str | None", float, list[str], str, str]
+"""One row in :data:`PREDICTION_SCHEMA`'s column order, its values as the table stores them."""
+
+
+def encode_predictions(items: Sequence[PredictionRecord | RequestRows | EncodedRow]) -> pa.RecordBatch:
     """The record batch of ``items`` in :data:`PREDICTION_SCHEMA` (runs on the flushing thread)."""
-    request_ids: list[str] = []
-    moments: list[datetime] = []
-    models: list[str] = []
-    versions: list[int] = []
-    inputs: list[str] = []
-    predictions: list[str] = []
-    probabilities: list[str | None] = []
-    latencies: list[float] = []
-    flags: list[list[str]] = []
-    served_by: list[str] = []
-    protocols: list[str] = []
+    rows: list[EncodedRow] = []
     for item in items:
-        if isinstance(item, PredictionRecord):
-            rows = 1
-            request_ids.append(item.request_id)
-            inputs.append(item.inputs if isinstance(item.inputs, str) else _json_text(item.inputs))
-            predictions.append(_json_text(item.prediction))
-            probabilities.append(None if item.probabilities is None else _json_text(item.probabilities))
-            flags.append(list(item.flags))
+        if type(item) is tuple:  # the common one-row request, encoded as it was logged
+            rows.append(item)
+        elif isinstance(item, PredictionRecord):
+            rows.append(_record_row(item))
+        elif isinstance(item, RequestRows):
+            rows.extend(_request_rows(item))
         else:
-            rows = len(item.request_ids)
-            request_ids.extend(item.request_ids)
-            inputs.extend([item.columns] if isinstance(item.columns, str) else _rows_as_json(item.columns, rows))
-            predictions.extend(_json_text(value) for value in _plain(item.predictions))
-            probabilities.extend(_probabilities_as_json(item.probabilities, item.classes, rows))
-            flags.extend([[]] * rows if item.flags is None else [list(row) for row in item.flags])
-            if len(flags) != len(request_ids):
-                raise InvalidInput(f"A request of {rows} row(s) has flags for {len(item.flags or ())} rows.")
-        moments.extend([item.at] * rows)
-        models.extend([item.model] * rows)
-        versions.extend([item.version] * rows)
-        latencies.extend([item.latency_ms] * rows)
-        served_by.extend([item.served_by] * rows)
-        protocols.extend([item.protocol] * rows)
-    for name, values in (("request_id", request_ids), ("model", models), ("served_by", served_by)):
-        if None in values:
+            raise InvalidInput(f"The prediction log cannot store a {type(item).__name__}.")
+    if not rows:
+        return pa.RecordBatch.from_pylist([], schema=PREDICTION_SCHEMA)
+    columns = list(zip(*rows, strict=True))
+    for index, name in ((0, "request_id"), (1, "time"), (2, "model"), (9, "served_by")):
+        if None in columns[index]:
             raise InvalidInput(f"A prediction has no {name}.")
-    if None in moments:
-        raise InvalidInput("A prediction has no time.")
-    columns = [
-        pa.array(request_ids, pa.string()),
-        pa.array(moments, TIMESTAMP),
-        pa.array(models, pa.string()),
-        pa.array(versions, pa.int64()),
-        pa.array(inputs, pa.string()),
-        pa.array(predictions, pa.string()),
-        pa.array(probabilities, pa.string()),
-        pa.array(latencies, pa.float64()),
-        pa.array(flags, pa.list_(pa.string())),
-        pa.array(served_by, pa.string()),
-        pa.array(protocols, pa.string()),
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=PREDICTION_SCHEMA)
+    arrays = [pa.array(values, field.type) for values, field in zip(columns, PREDICTION_SCHEMA, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=PREDICTION_SCHEMA)
 
 
-def encode_row(columns: Mapping[str, Values]) -> str:
-    """The inputs of a one-row request as the JSON object the table stores (``{"area": 75.0, ...}``).
+def encode_row(
+    request_id: str,
+    at: datetime,
+    model: str,
+    version: int,
+    columns: Mapping[str, Values],
+    prediction: Any,
+    probabilities: Any,
+    classes: Values | None,
+    flags: Sequence[str],
+    latency_ms: float,
+    served_by: str,
+    protocol: str,
+) -> EncodedRow:
+    """A one-row request as the table stores it (encoded when it is logged, in a few microseconds).
 
     Raises:
         InvalidInput: A column does not hold exactly one value.
     """
-    return _rows_as_json(columns, 1)[0]
+    return (
+        request_id,
+        at,
+        model,
+        version,
+        _rows_as_json(columns, 1)[0],
+        _json_text(prediction),
+        _probabilities_as_json(None if probabilities is None else [probabilities], classes, 1)[0],
+        latency_ms,
+        list(flags),
+        served_by,
+        protocol,
+    )
 
 
-def rows_in(item: PredictionRecord | RequestRows) -> int:
+def rows_in(item: PredictionRecord | RequestRows | EncodedRow) -> int:
     """How many rows a buffered item holds."""
-    return 1 if isinstance(item, PredictionRecord) else len(item.request_ids)
+    return len(item.request_ids) if isinstance(item, RequestRows) else 1
+
+
+def _record_row(record: PredictionRecord) -> EncodedRow:
+    return (
+        record.request_id,
+        record.at,
+        record.model,
+        record.version,
+        record.inputs if isinstance(record.inputs, str) else _json_text(record.inputs),
+        _json_text(record.prediction),
+        None if record.probabilities is None else _json_text(record.probabilities),
+        record.latency_ms,
+        list(record.flags),
+        record.served_by,
+        record.protocol,
+    )
+
+
+def _request_rows(item: RequestRows) -> list[EncodedRow]:
+    rows = len(item.request_ids)
+    inputs = _rows_as_json(item.columns, rows)
+    predictions = [_json_text(value) for value in _plain(item.predictions)]
+    probabilities = _probabilities_as_json(item.probabilities, item.classes, rows)
+    flags = [[] for _ in range(rows)] if item.flags is None else [list(row) for row in item.flags]
+    if len(predictions) != rows or len(flags) != rows:
+        raise InvalidInput(f"A request of {rows} row(s) has {len(predictions)} predictions and {len(flags)} flags.")
+    return [
+        (
+            request_id,
+            item.at,
+            item.model,
+            item.version,
+            row_inputs,
+            prediction,
+            row_probabilities,
+            item.latency_ms,
+            row_flags,
+            item.served_by,
+            item.protocol,
+        )
+        for request_id, row_inputs, prediction, row_probabilities, row_flags in zip(
+            item.request_ids, inputs, predictions, probabilities, flags, strict=True
+        )
+    ]
 
 
 # -- internals -------------------------------------------------------------------------------------------

