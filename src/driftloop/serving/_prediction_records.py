@@ -124,7 +124,7 @@ class RequestRows:
         self.protocol = protocol
 
 
-EncodedRow = tuple[str, datetime, str, int, str, str, "str | None", float, list[str], str, str]
+EncodedRow = tuple[str, datetime, str, int, str, str, "str | None", float, Sequence[str], str, str]
 """One row in :data:`PREDICTION_SCHEMA`'s column order, its values as the table stores them."""
 
 
@@ -178,7 +178,7 @@ def encode_row(
         _json_text(prediction),
         _probabilities_as_json(None if probabilities is None else [probabilities], classes, 1)[0],
         latency_ms,
-        list(flags),
+        tuple(flags),  # a tuple of text: the garbage collector stops tracking the row
         served_by,
         protocol,
     )
