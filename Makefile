@@ -42,6 +42,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/ingest.py
 	$(BENCH_VENV)/bin/python benchmarks/model_load.py
 	$(BENCH_VENV)/bin/python benchmarks/tuning.py
+	$(BENCH_VENV)/bin/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .driftloop .pytest_cache .mypy_cache .ruff_cache
