@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tests.conftest import IN_CI
-from tests.serving.test_server import free_port
+from tests.serving.test_server import free_port, wait_until_ready
 
 from driftloop import Workspace
 from driftloop.serving._prediction_log import PredictionLog
@@ -87,16 +87,7 @@ def test_alias_moves_under_load_fail_no_request(sqlite_workspace: Workspace, tmp
     base = f"http://127.0.0.1:{port}"
     polled = 0
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(base, server, (tmp_path / "server.log").read_text)
         time.sleep(1)  # both workers up
         load = subprocess.Popen(
             [wrk, "-t1", "-c8", "-d16s", "-s", str(script), f"{base}/invocations"], stdout=subprocess.PIPE, text=True

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import numpy as np
@@ -22,6 +24,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_ready(base: str, process: subprocess.Popen[Any], output: Callable[[], str], timeout: float = 90) -> None:
+    """Poll ``base``/readyz until the server answers 200; fail with its output if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, output()
+        assert time.monotonic() < deadline, "the server did not become ready"
+        time.sleep(0.2)
 
 
 def test_serve_starts_answers_and_stops_on_sigterm(sqlite_workspace: Workspace) -> None:
@@ -39,16 +55,7 @@ def test_serve_starts_answers_and_stops_on_sigterm(sqlite_workspace: Workspace) 
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(base, process, lambda: process.stdout.read() if process.stdout else "")
         body = {"dataframe_split": {"columns": ["area", "rooms"], "data": [[100.0, 2.0]]}}
         answer = httpx.post(f"{base}/invocations", json=body, timeout=10)
         assert answer.status_code == 200
