@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from driftloop.errors import InvalidInput, NotFound
-from driftloop.serving import _log_tables
+from driftloop.serving import _log_expiry
 from driftloop.serving._log_tables import expire_log, maintain_table, vacuum_table
 from driftloop.serving._prediction_log import PredictionLog
 from driftloop.serving._prediction_records import PredictionRecord
@@ -181,7 +181,7 @@ def test_a_crash_while_deleting_leaves_every_kept_version_readable(
         deletions.append(path)
         filesystem.delete_file(path)
 
-    monkeypatch.setattr(_log_tables, "_delete_file", crash_after_six)
+    monkeypatch.setattr(_log_expiry, "_delete_file", crash_after_six)
     with pytest.raises(KeyboardInterrupt):
         expire_log(tables, TABLE, retain_hours=0, keep_versions=[5], now=LATER)
     assert [Path(path).name for path in deletions] == [f"{version:020d}.json" for version in (0, 1, 2, 3, 4, 6)]

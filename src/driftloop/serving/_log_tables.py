@@ -18,43 +18,31 @@ So every compaction commits a Delta application transaction (``txn``) under one 
 which the conflict check does compare: of two compactions started from the same version, the second fails with
 :class:`~driftloop.errors.Conflict`. Appends carry no ``txn`` and never conflict with a compaction.
 
-Every commit also adds a JSON file to ``_delta_log/`` (two a second per server), and deltalake's log cleanup
-stays off because it would break reading old versions: ``DeltaTable.cleanup_metadata()`` deletes every log
-file older than ``delta.logRetentionDuration`` below the newest checkpoint, checkpoints of older versions
-included, and knows nothing of the versions a report refers to. :func:`expire_log` deletes them itself: it
-cuts at the oldest version younger than ``retain_hours``, writes a checkpoint at the cut and at each version
-in ``keep_versions`` below it (deltalake 1.x checkpoints any version it can load, and never moves
-``_last_checkpoint`` back), and only then deletes what lies below, oldest first, so a crash at any point
-leaves the latest version and the kept ones readable. A version whose log entries went reads as
-:class:`~driftloop.errors.NotFound` saying so.
+Old log entries are expired by :mod:`~driftloop.serving._log_expiry`.
 
 deltalake's own compaction is not used for a second reason: it writes the files itself, with its own Arrow types
 (``list<element>`` where the log writes ``list<item>``), while the tables are read through pyarrow.
 
-The functions reach into :class:`~driftloop.store.tables.TableStore` for its Delta table handle and error
-translation; they belong there as methods once the store grows them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import posixpath
-import re
-import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from driftloop.errors import Conflict, InvalidInput, NotFound, StoreError
+from driftloop.serving._log_expiry import check_retain_hours, expire_log, expiry_errors, kept_versions
 from driftloop.store.tables._log import COMMIT_TOKEN, find_commit
 
 if TYPE_CHECKING:
@@ -83,7 +71,6 @@ DEFAULT_RETAIN_HOURS = 168
 ORPHAN_GRACE_HOURS = 24
 # The log files expiry may delete: commits and classic single-file checkpoints. Anything else (multi-part or
 # V2 checkpoints, _last_checkpoint, temporary files) is left alone.
-LOG_FILE = re.compile(r"(\d{20})\.(json|checkpoint\.parquet)")
 
 
 @dataclass(frozen=True)
@@ -130,9 +117,9 @@ def read_committed(
     if table_version is None:
         dataset = tables.dataset(table, latest)
     else:
-        with _expiry_errors(tables, table, [table_version]):
+        with expiry_errors(tables, table, [table_version]):
             dataset = tables.dataset(table, table_version)
-    with _errors(tables, f"reading table {table!r}"):
+    with tables.errors(f"reading table {table!r}"):
         rows = dataset.to_table(filter=where)
     return rows if rows.schema.equals(schema) else rows.select(schema.names).cast(schema)
 
@@ -178,12 +165,12 @@ def compact_table(
     read_version = tables.latest_version(table)
     if read_version is None or read_version < older_than_versions:
         return nothing
-    with _errors(tables, f"planning the compaction of table {table!r}"):
-        snapshot = _delta_table(tables, table, read_version)
+    with tables.errors(f"planning the compaction of table {table!r}"):
+        snapshot = tables.delta_table(table, read_version)
         files = _live_files(snapshot)
         if older_than_versions:
             settled = {
-                path for path, _, _ in _live_files(_delta_table(tables, table, read_version - older_than_versions))
+                path for path, _, _ in _live_files(tables.delta_table(table, read_version - older_than_versions))
             }
             files = [entry for entry in files if entry[0] in settled]
     bins = _bins(sorted(files), target_rows)
@@ -229,14 +216,14 @@ def vacuum_table(
     """
     from deltalake.transaction import PostCommitHookProperties
 
-    _check_retain_hours(retain_hours)
+    check_retain_hours(retain_hours)
     latest = tables.latest_version(table)
     if latest is None:
         return []
-    kept = _kept_versions(table, keep_versions, latest)
+    kept = kept_versions(table, keep_versions, latest)
     # A kept version whose log entries expired cannot be loaded, and the vacuum fails: say which.
-    with _expiry_errors(tables, table, kept), _errors(tables, f"vacuuming table {table!r}"):
-        deleted = _delta_table(tables, table, None).vacuum(
+    with expiry_errors(tables, table, kept), tables.errors(f"vacuuming table {table!r}"):
+        deleted = tables.delta_table(table).vacuum(
             retention_hours=retain_hours,
             dry_run=False,
             enforce_retention_duration=False,
@@ -251,63 +238,10 @@ def checkpoint_table(tables: TableStore, table: str) -> int | None:
     """Write a checkpoint of the latest version, so readers replay one Parquet file instead of many JSON ones."""
     if tables.latest_version(table) is None:
         return None
-    with _errors(tables, f"checkpointing table {table!r}"):
-        snapshot = _delta_table(tables, table, None)
+    with tables.errors(f"checkpointing table {table!r}"):
+        snapshot = tables.delta_table(table)
         snapshot.create_checkpoint()
         return int(snapshot.version())
-
-
-def expire_log(
-    tables: TableStore,
-    table: str,
-    *,
-    retain_hours: int,
-    keep_versions: Sequence[int] = (),
-    now: datetime | None = None,
-) -> list[str]:
-    """Delete the log entries of ``table`` older than ``retain_hours``; returns their paths in the table folder.
-
-    The cut is the oldest version whose commit is younger than ``retain_hours`` (the latest when all are
-    older). Every version from the cut on reads back as before, and so does each version in ``keep_versions``:
-    a checkpoint is written at the cut and at each kept version below it, then the commits and checkpoints
-    below the cut that no kept version needs are deleted, oldest first. Any other version below the cut then
-    reads as :class:`~driftloop.errors.NotFound`.
-
-    A commit's age is its file's modification time, as the storage reports it.
-
-    Args:
-        tables: The table store.
-        table: The table whose ``_delta_log/`` to trim.
-        retain_hours: How long every version stays readable.
-        keep_versions: The versions that stay readable whatever their age (those a report refers to).
-        now: The moment ages are counted from (timezone-aware; the current time by default).
-
-    Raises:
-        NotFound: A version in ``keep_versions`` already expired: it can no longer be kept.
-    """
-    _check_retain_hours(retain_hours)
-    moment = _moment(now)
-    latest = tables.latest_version(table)
-    if latest is None:
-        return []
-    kept = _kept_versions(table, keep_versions, latest)
-    with _errors(tables, f"listing the log of table {table!r}"):
-        files = _log_files(tables, table)
-    cut = _cut_version(files, cutoff_ns=int((moment.timestamp() - retain_hours * 3600) * 1e9))
-    # Checkpoints first: until they exist nothing is deleted, and once they do, the latest version and the kept
-    # ones no longer need any file below the cut. (A kept version that already expired fails here.)
-    checkpointed = {entry.version for entry in files if entry.kind == "checkpoint"}
-    for version in kept:
-        if version < cut and version not in checkpointed:
-            _checkpoint_version(tables, table, version)
-    expired = [entry for entry in files if entry.version < cut and entry.version not in kept]
-    if not expired:
-        return []
-    if cut not in checkpointed:
-        _checkpoint_version(tables, table, cut)
-    deleted = _delete_oldest_first(tables, table, expired)
-    log.info("expired %d log file(s) of table %r below version %d", len(deleted), table, cut)
-    return deleted
 
 
 def maintain_table(
@@ -347,153 +281,6 @@ def maintain_table(
 
 
 # -- internals -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _LogFile:
-    """A commit or checkpoint in ``_delta_log/``."""
-
-    name: str
-    version: int
-    kind: Literal["commit", "checkpoint"]
-    modified_ns: int
-
-
-def _check_retain_hours(retain_hours: object) -> None:
-    if isinstance(retain_hours, bool) or not isinstance(retain_hours, int) or retain_hours < 0:
-        raise InvalidInput(f"The 'retain_hours' must be an integer >= 0; got {retain_hours!r}.")
-
-
-def _moment(now: object) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if not isinstance(now, datetime) or now.tzinfo is None:
-        raise InvalidInput(f"The 'now' must be a timezone-aware datetime, such as datetime.now(UTC); got {now!r}.")
-    return now
-
-
-def _kept_versions(table: str, keep_versions: Sequence[int], latest: int) -> list[int]:
-    kept = sorted(set(keep_versions))
-    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= latest for v in kept):
-        raise InvalidInput(f"The 'keep_versions' must be versions of table {table!r} (0 to {latest}); got {kept}.")
-    return kept
-
-
-def _log_files(tables: TableStore, table: str) -> list[_LogFile]:
-    """The commits and checkpoints in the table's ``_delta_log/``, oldest version first (one listing)."""
-    from pyarrow import fs
-
-    selector = fs.FileSelector(f"{_table_path(tables, table)}/_delta_log", allow_not_found=True)
-    files = []
-    for info in tables._filesystem().get_file_info(selector):
-        match = LOG_FILE.fullmatch(info.base_name)
-        if info.type == fs.FileType.File and match:
-            # A storage that reports no modification time makes the file look young: it is kept.
-            modified = sys.maxsize if info.mtime_ns is None else int(info.mtime_ns)
-            kind: Literal["commit", "checkpoint"] = "commit" if match[2] == "json" else "checkpoint"
-            files.append(_LogFile(info.base_name, int(match[1]), kind, modified))
-    return sorted(files, key=lambda entry: (entry.version, entry.name))
-
-
-def _cut_version(files: list[_LogFile], *, cutoff_ns: int) -> int:
-    """The oldest version whose commit was written at or after ``cutoff_ns``; the newest when none was.
-
-    The first young commit ends the search: every version below the cut is old, even where writers' clocks
-    disagree and a later commit carries an earlier time.
-
-    >>> old, young = 10, 20
-    >>> _cut_version([_LogFile("a", 0, "commit", old), _LogFile("b", 1, "commit", young)], cutoff_ns=15)
-    1
-    >>> _cut_version([_LogFile("a", 0, "commit", old), _LogFile("b", 1, "commit", old)], cutoff_ns=15)
-    1
-    """
-    commits = [entry for entry in files if entry.kind == "commit"]
-    for entry in commits:
-        if entry.modified_ns >= cutoff_ns:
-            return entry.version
-    return commits[-1].version if commits else 0
-
-
-def _checkpoint_version(tables: TableStore, table: str, version: int) -> None:
-    with (
-        _expiry_errors(tables, table, [version]),
-        _errors(tables, f"checkpointing version {version} of table {table!r}"),
-    ):
-        _delta_table(tables, table, version).create_checkpoint()
-
-
-def _delete_oldest_first(tables: TableStore, table: str, files: list[_LogFile]) -> list[str]:
-    """Delete ``files`` from the oldest version up: a crash leaves a log that still starts at a checkpoint."""
-    folder = f"{_table_path(tables, table)}/_delta_log"
-    deleted: list[str] = []
-    with _errors(tables, f"deleting expired log files of table {table!r}"):
-        filesystem = tables._filesystem()
-        for entry in sorted(files, key=lambda entry: (entry.version, entry.name)):
-            _delete_file(filesystem, f"{folder}/{entry.name}")
-            deleted.append(f"_delta_log/{entry.name}")
-    return deleted
-
-
-def _delete_file(filesystem: Any, path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):  # another maintenance run deleted it first
-        filesystem.delete_file(path)
-
-
-@contextlib.contextmanager
-def _expiry_errors(tables: TableStore, table: str, versions: Iterable[int]) -> Iterator[None]:
-    """Turn a failure to load one of ``versions`` whose log entries expired into NotFound saying so.
-
-    deltalake reports such a version as a missing table (below every checkpoint left) or as a log segment
-    that ends early (between two): neither names the cause. Only when the load fails is the log listed.
-    """
-    try:
-        yield
-    except (NotFound, StoreError) as error:
-        expired: NotFound | None = None
-        with contextlib.suppress(StoreError):
-            expired = _expired_error(tables, table, list(versions))
-        if expired is None:
-            raise
-        raise expired from error
-
-
-def _expired_error(tables: TableStore, table: str, versions: list[int]) -> NotFound | None:
-    """NotFound naming the ``versions`` (all at most the latest) whose log entries are gone; None if none are."""
-    with _errors(tables, f"listing the log of table {table!r}"):
-        files = _log_files(tables, table)
-    present = {entry.version for entry in files}
-    expired = [version for version in versions if version not in present]
-    if not expired:
-        return None
-    commits = {entry.version for entry in files if entry.kind == "commit"}
-    checkpoints = {entry.version for entry in files if entry.kind == "checkpoint"}
-    oldest = _oldest_readable(commits, checkpoints)
-    kept = sorted(version for version in checkpoints if oldest is None or version < oldest)
-    which = f"version {expired[0]} is" if len(expired) == 1 else f"versions {', '.join(map(str, expired))} are"
-    readable = "" if oldest is None else f" Versions from {oldest} on read back"
-    if kept:
-        readable += f", and so do the versions kept on purpose ({', '.join(map(str, kept))})"
-    return NotFound(
-        f"Table {table!r} {which} older than the retention of its log: the log entries were deleted, so it "
-        f"no longer reads back.{readable}{'.' if readable else ''}"
-    )
-
-
-def _oldest_readable(commits: set[int], checkpoints: set[int]) -> int | None:
-    """The oldest version of the unbroken run of commits up to the latest that starts at a checkpoint (or 0).
-
-    >>> _oldest_readable({4, 9, 10, 11, 12}, {4, 10})
-    10
-    """
-    if not commits:
-        return None
-    oldest = None
-    version = max(commits)
-    while version in commits:
-        if version in checkpoints or version == 0:
-            oldest = version
-        version -= 1
-    return oldest
 
 
 def _bins(files: list[tuple[str, int, int]], target_rows: int) -> list[list[tuple[str, int, int]]]:
@@ -572,7 +359,7 @@ def _commit_rewrite(
         app_transactions=[Transaction(COMPACTION_APP_ID, previous + 1)],
     )
     try:
-        with _errors(tables, f"committing the compaction of table {table!r}"):
+        with tables.errors(f"committing the compaction of table {table!r}"):
             snapshot.create_write_transaction(
                 actions,
                 mode="append",
@@ -585,21 +372,8 @@ def _commit_rewrite(
         # them would break it. vacuum_table deletes them once they are old if no version refers to them.
         log.warning("the compaction of table %r did not commit; its %d new file(s) stay", table, len(staged))
         raise
-    with _errors(tables, f"reading the log of table {table!r}"):
+    with tables.errors(f"reading the log of table {table!r}"):
         version = find_commit(dataset.filesystem, folder, token, after=read_version)
     if version is None:
         raise StoreError(f"The compaction of table {table!r} is not in its Delta log after its commit returned.")
     return version
-
-
-def _delta_table(tables: TableStore, table: str, version: int | None) -> Any:
-    return tables._require(table, version)
-
-
-def _table_path(tables: TableStore, table: str) -> str:
-    """The table's folder as the store's pyarrow filesystem names it."""
-    return tables._location.table_path(table)
-
-
-def _errors(tables: TableStore, action: str) -> Any:
-    return tables._errors(action)

@@ -105,7 +105,7 @@ class TableStore:
     def exists(self, table: str) -> bool:
         from deltalake import DeltaTable
 
-        with self._errors(f"looking for table {table!r}"):
+        with self.errors(f"looking for table {table!r}"):
             return bool(DeltaTable.is_deltatable(self.uri(table), storage_options=self._options()))
 
     # -- writing -----------------------------------------------------------------------------------
@@ -119,8 +119,8 @@ class TableStore:
         the caller's thread produces the next batch (both mostly run outside the GIL).
         """
         folder = self._location.table_path(table)
-        with self._errors(f"staging table {table!r}"):
-            filesystem = self._filesystem()
+        with self.errors(f"staging table {table!r}"):
+            filesystem = self.filesystem()
             if self._location.is_local:
                 Path(folder).mkdir(parents=True, exist_ok=True)
         sink = _ParquetSink(filesystem, folder, StagedWrite(table=table, schema=fallback_schema))
@@ -148,7 +148,7 @@ class TableStore:
         writer.join()
         if sink.error is not None:
             self.discard(sink.staged, extra=sink.open_files())
-            with self._errors(f"staging table {table!r}"):
+            with self.errors(f"staging table {table!r}"):
                 raise sink.error
         return sink.staged
 
@@ -169,7 +169,7 @@ class TableStore:
         # version must read back forever, so only checkpoints are written.
         hooks = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
         table_path = self._location.table_path(staged.table)
-        with self._errors(f"committing to table {staged.table!r}"):
+        with self.errors(f"committing to table {staged.table!r}"):
             existing = self._open(staged.table)
             base = -1 if existing is None else int(existing.version())
             try:
@@ -189,11 +189,11 @@ class TableStore:
                 # its files then belong to the table and must not be discarded as if it had not.
                 landed = None
                 with contextlib.suppress(Exception):
-                    landed = find_commit(self._filesystem(), table_path, token, after=base)
+                    landed = find_commit(self.filesystem(), table_path, token, after=base)
                 if landed is None:
                     raise
                 return landed
-            version = find_commit(self._filesystem(), table_path, token, after=base)
+            version = find_commit(self.filesystem(), table_path, token, after=base)
         if version is None:
             raise StoreError(
                 f"The commit to table {staged.table!r} under {self.url} is not in its Delta log: another "
@@ -209,8 +209,8 @@ class TableStore:
         file; Delta readers ignore it.
         """
         folder = self._location.table_path(staged.table)
-        with self._errors(f"discarding files staged for table {staged.table!r}"):
-            filesystem = self._filesystem()
+        with self.errors(f"discarding files staged for table {staged.table!r}"):
+            filesystem = self.filesystem()
             for name in [path for path, _, _ in staged.files] + list(extra):
                 with contextlib.suppress(FileNotFoundError):
                     filesystem.delete_file(f"{folder}/{name}")
@@ -225,8 +225,8 @@ class TableStore:
         from pyarrow import fs
 
         folder = self._location.table_path(table)
-        with self._errors(f"vacuuming table {table!r}"):
-            filesystem = self._filesystem()
+        with self.errors(f"vacuuming table {table!r}"):
+            filesystem = self.filesystem()
             cutoff_ns = (time.time() - older_than) * 1e9
             candidates = {
                 info.base_name
@@ -243,38 +243,38 @@ class TableStore:
 
     def restore(self, table: str, version: int) -> None:
         """Make ``version`` the table's current state again (a new Delta commit)."""
-        with self._errors(f"restoring table {table!r} to version {version}"):
-            self._require(table).restore(version)
+        with self.errors(f"restoring table {table!r} to version {version}"):
+            self.delta_table(table).restore(version)
 
     # -- reading -----------------------------------------------------------------------------------
 
     def latest_version(self, table: str) -> int | None:
-        with self._errors(f"reading the version of table {table!r}"):
+        with self.errors(f"reading the version of table {table!r}"):
             existing = self._open(table)
             return None if existing is None else int(existing.version())
 
     def dataset(self, table: str, version: int) -> pads.Dataset:
         """The table as it was at Delta ``version``, as a lazily read pyarrow dataset."""
-        with self._errors(f"opening version {version} of table {table!r}"):
-            snapshot = self._require(table, version)
+        with self.errors(f"opening version {version} of table {table!r}"):
+            snapshot = self.delta_table(table, version)
             files = sorted(self._location.path_of(uri) for uri in snapshot.file_uris())
             if files:  # the files carry the exact Arrow types we wrote; Delta's schema may widen them
-                return pads.dataset(files, format="parquet", filesystem=self._filesystem())
+                return pads.dataset(files, format="parquet", filesystem=self.filesystem())
             return pads.dataset([], schema=pa.schema(snapshot.schema().to_arrow()), format="parquet")
 
     def read(self, table: str, version: int) -> pa.Table:
         dataset = self.dataset(table, version)
-        with self._errors(f"reading version {version} of table {table!r}"):
+        with self.errors(f"reading version {version} of table {table!r}"):
             return dataset.to_table()
 
     def batches(self, table: str, version: int, *, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
         dataset = self.dataset(table, version)
-        with self._errors(f"reading version {version} of table {table!r}"):
+        with self.errors(f"reading version {version} of table {table!r}"):
             yield from dataset.to_batches(batch_size=batch_size)
 
     def history(self, table: str) -> list[dict[str, Any]]:
-        with self._errors(f"reading the history of table {table!r}"):
-            return list(self._require(table).history())
+        with self.errors(f"reading the history of table {table!r}"):
+            return list(self.delta_table(table).history())
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -305,7 +305,7 @@ class TableStore:
         except DeltaError:
             created_by_other = self._open(staged.table)
             table_path = self._location.table_path(staged.table)
-            if created_by_other is None or find_commit(self._filesystem(), table_path, token, after=-1) is not None:
+            if created_by_other is None or find_commit(self.filesystem(), table_path, token, after=-1) is not None:
                 raise
             return created_by_other
 
@@ -318,7 +318,14 @@ class TableStore:
         except TableNotFoundError:
             return None
 
-    def _require(self, table: str, version: int | None = None) -> DeltaTable:
+    # -- for the upkeep of the serving tables (compaction, vacuum, log expiry) -----------------------------
+
+    def delta_table(self, table: str, version: int | None = None) -> DeltaTable:
+        """The deltalake handle of ``table`` at ``version`` (the latest by default).
+
+        Raises:
+            NotFound: No such table (or version).
+        """
         existing = self._open(table, version)
         if existing is None:
             raise NotFound(f"No table {table!r} under {self.url}.")
@@ -333,7 +340,11 @@ class TableStore:
     def _options(self) -> dict[str, str] | None:
         return None if self._location.is_local else dict(self._s3().options)
 
-    def _filesystem(self) -> Any:
+    def table_path(self, table: str) -> str:
+        """The table's folder as :meth:`filesystem` names it."""
+        return self._location.table_path(table)
+
+    def filesystem(self) -> Any:
         """The pyarrow filesystem the Parquet files are written and read through (built once)."""
         if self._filesystem_instance is None:
             if self._location.is_local:
@@ -347,7 +358,8 @@ class TableStore:
                     self._filesystem_instance = filesystem
         return self._filesystem_instance
 
-    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+    def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """A context that turns the storage's errors while doing ``action`` into driftloop's (secrets removed)."""
         secrets = () if self._location.is_local else self._s3().secrets
         return storage_errors(self.url, action, secrets)
 
