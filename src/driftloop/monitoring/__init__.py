@@ -1,0 +1,1 @@
+"""Monitoring: data drift, concept drift, data quality and estimated performance of served models."""
