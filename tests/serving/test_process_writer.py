@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from driftloop.errors import InvalidState
 from driftloop.serving._prediction_log import PredictionLog
 from driftloop.store.tables import TableStore
 
@@ -96,3 +98,15 @@ def test_when_the_server_dies_the_child_commits_what_it_received(tmp_path: Path)
         assert time.monotonic() < deadline, "the child did not commit after the server died"
         time.sleep(0.1)
     assert PredictionLog(TableStore(str(tables))).read().num_rows == 300
+
+
+def test_a_closed_writer_starts_no_new_process(tmp_path: Path) -> None:
+    log = PredictionLog(TableStore(str(tmp_path)), separate_process=True)
+    append(log, 0, 3)
+    log.close()
+    with pytest.raises(InvalidState):
+        log.flush()
+    with pytest.raises(InvalidState):
+        append(log, 3, 1)
+    assert log._writer._child is None  # type: ignore[union-attr]
+    assert log.stats.written == 3

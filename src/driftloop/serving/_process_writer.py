@@ -132,7 +132,10 @@ class ProcessTableWriter(Generic[Item]):
 
         Raises:
             StoreError: The child's commit failed (its rows stay buffered there and are retried).
+            InvalidState: The writer was closed (everything was committed then).
         """
+        if self._closed:
+            raise InvalidState(f"The writer of table {self.table!r} is closed; its rows were committed at close.")
         self._ship()
         answer = self._ask(("flush",))
         if isinstance(answer, BaseException):
