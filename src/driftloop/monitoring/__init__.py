@@ -1,1 +1,28 @@
-"""Monitoring: data drift, concept drift, data quality and estimated performance of served models."""
+"""Monitoring: data drift, concept drift and estimated performance of served models.
+
+- :func:`compare` tests two windows of data (any two DataFrames, no workspace needed) for drift, feature by
+  feature, as a whole and, optionally, jointly (a domain classifier);
+- :class:`ConceptDriftMonitor` watches a model's error stream as labels arrive;
+- :func:`check_window_performance` compares a labelled window's metrics with the validation ones;
+- :class:`PerformanceEstimator` estimates performance before labels arrive (covariate shift only).
+"""
+
+from driftloop.monitoring._concept import ConceptDriftEvent, ConceptDriftMonitor
+from driftloop.monitoring._drift import DriftReport, FeatureDrift, compare
+from driftloop.monitoring._estimation import PerformanceEstimate, PerformanceEstimator
+from driftloop.monitoring._multivariate import MultivariateDrift
+from driftloop.monitoring._window_performance import MetricCheck, PerformanceCheck, check_window_performance
+
+__all__ = [
+    "ConceptDriftEvent",
+    "ConceptDriftMonitor",
+    "DriftReport",
+    "FeatureDrift",
+    "MetricCheck",
+    "MultivariateDrift",
+    "PerformanceCheck",
+    "PerformanceEstimate",
+    "PerformanceEstimator",
+    "check_window_performance",
+    "compare",
+]
