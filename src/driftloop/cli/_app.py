@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from driftloop.cli import _data, _db, _experiments, _housekeeping, _models, _runs, _serving, _training
+from driftloop.cli import _data, _db, _experiments, _housekeeping, _models, _monitoring, _runs, _serving, _training
 from driftloop.cli._output import Context, fail, use, workspace
 from driftloop.errors import DriftloopError
 
@@ -26,6 +26,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_data.app, name="data")
 app.add_typer(_db.app, name="db")
 app.add_typer(_models.app, name="models")
+app.add_typer(_monitoring.app, name="monitor")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)

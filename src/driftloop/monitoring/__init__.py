@@ -4,12 +4,15 @@
   feature, as a whole and, optionally, jointly (a domain classifier);
 - :class:`ConceptDriftMonitor` watches a model's error stream as labels arrive;
 - :func:`check_window_performance` compares a labelled window's metrics with the validation ones;
-- :class:`PerformanceEstimator` estimates performance before labels arrive (covariate shift only).
+- :class:`PerformanceEstimator` estimates performance before labels arrive (covariate shift only);
+- :func:`check_live_drift` compares a served model's latest logged traffic with its version's holdout
+  (``driftloop monitor check``).
 """
 
 from driftloop.monitoring._concept import ConceptDriftEvent, ConceptDriftMonitor
 from driftloop.monitoring._drift import DriftReport, FeatureDrift, compare
 from driftloop.monitoring._estimation import PerformanceEstimate, PerformanceEstimator
+from driftloop.monitoring._live import LiveCheck, LogWindow, check_live_drift, read_window
 from driftloop.monitoring._multivariate import MultivariateDrift
 from driftloop.monitoring._window_performance import MetricCheck, PerformanceCheck, check_window_performance
 
@@ -18,11 +21,15 @@ __all__ = [
     "ConceptDriftMonitor",
     "DriftReport",
     "FeatureDrift",
+    "LiveCheck",
+    "LogWindow",
     "MetricCheck",
     "MultivariateDrift",
     "PerformanceCheck",
     "PerformanceEstimate",
     "PerformanceEstimator",
+    "check_live_drift",
     "check_window_performance",
     "compare",
+    "read_window",
 ]

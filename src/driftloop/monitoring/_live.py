@@ -1,0 +1,183 @@
+"""Drift of a served model's live traffic: a window of the prediction log against the version's reference.
+
+The reference is the version's holdout, the rows it was scored on at registration and never trained on (the
+registry stores them with the version), and the model's own predictions on them; the current window is the
+latest ``last`` predictions of the model in the prediction log, or those made between ``since`` and ``until``.
+Both go to :func:`~driftloop.monitoring.compare`: every feature of the version's signature, the prediction as
+prediction drift, and optionally the joint distribution.
+
+The log keeps inputs as JSON text (models differ in their columns); a window's inputs are decoded into columns
+with Polars, in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+import polars as pl
+import pyarrow as pa
+
+from driftloop.errors import InvalidData, InvalidInput
+from driftloop.monitoring._drift import DriftReport, compare
+
+if TYPE_CHECKING:
+    from driftloop.entities.models import ModelVersionInfo
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.workspace import Workspace
+
+__all__ = ["LiveCheck", "LogWindow", "check_live_drift", "read_window"]
+
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """A window of one model's predictions, its inputs decoded into columns."""
+
+    model: str
+    rows: int
+    inputs: pl.DataFrame
+    predictions: pl.Series
+    first_at: datetime | None
+    last_at: datetime | None
+    versions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    """What :func:`check_live_drift` compared, and what it found."""
+
+    version: ModelVersionInfo
+    window: LogWindow
+    reference_rows: int
+    report: DriftReport
+
+    @property
+    def drifted(self) -> bool:
+        """Whether the dataset, the prediction or the joint distribution drifted (what fails a check)."""
+        report = self.report
+        prediction = report.prediction is not None and report.prediction.drifted is True
+        joint = report.multivariate is not None and report.multivariate.drifted is True
+        return report.dataset_drift is True or prediction or joint
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.version.model,
+            "version": self.version.number,
+            "reference_rows": self.reference_rows,
+            "window": {
+                "rows": self.window.rows,
+                "first_at": None if self.window.first_at is None else self.window.first_at.isoformat(),
+                "last_at": None if self.window.last_at is None else self.window.last_at.isoformat(),
+                "versions": list(self.window.versions),
+            },
+            "drifted": self.drifted,
+            "report": self.report.to_dict(),
+        }
+
+
+def read_window(
+    log: PredictionLog,
+    model: str,
+    *,
+    last: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> LogWindow:
+    """The model's predictions made in ``[since, until)``, the latest ``last`` of them when given.
+
+    Raises:
+        InvalidInput: ``last`` is not a positive whole number.
+    """
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+        raise InvalidInput(f"'last' must be a whole number of predictions >= 1; got {last!r}.")
+    rows = log.read(model, since=since, until=until)
+    if last is not None and rows.num_rows > last:
+        rows = rows.slice(rows.num_rows - last)
+    moments = rows.column("at").to_pylist()
+    return LogWindow(
+        model=model,
+        rows=rows.num_rows,
+        inputs=_decoded_objects(rows.column("inputs")),
+        predictions=_decoded_values(rows.column("prediction")).alias(PREDICTION),
+        first_at=moments[0] if moments else None,
+        last_at=moments[-1] if moments else None,
+        versions=tuple(sorted(set(rows.column("version").to_pylist()))),
+    )
+
+
+def check_live_drift(
+    workspace: Workspace,
+    reference: str,
+    *,
+    last: int | None = 1_000,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    multivariate: bool = False,
+) -> LiveCheck:
+    """Compare the latest traffic of a served model with the reference of the version ``reference`` names.
+
+    Args:
+        workspace: The workspace whose registry and prediction log to read.
+        reference: The model version: ``"houses"`` (its champion), ``"houses@challenger"``, ``"houses/3"``.
+        last: How many of the latest predictions form the window (None: all in ``[since, until)``).
+        since: Only predictions made at or after this moment (timezone-aware).
+        until: Only predictions made before this moment.
+        multivariate: Also test the joint distribution with a domain classifier.
+
+    Raises:
+        NotFound: The version does not exist, or was registered without a holdout to compare with.
+        InvalidData: The window is empty (the message names the model).
+    """
+    from driftloop.registry import parse_reference
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.store.tables import TableStore
+
+    parsed = parse_reference(reference)
+    text = reference if parsed.version is not None or parsed.alias is not None else f"{reference}@champion"
+    version = workspace.models.get(text)
+    holdout = workspace.models.holdout(version.reference)
+    signature = workspace.models.signature(version.reference)
+    features = list(signature.features) if signature is not None else [c for c in holdout.columns]
+    model = workspace.models.load(version.reference)
+    expected = holdout[features].assign(**{PREDICTION: model.predict(holdout[features])})
+    log = PredictionLog(TableStore(workspace.settings.tables_url))
+    window = read_window(log, version.model, last=last, since=since, until=until)
+    if not window.rows:
+        raise InvalidData(
+            f"The prediction log holds no predictions of {version.model!r} in the window asked for: nothing to "
+            "compare (is the model served with its prediction log on?)."
+        )
+    current = window.inputs.with_columns(window.predictions)
+    report = compare(
+        pl.from_pandas(expected),
+        current,
+        columns=features,
+        prediction=PREDICTION,
+        multivariate=multivariate,
+    )
+    return LiveCheck(version=version, window=window, reference_rows=len(holdout), report=report)
+
+
+def _decoded_objects(texts: pa.ChunkedArray) -> pl.DataFrame:
+    """JSON objects (one per row) as columns; rows lacking a key get null there."""
+    series = cast(pl.Series, pl.from_arrow(texts))
+    if series.len() == 0:
+        return pl.DataFrame()
+    try:
+        return series.str.json_decode(infer_schema_length=None).struct.unnest()
+    except pl.exceptions.PolarsError:  # a column whose values differ in kind across rows: decode row by row
+        return pl.DataFrame([orjson.loads(text) for text in series.to_list()], strict=False, infer_schema_length=None)
+
+
+def _decoded_values(texts: pa.ChunkedArray) -> pl.Series:
+    series = cast(pl.Series, pl.from_arrow(texts))
+    if series.len() == 0:
+        return pl.Series(PREDICTION, [], dtype=pl.Float64)
+    try:
+        return series.str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return pl.Series(PREDICTION, [orjson.loads(text) for text in series.to_list()], strict=False)

@@ -1,0 +1,75 @@
+"""``driftloop monitor check|compare``: exit 1 on drift, 0 without; bad input raises the error the command's
+boundary prints as one line (tests/cli/test_serving_cli.py checks that boundary in a real process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from fastapi.testclient import TestClient
+from tests.monitoring.test_live import send
+from tests.serving.test_app import classifier, houses
+from typer.testing import CliRunner
+
+from driftloop import Workspace
+from driftloop.cli._app import app
+from driftloop.serving import ServerSettings, create_app
+
+
+def invoke(ws: Workspace, *args: str) -> object:
+    return CliRunner().invoke(app, ["--root", ws.settings.root, *args], env={"COLUMNS": "200"})
+
+
+def frame(rows: int, shift: float, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({"x": rng.normal(shift, 1.0, rows), "colour": rng.choice(["red", "blue"], rows)})
+
+
+def test_compare_exits_one_on_drift_and_zero_without(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    frame(2_000, 0.0, 0).write_parquet(tmp_path / "reference.parquet")
+    frame(2_000, 0.0, 1).write_csv(tmp_path / "alike.csv")
+    frame(2_000, 1.0, 2).write_parquet(tmp_path / "moved.parquet")
+    alike = invoke(
+        sqlite_workspace, "monitor", "compare", str(tmp_path / "reference.parquet"), str(tmp_path / "alike.csv")
+    )
+    assert alike.exit_code == 0, alike.output  # type: ignore[attr-defined]
+    assert "no drift" in alike.output  # type: ignore[attr-defined]
+    moved = invoke(
+        sqlite_workspace,
+        "monitor",
+        "compare",
+        str(tmp_path / "reference.parquet"),
+        str(tmp_path / "moved.parquet"),
+        "--json",
+    )
+    assert moved.exit_code == 1  # type: ignore[attr-defined]
+    report = json.loads(moved.output)  # type: ignore[attr-defined]
+    assert [f["column"] for f in report["features"] if f["drifted"]] == ["x"]
+
+
+def test_compare_refuses_what_it_cannot_read(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "data.txt").write_text("x\n1\n")
+    missing = invoke(sqlite_workspace, "monitor", "compare", str(tmp_path / "none.parquet"), str(tmp_path / "data.txt"))
+    assert "No file" in str(missing.exception)  # type: ignore[attr-defined]
+    wrong = invoke(sqlite_workspace, "monitor", "compare", str(tmp_path / "data.txt"), str(tmp_path / "data.txt"))
+    assert "Parquet" in str(wrong.exception)  # type: ignore[attr-defined]
+
+
+def test_check_reads_the_served_models_log(sqlite_workspace: Workspace) -> None:
+    data = houses(2_000)
+    sqlite_workspace.models.register("houses", classifier(data), target="expensive", holdout=data.tail(500))
+    sqlite_workspace.models.promote("houses/1")
+    empty = invoke(sqlite_workspace, "monitor", "check", "houses")
+    assert "no predictions" in str(empty.exception)  # type: ignore[attr-defined]
+    served = create_app(sqlite_workspace, ServerSettings(models=["houses"]))
+    with TestClient(served) as client:
+        send(client, houses(500, seed=9).assign(area=lambda f: f["area"] * 1.6))
+    result = invoke(sqlite_workspace, "monitor", "check", "houses", "--last", "500")
+    assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+    assert "houses/1: 500 predictions" in result.output and "area" in result.output  # type: ignore[attr-defined]
+    bad = invoke(sqlite_workspace, "monitor", "check", "houses", "--since", "yesterday")
+    assert "30m" in str(bad.exception)  # type: ignore[attr-defined]
+    recent = invoke(sqlite_workspace, "monitor", "check", "houses", "--since", "1h", "--json")
+    assert json.loads(recent.output)["window"]["rows"] == 500  # type: ignore[attr-defined]

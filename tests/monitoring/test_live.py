@@ -1,0 +1,69 @@
+"""Live drift: a served model's logged traffic against the holdout of the version it serves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from tests.serving.test_app import classifier, houses
+
+from driftloop import Workspace
+from driftloop.errors import InvalidData
+from driftloop.monitoring._live import check_live_drift
+from driftloop.serving import ServerSettings, create_app
+
+COLUMNS = ["area", "rooms", "district"]
+
+
+def send(client: TestClient, frame: pd.DataFrame) -> None:
+    for start in range(0, len(frame), 100):
+        rows = frame.iloc[start : start + 100]
+        body = {"dataframe_split": {"columns": COLUMNS, "data": rows[COLUMNS].to_numpy().tolist()}}
+        assert client.post("/invocations", json=body).status_code == 200
+
+
+@pytest.fixture
+def served(sqlite_workspace: Workspace) -> Workspace:
+    frame = houses(2_000)
+    sqlite_workspace.models.register("houses", classifier(frame), target="expensive", holdout=frame.tail(500))
+    sqlite_workspace.models.promote("houses/1")
+    return sqlite_workspace
+
+
+def test_shifted_traffic_drifts_and_like_traffic_does_not(served: Workspace) -> None:
+    app = create_app(served, ServerSettings(models=["houses"]))
+    with TestClient(app) as client:
+        alike = houses(600, seed=5)
+        send(client, alike)
+        app.state.prediction_log.flush()  # type: ignore[attr-defined]
+        calm = check_live_drift(served, "houses", last=600)
+        shifted = houses(600, seed=6).assign(area=lambda frame: frame["area"] * 1.6)
+        send(client, shifted)
+        app.state.prediction_log.flush()  # type: ignore[attr-defined]
+        moved = check_live_drift(served, "houses", last=600)
+    assert calm.window.rows == 600 and calm.reference_rows == 500 and calm.version.number == 1
+    assert not calm.drifted, calm.report.to_dict()
+    drifted = {feature.column for feature in moved.report.features if feature.drifted}
+    assert "area" in drifted and moved.drifted
+    assert moved.report.prediction is not None and moved.report.prediction.drifted  # more "yes" answers
+    assert moved.to_dict()["window"]["rows"] == 600
+
+
+def test_no_traffic_is_an_error_not_a_quiet_no_drift(served: Workspace) -> None:
+    with pytest.raises(InvalidData, match="no predictions of 'houses'"):
+        check_live_drift(served, "houses")
+
+
+def test_rows_differing_in_kind_still_decode(served: Workspace) -> None:
+    from driftloop.monitoring._live import read_window
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.store.tables import TableStore
+
+    log = PredictionLog(TableStore(served.settings.tables_url))
+    log.append_request(request_ids=["a"], model="m", version=1, columns={"x": [1.5]}, predictions=[1.0])
+    log.append_request(request_ids=["b"], model="m", version=1, columns={"x": ["text"]}, predictions=["yes"])
+    log.close()
+    window = read_window(log, "m")
+    assert window.rows == 2 and window.inputs.columns == ["x"]
+    assert np.array_equal(window.inputs["x"].cast(str).to_list(), ["1.5", "text"])
