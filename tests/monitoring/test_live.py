@@ -44,6 +44,9 @@ def test_shifted_traffic_drifts_and_like_traffic_does_not(served: Workspace) -> 
         moved = check_live_drift(served, "houses", last=600)
     assert calm.window.rows == 600 and calm.reference_rows == 500 and calm.version.number == 1
     assert not calm.drifted, calm.report.to_dict()
+    assert calm.quality.ok is True and calm.quality.rows == 600
+    area = next(column for column in moved.quality.columns if column.column == "area")
+    assert area.out_of_range > 0  # larger flats than training ever saw: out of the signature's range
     drifted = {feature.column for feature in moved.report.features if feature.drifted}
     assert "area" in drifted and moved.drifted
     assert moved.report.prediction is not None and moved.report.prediction.drifted  # more "yes" answers

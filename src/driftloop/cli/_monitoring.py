@@ -34,7 +34,7 @@ def check(
     multivariate: MultivariateOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare a served model's latest traffic with its version's holdout; exit 1 on drift."""
+    """Compare a served model's latest traffic with its version's holdout; exit 1 on drift or a quality problem."""
     from driftloop.monitoring._live import check_live_drift
 
     moment = None if since is None else datetime.now(UTC) - _duration(since)
@@ -51,7 +51,13 @@ def check(
             markup=False,
         )
         _print_report(result.report)
-    if result.drifted:
+        problems = result.quality.problems
+        console.print(
+            "data quality: " + ("no problem" if not problems else f"{len(problems)} problem(s)"), markup=False
+        )
+        for problem in problems:
+            console.print(f"  {problem}", markup=False)
+    if result.drifted or result.quality.ok is False:
         raise typer.Exit(1)
 
 

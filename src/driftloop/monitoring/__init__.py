@@ -5,6 +5,8 @@
 - :class:`ConceptDriftMonitor` watches a model's error stream as labels arrive;
 - :func:`check_window_performance` compares a labelled window's metrics with the validation ones;
 - :class:`PerformanceEstimator` estimates performance before labels arrive (covariate shift only);
+- :func:`check_quality` measures a window's data quality (missing-rate jumps, ranges, unseen categories,
+  schema) and :func:`quality_from_flags` counts the input checker's flags in the prediction log;
 - :func:`check_live_drift` compares a served model's latest logged traffic with its version's holdout
   (``driftloop monitor check``).
 """
@@ -14,13 +16,18 @@ from driftloop.monitoring._drift import DriftReport, FeatureDrift, compare
 from driftloop.monitoring._estimation import PerformanceEstimate, PerformanceEstimator
 from driftloop.monitoring._live import LiveCheck, LogWindow, check_live_drift, read_window
 from driftloop.monitoring._multivariate import MultivariateDrift
+from driftloop.monitoring._quality import ColumnQuality, QualityReport, QualityThresholds, check_quality
+from driftloop.monitoring._quality_flags import FlagCount, FlagSummary, quality_from_flags
 from driftloop.monitoring._window_performance import MetricCheck, PerformanceCheck, check_window_performance
 
 __all__ = [
+    "ColumnQuality",
     "ConceptDriftEvent",
     "ConceptDriftMonitor",
     "DriftReport",
     "FeatureDrift",
+    "FlagCount",
+    "FlagSummary",
     "LiveCheck",
     "LogWindow",
     "MetricCheck",
@@ -28,8 +35,12 @@ __all__ = [
     "PerformanceCheck",
     "PerformanceEstimate",
     "PerformanceEstimator",
+    "QualityReport",
+    "QualityThresholds",
     "check_live_drift",
+    "check_quality",
     "check_window_performance",
     "compare",
+    "quality_from_flags",
     "read_window",
 ]

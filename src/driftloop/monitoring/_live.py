@@ -4,7 +4,8 @@ The reference is the version's holdout, the rows it was scored on at registratio
 registry stores them with the version), and the model's own predictions on them; the current window is the
 latest ``last`` predictions of the model in the prediction log, or those made between ``since`` and ``until``.
 Both go to :func:`~driftloop.monitoring.compare`: every feature of the version's signature, the prediction as
-prediction drift, and optionally the joint distribution.
+prediction drift, and optionally the joint distribution; the window's inputs also go to
+:func:`~driftloop.monitoring.check_quality` (the signature's rules, the holdout's missing rates).
 
 The log keeps inputs as JSON text (models differ in their columns); a window's inputs are decoded into columns
 with Polars, in one pass.
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from driftloop.errors import InvalidData, InvalidInput
 from driftloop.monitoring._drift import DriftReport, compare
+from driftloop.monitoring._quality import QualityReport, check_quality
 
 if TYPE_CHECKING:
     from driftloop.entities.models import ModelVersionInfo
@@ -48,12 +50,13 @@ class LogWindow:
 
 @dataclass(frozen=True)
 class LiveCheck:
-    """What :func:`check_live_drift` compared, and what it found."""
+    """What :func:`check_live_drift` compared, and what it found: drift, and the window's data quality."""
 
     version: ModelVersionInfo
     window: LogWindow
     reference_rows: int
     report: DriftReport
+    quality: QualityReport
 
     @property
     def drifted(self) -> bool:
@@ -76,6 +79,7 @@ class LiveCheck:
             },
             "drifted": self.drifted,
             "report": self.report.to_dict(),
+            "quality": self.quality.to_dict(),
         }
 
 
@@ -152,6 +156,8 @@ def check_live_drift(
             "compare (is the model served with its prediction log on?)."
         )
     current = window.inputs.with_columns(window.predictions)
+    # The extra "prediction" column is the log's, not the client's: quality looks at the inputs only.
+    quality = check_quality(window.inputs, signature=signature, reference=expected[features])
     report = compare(
         pl.from_pandas(expected),
         current,
@@ -159,7 +165,7 @@ def check_live_drift(
         prediction=PREDICTION,
         multivariate=multivariate,
     )
-    return LiveCheck(version=version, window=window, reference_rows=len(holdout), report=report)
+    return LiveCheck(version=version, window=window, reference_rows=len(holdout), report=report, quality=quality)
 
 
 def _decoded_objects(texts: pa.ChunkedArray) -> pl.DataFrame:
