@@ -34,7 +34,7 @@ unit: $(STAMP)
 # Benchmarks run our code and the reference tools side by side; the reference tools live only here.
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . "mlflow>=3,<4" "pandas<3"
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . "mlflow>=3,<4" "pandas<3" "evidently>=0.7,<0.8"
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
@@ -43,6 +43,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/model_load.py
 	$(BENCH_VENV)/bin/python benchmarks/tuning.py
 	$(BENCH_VENV)/bin/python benchmarks/serving.py
+	$(BENCH_VENV)/bin/python benchmarks/monitoring_drift.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .driftloop .pytest_cache .mypy_cache .ruff_cache
