@@ -44,6 +44,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/tuning.py
 	$(BENCH_VENV)/bin/python benchmarks/serving.py
 	$(BENCH_VENV)/bin/python benchmarks/monitoring_drift.py
+	$(BENCH_VENV)/bin/python benchmarks/monitoring_streams.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .driftloop .pytest_cache .mypy_cache .ruff_cache
