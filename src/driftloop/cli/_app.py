@@ -10,7 +10,18 @@ from typing import Annotated
 
 import typer
 
-from driftloop.cli import _data, _db, _experiments, _housekeeping, _models, _monitoring, _runs, _serving, _training
+from driftloop.cli import (
+    _alerts,
+    _data,
+    _db,
+    _experiments,
+    _housekeeping,
+    _models,
+    _monitoring,
+    _runs,
+    _serving,
+    _training,
+)
 from driftloop.cli._output import Context, fail, use, workspace
 from driftloop.errors import DriftloopError
 
@@ -27,6 +38,7 @@ app.add_typer(_data.app, name="data")
 app.add_typer(_db.app, name="db")
 app.add_typer(_models.app, name="models")
 app.add_typer(_monitoring.app, name="monitor")
+app.add_typer(_alerts.app, name="alerts")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)

@@ -3,6 +3,7 @@
 No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses the layers.
 """
 
+from driftloop.entities.alerts import Alert, AlertDelivery, AlertObservation, AlertState, AlertStatus, Severity
 from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
 from driftloop.entities.leases import Lease
@@ -22,6 +23,11 @@ from driftloop.entities.tracking import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertObservation",
+    "AlertState",
+    "AlertStatus",
     "AliasMove",
     "Artifact",
     "Dataset",
@@ -40,4 +46,5 @@ __all__ = [
     "Run",
     "RunEnvironment",
     "RunStatus",
+    "Severity",
 ]

@@ -7,10 +7,14 @@
 - :class:`PerformanceEstimator` estimates performance before labels arrive (covariate shift only);
 - :func:`check_quality` measures a window's data quality (missing-rate jumps, ranges, unseen categories,
   schema) and :func:`quality_from_flags` counts the input checker's flags in the prediction log;
+- :class:`AlertEngine` turns monitor outputs into alerts by rules (consecutive windows, cooldown,
+  acknowledge, resolve) and notifies channels (webhook, Slack, email, log file) with retries;
 - :func:`check_live_drift` compares a served model's latest logged traffic with its version's holdout
   (``driftloop monitor check``).
 """
 
+from driftloop.monitoring._alerts import AlertConfig, AlertEngine, AlertRule
+from driftloop.monitoring._channels import EmailChannel, LogFileChannel, RetryPolicy, SlackChannel, WebhookChannel
 from driftloop.monitoring._concept import ConceptDriftEvent, ConceptDriftMonitor
 from driftloop.monitoring._drift import DriftReport, FeatureDrift, compare
 from driftloop.monitoring._estimation import PerformanceEstimate, PerformanceEstimator
@@ -21,14 +25,19 @@ from driftloop.monitoring._quality_flags import FlagCount, FlagSummary, quality_
 from driftloop.monitoring._window_performance import MetricCheck, PerformanceCheck, check_window_performance
 
 __all__ = [
+    "AlertConfig",
+    "AlertEngine",
+    "AlertRule",
     "ColumnQuality",
     "ConceptDriftEvent",
     "ConceptDriftMonitor",
     "DriftReport",
+    "EmailChannel",
     "FeatureDrift",
     "FlagCount",
     "FlagSummary",
     "LiveCheck",
+    "LogFileChannel",
     "LogWindow",
     "MetricCheck",
     "MultivariateDrift",
@@ -37,6 +46,9 @@ __all__ = [
     "PerformanceEstimator",
     "QualityReport",
     "QualityThresholds",
+    "RetryPolicy",
+    "SlackChannel",
+    "WebhookChannel",
     "check_live_drift",
     "check_quality",
     "check_window_performance",

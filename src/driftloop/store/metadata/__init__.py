@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from driftloop.store.metadata._alerts import AlertRepository
 from driftloop.store.metadata._artifacts import ArtifactRepository
 from driftloop.store.metadata._database import Database, redact
 from driftloop.store.metadata._datasets import DatasetRepository, NewVersion
@@ -19,6 +20,7 @@ from driftloop.store.metadata._models import ModelRepository, NewModelVersion
 from driftloop.store.metadata._runs import RunRepository
 
 __all__ = [
+    "AlertRepository",
     "ArtifactRepository",
     "Database",
     "DatasetRepository",
@@ -50,6 +52,7 @@ class MetadataStore:
         self.models = ModelRepository(self.database)
         self.keys = KeyRepository(self.database)
         self.leases = LeaseRepository(self.database)
+        self.alerts = AlertRepository(self.database)
 
     @property
     def url(self) -> str:

@@ -260,3 +260,57 @@ leases = Table(
     Column("expires_at", Float, nullable=False),
     Column("renewed_at", Float, nullable=False),
 )
+
+# Alerts raised by monitoring rules. At most one alert per (rule, subject) is active (open or
+# acknowledged) at a time: a rule that keeps breaching updates it (count, last value) instead of
+# adding rows. ``notified_at`` is when channels were last told, for the cooldown.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("rule", String(NAME), nullable=False),
+    Column("subject", String(NAME), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("resolved_by", String(NAME)),
+    Column("acked_at", Float),
+    Column("acked_by", String(NAME)),
+    Column("notified_at", Float),
+    Column("count", BigInteger, nullable=False),
+    Column("last_value", Float),
+    Column("message", Text, nullable=False, default=""),
+    Column("evidence", Text, nullable=False, default="{}"),
+    Index("ix_alerts_rule_subject_status", "rule", "subject", "status"),
+    Index("ix_alerts_status_opened", "status", "opened_at"),
+)
+
+# Every attempt to tell a channel about an alert, successful or not: a failing channel leaves rows here.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigId, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(NAME), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Index("ix_alert_deliveries_alert", "alert_id", "id"),
+)
+
+# The consecutive breaching and recovered windows of each (rule, subject), shared by every process
+# that evaluates rules, so that "three windows in a row" means the same thing to all of them.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("rule", String(NAME), primary_key=True),
+    Column("subject", String(NAME), primary_key=True),
+    Column("breaches", Integer, nullable=False),
+    Column("recoveries", Integer, nullable=False),
+    Column("last_value", Float),
+    Column("updated_at", Float, nullable=False),
+)
