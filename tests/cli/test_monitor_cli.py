@@ -73,3 +73,32 @@ def test_check_reads_the_served_models_log(sqlite_workspace: Workspace) -> None:
     assert "30m" in str(bad.exception)  # type: ignore[attr-defined]
     recent = invoke(sqlite_workspace, "monitor", "check", "houses", "--since", "1h", "--json")
     assert json.loads(recent.output)["window"]["rows"] == 500  # type: ignore[attr-defined]
+
+
+def test_check_with_alert_rules_opens_an_alert_and_notifies(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    data = houses(2_000)
+    sqlite_workspace.models.register("houses", classifier(data), target="expensive", holdout=data.tail(500))
+    sqlite_workspace.models.promote("houses/1")
+    served = create_app(sqlite_workspace, ServerSettings(models=["houses"]))
+    with TestClient(served) as client:
+        send(client, houses(500, seed=9).assign(area=lambda f: f["area"] * 1.6))
+    log = tmp_path / "alerts.jsonl"
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(
+        "channels:\n"
+        f"  audit: {{type: log, path: {log}}}\n"
+        "rules:\n"
+        "  - {name: area-drift, metric: drift.features.area.statistic, operator: '>', threshold: 0.1,\n"
+        "     severity: critical, channels: [audit]}\n"
+        "  - {name: any-drift, metric: drifted, operator: '>=', threshold: 1}\n"
+    )
+    result = invoke(sqlite_workspace, "monitor", "check", "houses", "--last", "500", "--alerts", str(rules), "--json")
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    fired = {a["rule"]: a for a in json.loads(result.output)["alerts"]}  # type: ignore[attr-defined]
+    assert fired["area-drift"]["breached"] and fired["area-drift"]["alert"]["status"] == "open"
+    assert fired["any-drift"]["breached"]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == 1 and "area-drift" in json.dumps(lines[0])
+    assert {a.rule for a in sqlite_workspace.metadata.alerts.list()} == {"area-drift", "any-drift"}
+    bad = invoke(sqlite_workspace, "monitor", "check", "houses", "--alerts", str(tmp_path / "none.yaml"))
+    assert "No alert settings file" in str(bad.exception)  # type: ignore[attr-defined]

@@ -32,17 +32,32 @@ def check(
         str | None, typer.Option(help="The window: predictions of the last 30m, 6h, 2d (instead of --last).")
     ] = None,
     multivariate: MultivariateOption = False,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Alert rules (YAML) evaluated over this check's output, e.g. drift.share > 0.3; "
+            "open alerts notify their channels.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare a served model's latest traffic with its version's holdout; exit 1 on drift or a quality problem."""
+    from driftloop.monitoring import AlertConfig, AlertEngine
     from driftloop.monitoring._live import check_live_drift
 
+    config = None if alerts is None else AlertConfig.from_yaml(alerts)  # a bad file fails before the check
     moment = None if since is None else datetime.now(UTC) - _duration(since)
+    ws = workspace()
     result = check_live_drift(
-        workspace(), model, last=None if since is not None else last, since=moment, multivariate=multivariate
+        ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate
     )
+    outcomes = []
+    if config is not None:
+        engine = AlertEngine.from_config(ws.metadata.alerts, config)
+        outcomes = engine.evaluate({result.version.model: result.outputs()})
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "alerts": [outcome.to_dict() for outcome in outcomes]})
     else:
         window = result.window
         console.print(
@@ -57,6 +72,10 @@ def check(
         )
         for problem in problems:
             console.print(f"  {problem}", markup=False)
+        for outcome in outcomes:
+            if outcome.observation is not None and outcome.observation.alert is not None and outcome.breached:
+                alert = outcome.observation.alert
+                console.print(f"alert {alert.id} ({alert.severity}, {alert.status}): {alert.message}", markup=False)
     if result.drifted or result.quality.ok is False:
         raise typer.Exit(1)
 

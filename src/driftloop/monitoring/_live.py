@@ -66,6 +66,16 @@ class LiveCheck:
         joint = report.multivariate is not None and report.multivariate.drifted is True
         return report.dataset_drift is True or prediction or joint
 
+    def outputs(self) -> dict[str, Any]:
+        """What alert rules read (``drift.share``, ``drift.features.area.statistic``, ``quality.ok``, ``rows``)."""
+        return {
+            "version": self.version.number,
+            "rows": self.window.rows,
+            "drifted": self.drifted,
+            "drift": self.report.to_dict(),
+            "quality": self.quality.to_dict(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.version.model,
