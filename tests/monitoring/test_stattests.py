@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -61,7 +63,9 @@ def test_ks_and_wasserstein_equal_scipy(seed: int) -> None:
 def test_ks_and_wasserstein_equal_scipy_on_any_values(left: list[float], right: list[float]) -> None:
     reference, current = np.array(left), np.array(right)
     statistic, p_value = kolmogorov_smirnov(reference[None, :], current[None, :], exact=True)
-    expected = stats.ks_2samp(reference, current)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's own fallback from exact to asymptotic
+        expected = stats.ks_2samp(reference, current)
     assert statistic[0] == pytest.approx(expected.statistic, abs=TOLERANCE)
     assert p_value[0] == pytest.approx(expected.pvalue, abs=TOLERANCE)
     distance = ecdf_differences(reference[None, :], current[None, :])[1][0]
@@ -166,3 +170,21 @@ def test_anderson_darling_of_identical_constants_is_no_change() -> None:
 def test_benjamini_hochberg_matches_scipy() -> None:
     p_values = np.random.default_rng(3).uniform(size=30) ** 3
     assert benjamini_hochberg(p_values) == pytest.approx(stats.false_discovery_control(p_values))
+
+
+def test_ragged_columns_equal_the_padded_matrix() -> None:
+    """Columns may come as 1-D arrays of different lengths (no matrix): the same values as NaN-padded rows."""
+    reference, current = _samples(11)
+    ragged = [run_method(name, reference, current, kind="numerical") for name in ("ks", "wasserstein", "psi")]
+    padded = [
+        run_method(name, _padded(reference), _padded(current), kind="numerical")
+        for name in ("ks", "wasserstein", "psi")
+    ]
+    for (statistic, p_value), (expected, expected_p) in zip(ragged, padded, strict=True):
+        assert statistic == pytest.approx(expected, abs=1e-12)
+        assert (p_value is None) == (expected_p is None)
+        if p_value is not None:
+            assert p_value == pytest.approx(expected_p, abs=1e-12)
+    scale = np.array([np.std(column) for column in reference])
+    distances = np.array([stats.wasserstein_distance(a, b) for a, b in zip(reference, current, strict=True)])
+    assert ragged[1][0] == pytest.approx(distances / scale, abs=TOLERANCE)

@@ -1,14 +1,15 @@
 """Two-sample drift statistics, computed for many columns at once.
 
-Every function takes the two windows column-major, as arrays of shape ``(columns, rows)``, and returns one
-statistic (and p-value) per column. Numerical inputs are float arrays in which ``NaN`` marks a value left out
-of the test (missing, or infinite: :mod:`driftloop.monitoring._drift` turns those into ``NaN``); each column
-must keep at least one value on each side. Categorical inputs are count matrices ``(columns, categories)``
-over the union of both windows' categories, zero-padded on the right.
+Every function returns one statistic (and p-value) per column. Numerical inputs give each window's columns
+either as an array of shape ``(columns, rows)`` or as one 1-D array per column (lengths may differ, so a caller
+need not build a matrix of every column); ``NaN`` marks a value left out of the test (missing, or infinite:
+:mod:`driftloop.monitoring._drift` leaves those out), and each column must keep at least one value on each side.
+Categorical inputs are count matrices ``(columns, categories)`` over the union of both windows' categories,
+zero-padded on the right.
 
 Exactness, checked against scipy in ``tests/monitoring/test_stattests.py``:
 
-- Kolmogorov-Smirnov statistic and Wasserstein-1 distance come from one pass over the pooled, sorted values
+- Kolmogorov-Smirnov statistic and Wasserstein-1 distance come from one pass over the merged sorted values
   with integer counts, so they equal ``scipy.stats.ks_2samp(...).statistic`` and
   ``scipy.stats.wasserstein_distance`` up to float rounding (far below 1e-6).
 - The KS p-value is Smirnov's asymptotic one by default (``kstwo.sf(D, round(n*m/(n+m)))``, which is what
@@ -27,6 +28,7 @@ Exactness, checked against scipy in ``tests/monitoring/test_stattests.py``:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,78 +64,74 @@ SMOOTHING_EPSILON = 1e-4
 """Share given to a bin empty on one side before PSI or KL divides by it (the usual PSI practice): finite, and
 large enough that a category new in the current window weighs in the result."""
 
-# Pooled sorting holds a few arrays of this many elements at once; 4 million keeps the peak near 200 MB.
-_CHUNK_ELEMENTS = 4_000_000
+Columns = FloatArray | Sequence[FloatArray]
+"""Numerical columns of one window: a ``(columns, rows)`` array or one 1-D array per column."""
 
 
-def ecdf_differences(reference: FloatArray, current: FloatArray) -> tuple[FloatArray, FloatArray]:
+def ecdf_differences(reference: Columns, current: Columns) -> tuple[FloatArray, FloatArray]:
     """The Kolmogorov-Smirnov statistic and the Wasserstein-1 distance of every column.
 
-    Both are read off the same walk along the pooled sorted values: KS is the largest gap between the two
-    empirical distribution functions, Wasserstein-1 the area between them. Columns are sorted together
-    (``argsort`` along rows), in chunks that bound memory.
+    Both are read off the same walk along the merged sorted values: KS is the largest gap between the two
+    empirical distribution functions, Wasserstein-1 the area between them. One column is sorted at a time, so
+    memory holds a few copies of one column, never of all of them.
     """
-    columns, n_rows = reference.shape
-    m_rows = current.shape[1]
-    ks = np.zeros(columns)
-    distance = np.zeros(columns)
-    step = max(1, _CHUNK_ELEMENTS // max(1, n_rows + m_rows))
-    for start in range(0, columns, step):
-        part = slice(start, start + step)
-        ks[part], distance[part] = _ecdf_chunk(reference[part], current[part])
-    return ks, distance
+    pairs = [
+        _sorted_differences(np.sort(_finite(left)), np.sort(_finite(right)))
+        for left, right in _pairs(reference, current)
+    ]
+    return np.array([ks for ks, _ in pairs], dtype=float), np.array([distance for _, distance in pairs], dtype=float)
 
 
-def _ecdf_chunk(reference: FloatArray, current: FloatArray) -> tuple[FloatArray, FloatArray]:
-    n_rows = reference.shape[1]
-    n_valid = (~np.isnan(reference)).sum(axis=1)[:, None]
-    m_valid = (~np.isnan(current)).sum(axis=1)[:, None]
-    pooled = np.concatenate([reference, current], axis=1)
-    order = np.argsort(pooled, axis=1)  # NaN sorts last, so valid values form a prefix; ties need no order
-    values = np.take_along_axis(pooled, order, axis=1)
-    from_reference = np.cumsum(order < n_rows, axis=1)
-    from_current = np.arange(1, pooled.shape[1] + 1) - from_reference
-    gap = np.abs(from_reference / n_valid - from_current / m_valid)
-    valid = np.arange(pooled.shape[1]) < n_valid + m_valid
+def _sorted_differences(reference: FloatArray, current: FloatArray) -> tuple[float, float]:
+    """KS and Wasserstein-1 of two sorted, non-empty samples, from their merge."""
+    n, m = reference.size, current.size
+    pooled = np.concatenate([reference, current])
+    # Two sorted runs: a stable argsort (timsort) merges them in one linear pass, reference first among ties.
+    order = np.argsort(pooled, kind="stable")
+    values = pooled[order]
+    del pooled
+    from_reference = np.cumsum(order < n)
+    del order
+    # |F_ref - F_cur| * n * m in exact integers (below 2**63 up to about 3e9 values a side).
+    gap = np.abs(from_reference * m - (np.arange(1, n + m + 1) - from_reference) * n)
+    del from_reference
     # KS reads the gap only after the last of a run of tied values, as scipy's searchsorted(side="right") does.
-    run_end = np.ones_like(valid)
-    run_end[:, :-1] = values[:, 1:] != values[:, :-1]
-    ks = np.where(valid & run_end, gap, 0.0).max(axis=1)
-    steps = np.where(valid[:, 1:], np.diff(values, axis=1), 0.0)
-    distance = (gap[:, :-1] * steps).sum(axis=1)
+    run_end = np.empty(n + m, dtype=bool)
+    run_end[-1] = True
+    np.not_equal(values[1:], values[:-1], out=run_end[:-1])
+    scale = float(n) * float(m)
+    ks = float(gap[run_end].max()) / scale
+    distance = float((gap[:-1] * np.diff(values)).sum()) / scale
     return ks, distance
 
 
-def kolmogorov_smirnov(
-    reference: FloatArray, current: FloatArray, *, exact: bool = False
-) -> tuple[FloatArray, FloatArray]:
+def kolmogorov_smirnov(reference: Columns, current: Columns, *, exact: bool = False) -> tuple[FloatArray, FloatArray]:
     """Two-sample, two-sided KS statistic and p-value per column (asymptotic, or scipy's default if exact)."""
     statistic, _ = ecdf_differences(reference, current)
-    n = (~np.isnan(reference)).sum(axis=1).astype(float)
-    m = (~np.isnan(current)).sum(axis=1).astype(float)
+    n = np.array([np.count_nonzero(~np.isnan(column)) for column in reference], dtype=float)
+    m = np.array([np.count_nonzero(~np.isnan(column)) for column in current], dtype=float)
     if not exact:
         p_value = np.clip(stats.kstwo.sf(statistic, np.round(n * m / (n + m))), 0.0, 1.0)
         return statistic, np.asarray(p_value, dtype=float)
     p_value = np.empty_like(statistic)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy's own fallback from exact to asymptotic
-        for column in range(statistic.size):
-            result = stats.ks_2samp(_finite(reference[column]), _finite(current[column]))
-            p_value[column] = result.pvalue
+        for index, (left, right) in enumerate(_pairs(reference, current)):
+            p_value[index] = stats.ks_2samp(_finite(left), _finite(right)).pvalue
     return statistic, p_value
 
 
-def wasserstein(reference: FloatArray, current: FloatArray) -> FloatArray:
+def wasserstein(reference: Columns, current: Columns) -> FloatArray:
     """Wasserstein-1 (earth mover's) distance per column, in the columns' own units."""
     return ecdf_differences(reference, current)[1]
 
 
-def anderson_darling(reference: FloatArray, current: FloatArray) -> tuple[FloatArray, FloatArray]:
+def anderson_darling(reference: Columns, current: Columns) -> tuple[FloatArray, FloatArray]:
     """k-sample Anderson-Darling (midrank variant) via scipy; scipy caps its p-value to [0.001, 0.25]."""
-    statistic = np.zeros(reference.shape[0])
-    p_value = np.ones(reference.shape[0])
-    for column in range(reference.shape[0]):
-        left, right = _finite(reference[column]), _finite(current[column])
+    statistic = np.zeros(len(reference))
+    p_value = np.ones(len(reference))
+    for column, (left, right) in enumerate(_pairs(reference, current)):
+        left, right = _finite(left), _finite(right)
         if np.unique(np.concatenate([left, right])).size < 2:
             continue  # one value on both sides: identical samples, which scipy refuses to test
         with warnings.catch_warnings():
@@ -143,17 +141,17 @@ def anderson_darling(reference: FloatArray, current: FloatArray) -> tuple[FloatA
     return statistic, p_value
 
 
-def cramer_von_mises(reference: FloatArray, current: FloatArray) -> tuple[FloatArray, FloatArray]:
+def cramer_von_mises(reference: Columns, current: Columns) -> tuple[FloatArray, FloatArray]:
     """Two-sample Cramér-von Mises statistic and p-value per column via scipy (exact for small samples)."""
-    statistic = np.empty(reference.shape[0])
-    p_value = np.empty(reference.shape[0])
-    for column in range(reference.shape[0]):
-        result = stats.cramervonmises_2samp(_finite(reference[column]), _finite(current[column]))
+    statistic = np.empty(len(reference))
+    p_value = np.empty(len(reference))
+    for column, (left, right) in enumerate(_pairs(reference, current)):
+        result = stats.cramervonmises_2samp(_finite(left), _finite(right))
         statistic[column], p_value[column] = result.statistic, min(1.0, max(0.0, result.pvalue))
     return statistic, p_value
 
 
-def quantile_bin_counts(reference: FloatArray, current: FloatArray, *, bins: int = 10) -> tuple[IntArray, IntArray]:
+def quantile_bin_counts(reference: Columns, current: Columns, *, bins: int = 10) -> tuple[IntArray, IntArray]:
     """Counts of both windows in bins cut at the reference's quantiles (deciles by default), per column.
 
     Two more bins catch values below the reference's minimum and above its maximum, so a shift outside the
@@ -168,14 +166,11 @@ def quantile_bin_counts(reference: FloatArray, current: FloatArray, *, bins: int
     return _binned(reference, edges_per_column, width), _binned(current, edges_per_column, width)
 
 
-def _binned(values: FloatArray, edges_per_column: list[FloatArray], width: int) -> IntArray:
-    indexes = np.full(values.shape, -1, dtype=np.int64)
-    for column, edges in enumerate(edges_per_column):
-        row = values[column]
-        finite = ~np.isnan(row)
-        indexes[column, finite] = np.searchsorted(edges, row[finite], side="right") + column * width
-    counts = np.bincount(indexes[indexes >= 0], minlength=values.shape[0] * width)
-    return counts.reshape(values.shape[0], width).astype(np.int64)
+def _binned(columns: Columns, edges_per_column: list[FloatArray], width: int) -> IntArray:
+    counts = np.zeros((len(edges_per_column), width), dtype=np.int64)
+    for index, (values, edges) in enumerate(zip(columns, edges_per_column, strict=True)):
+        counts[index] = np.bincount(np.searchsorted(edges, _finite(values), side="right"), minlength=width)
+    return counts
 
 
 def chi_square(reference: IntArray, current: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -261,20 +256,31 @@ def benjamini_hochberg(p_values: FloatArray) -> FloatArray:
 
 
 def _finite(values: FloatArray) -> FloatArray:
-    return values[~np.isnan(values)]
+    """The values without NaN; the array itself (no copy) when it has none."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    return values[~missing] if missing.any() else values
 
 
-def normalised_wasserstein(reference: FloatArray, current: FloatArray) -> FloatArray:
+def _pairs(reference: Columns, current: Columns) -> zip[tuple[FloatArray, FloatArray]]:
+    return zip(reference, current, strict=True)
+
+
+def normalised_wasserstein(reference: Columns, current: Columns) -> FloatArray:
     """Wasserstein-1 divided by the reference's standard deviation, so one threshold fits every column.
 
-    A constant reference has no spread: the pooled standard deviation is used instead, and two equal
-    constants give 0.
+    A constant reference has no spread: the pooled standard deviation of both windows is used instead (computed
+    only then), and two equal constants give 0.
     """
-    distance = wasserstein(reference, current)
-    scale = np.nanstd(reference, axis=1)
-    pooled = np.nanstd(np.concatenate([reference, current], axis=1), axis=1)
-    scale = np.where(scale > 0, scale, pooled)
-    return np.asarray(np.divide(distance, scale, out=np.zeros_like(distance), where=scale > 0), dtype=float)
+    result = np.zeros(len(reference))
+    for index, (left, right) in enumerate(_pairs(reference, current)):
+        left, right = _finite(left), _finite(right)
+        scale = float(np.std(left))
+        if scale == 0.0:
+            scale = float(np.std(np.concatenate([left, right])))
+        if scale > 0.0:
+            result[index] = _sorted_differences(np.sort(left), np.sort(right))[1] / scale
+    return result
 
 
 @dataclass(frozen=True)
@@ -314,11 +320,16 @@ _DISTANCES = {
 
 
 def run_method(
-    name: str, reference: npt.NDArray[Any], current: npt.NDArray[Any], *, kind: str, exact: bool = False
+    name: str,
+    reference: npt.NDArray[Any] | Sequence[FloatArray],
+    current: npt.NDArray[Any] | Sequence[FloatArray],
+    *,
+    kind: str,
+    exact: bool = False,
 ) -> tuple[FloatArray, FloatArray | None]:
     """Statistic (and p-value, or None for a distance) of test ``name`` for every column given.
 
-    Numerical columns come as values ``(columns, rows)``; categorical ones as counts ``(columns, categories)``.
+    Numerical columns come as values (``Columns``); categorical ones as counts ``(columns, categories)``.
     """
     if kind == "numerical":
         if name == "ks":
@@ -330,8 +341,9 @@ def run_method(
         if name == "cramer_von_mises":
             return cramer_von_mises(reference, current)
         reference, current = quantile_bin_counts(reference, current)
-    elif name == "chisquare":
+    reference, current = np.asarray(reference), np.asarray(current)
+    if name == "chisquare":
         return chi_square(reference, current)
-    elif name == "z":
+    if name == "z":
         return two_proportion_z(reference, current)
     return _DISTANCES[name](reference, current), None
