@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
+from tests.store.conftest import Clock
 
 from driftloop.errors import InvalidInput, InvalidName, InvalidState, NotFound
 from driftloop.store.metadata import AlertRepository, MetadataStore
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[MetadataStore]:
-    store = MetadataStore(store_url)
-    store.open()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
+from tests.store.conftest import Clock
 
 from driftloop.entities import Lease
 from driftloop.errors import InvalidInput, InvalidName
 from driftloop.store.metadata import LeaseRepository, MetadataStore
 
 TTL = 30.0
-
-
-class Clock:
-    """A clock the test moves by hand, so expiry needs no sleeping."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[MetadataStore]:
-    store = MetadataStore(store_url)
-    store.open()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,14 +10,6 @@ from driftloop.errors import Conflict, NotFound
 from driftloop.store.metadata import MetadataStore, NewModelVersion
 
 ACTOR = "contract"
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[MetadataStore]:
-    store = MetadataStore(store_url)
-    store.open()
-    yield store
-    store.close()
 
 
 def new_version(store: MetadataStore, name: str = "houses", **fields: object) -> int:
