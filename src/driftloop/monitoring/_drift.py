@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -434,13 +435,27 @@ def _run(
             reference, current = (_stack([counts[f"{window}:{c.name}"] for c in members]) for window in _WINDOWS)
             _store(members, *run_method(method, reference, current, kind=kind, exact=exact))
             continue
-        for column in members:
+
+        def one(column: _Column, method: str = method, kind: str = kind) -> None:
             # One column at a time: a matrix of every column would copy all of them at once.
             values = [_usable_values(left, column.name)], [_usable_values(right, column.name)]
             _store([column], *run_method(method, *values, kind=kind, exact=exact))
 
+        # numpy sorts and merges, and Polars converts, without the interpreter lock: large columns go
+        # PARALLEL_COLUMNS at a time on threads (memory: that many columns' working sets, never all of them).
+        if len(members) > 1 and left.height + right.height >= PARALLEL_ROWS:
+            with ThreadPoolExecutor(max_workers=PARALLEL_COLUMNS) as pool:
+                list(pool.map(one, members))
+        else:
+            for column in members:
+                one(column)
+
 
 _WINDOWS = ("reference", "current")
+PARALLEL_COLUMNS = 2
+"""Numerical columns tested at once on threads when the windows are large."""
+PARALLEL_ROWS = 200_000
+"""Below this many rows in both windows together, threads cost more than they save."""
 
 
 def _store(members: list[_Column], statistic: npt.NDArray[np.float64], p_value: npt.NDArray[np.float64] | None) -> None:
