@@ -7,7 +7,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit bench env clean
+.PHONY: demo test lint typecheck unit browser bench env clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The report test opens a page in Debian's Chromium (driven by Playwright; never `playwright install`). Installed
+# here when this is a Debian machine run as root; elsewhere the test says how to get it, and skips (CI fails it).
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || true
 
 # Benchmarks run our code and the reference tools side by side; the reference tools live only here.
 $(BENCH_STAMP): pyproject.toml

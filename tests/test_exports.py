@@ -50,6 +50,9 @@ PUBLIC_MODULES = {
         "compare",
         "quality_from_flags",
         "read_window",
+        "render_report",
+        "report_json",
+        "write_report",
     },
     "driftloop.errors": {
         "HTTP_STATUS",

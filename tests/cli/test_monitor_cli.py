@@ -102,3 +102,67 @@ def test_check_with_alert_rules_opens_an_alert_and_notifies(sqlite_workspace: Wo
     assert {a.rule for a in sqlite_workspace.metadata.alerts.list()} == {"area-drift", "any-drift"}
     bad = invoke(sqlite_workspace, "monitor", "check", "houses", "--alerts", str(tmp_path / "none.yaml"))
     assert "No alert settings file" in str(bad.exception)  # type: ignore[attr-defined]
+
+
+def test_report_writes_an_html_page_and_json_for_two_files(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    frame(2_000, 0.0, 0).write_parquet(tmp_path / "reference.parquet")
+    frame(2_000, 1.0, 2).write_csv(tmp_path / "current.csv")
+    page, data = tmp_path / "report.html", tmp_path / "report.json"
+    result = invoke(
+        sqlite_workspace,
+        "monitor",
+        "report",
+        str(tmp_path / "reference.parquet"),
+        str(tmp_path / "current.csv"),
+        "--output",
+        str(page),
+        "--json",
+        str(data),
+    )
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    html = page.read_text()
+    assert html.count('class="plot"') == 2 and "Drift: current.csv against reference.parquet" in html
+    machine = json.loads(data.read_text())
+    assert [f["column"] for f in machine["drift"]["features"] if f["drifted"]] == ["x"]
+    assert machine["quality"]["rows"] == 2_000 and machine["history"] is None
+    assert "dataset: drift" in result.output  # type: ignore[attr-defined]
+
+
+def test_report_refuses_unclear_arguments(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    frame(100, 0.0, 0).write_parquet(tmp_path / "reference.parquet")
+    nothing = invoke(sqlite_workspace, "monitor", "report", "--output", str(tmp_path / "r.html"))
+    assert "two data files" in str(nothing.exception)  # type: ignore[attr-defined]
+    both = invoke(
+        sqlite_workspace, "monitor", "report", str(tmp_path / "reference.parquet"), str(tmp_path / "reference.parquet"),
+        "--model", "houses",
+    )  # fmt: skip
+    assert "not both" in str(both.exception)  # type: ignore[attr-defined]
+    nowhere = invoke(
+        sqlite_workspace, "monitor", "report", str(tmp_path / "reference.parquet"), str(tmp_path / "reference.parquet"),
+        "--output", str(tmp_path / "absent" / "r.html"),
+    )  # fmt: skip
+    assert "folder" in str(nowhere.exception)  # type: ignore[attr-defined]
+
+
+def test_report_of_a_served_models_window_has_drift_over_time(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    data = houses(2_000)
+    sqlite_workspace.models.register("houses", classifier(data), target="expensive", holdout=data.tail(500))
+    sqlite_workspace.models.promote("houses/1")
+    served = create_app(sqlite_workspace, ServerSettings(models=["houses"]))
+    with TestClient(served) as client:
+        send(client, houses(400, seed=9).assign(area=lambda f: f["area"] * 1.6))
+    page, data_file = tmp_path / "houses.html", tmp_path / "houses.json"
+    result = invoke(
+        sqlite_workspace, "monitor", "report", "--model", "houses", "--last", "400", "--output", str(page),
+        "--json", str(data_file),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    machine = json.loads(data_file.read_text())
+    assert machine["title"].startswith("Drift of houses/1: 400 predictions")
+    assert [point["at"] for point in machine["history"]] == [
+        "predictions 1-100", "predictions 101-200", "predictions 201-300", "predictions 301-400",
+    ]  # fmt: skip
+    assert all(point["scores"]["area"] is not None for point in machine["history"])
+    assert "area" in machine["drift"]["drifted_columns"]
+    html = page.read_text()
+    assert "Drift scores over time" in html and "(prediction)" in html and "Data quality" in html

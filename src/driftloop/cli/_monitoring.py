@@ -1,11 +1,13 @@
-"""``driftloop monitor …``: drift checks that exit non-zero on drift, for CI pipelines and schedulers."""
+"""``driftloop monitor …``: drift checks that exit non-zero on drift, for CI pipelines and schedulers, and reports."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,7 +15,7 @@ from driftloop.cli._output import console, print_json, table, workspace
 from driftloop.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from driftloop.monitoring import DriftReport
+    from driftloop.monitoring import DriftReport, QualityReport
 
 app = typer.Typer(help="Drift of live traffic and of any two data files.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -100,6 +102,109 @@ def compare(
     joint = report.multivariate is not None and report.multivariate.drifted is True
     if report.dataset_drift is True or prediction_drift or joint:
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    reference: Annotated[
+        Path | None, typer.Argument(help="The reference data (Parquet or CSV), with CURRENT; or use --model.")
+    ] = None,
+    current: Annotated[Path | None, typer.Argument(help="The current data: a Parquet or CSV file.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML report to write.")] = Path("report.html"),
+    json_output: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON to this file.", show_default=False)
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="A served model (NAME, NAME@ALIAS, NAME/VERSION): its logged traffic against its holdout."),
+    ] = None,
+    last: Annotated[int | None, typer.Option(help="With --model, the window: the latest N predictions.")] = 1_000,
+    since: Annotated[
+        str | None, typer.Option(help="With --model, the window: predictions of the last 30m, 6h, 2d.")
+    ] = None,
+    slices: Annotated[
+        int,
+        typer.Option(
+            help="With --model, drift scores over time: the window cut into this many consecutive slices (1 for none)."
+        ),
+    ] = 4,
+    prediction: Annotated[
+        str | None, typer.Option(help="With two files, a column to test as prediction drift.")
+    ] = None,
+    multivariate: MultivariateOption = False,
+) -> None:
+    """Write a self-contained HTML drift report (and optionally JSON) for two files or a served model's window.
+
+    The page opens offline. The exit code is 0 once the report is written, drift or not: `compare` and `check`
+    are the commands that fail on drift.
+    """
+    from driftloop.monitoring._report import render_report, report_json, write_report
+
+    if model is not None and (reference is not None or current is not None):
+        raise InvalidInput("Give either two data files (REFERENCE CURRENT) or --model, not both.")
+    if model is None and (reference is None or current is None):
+        raise InvalidInput("Give two data files (REFERENCE CURRENT), or --model NAME for a served model's traffic.")
+    if slices < 1:
+        raise InvalidInput(f"--slices must be a whole number >= 1; got {slices}.")
+    for path in (output, json_output):
+        if path is not None and not path.parent.is_dir():  # fail before the work, not after it
+            raise InvalidInput(f"Cannot write {str(path)!r}: the folder {str(path.parent)!r} is missing.")
+    if model is not None:
+        title, drift, frames, quality, history = _live_report(model, last, since, multivariate, slices)
+    else:
+        from driftloop.monitoring import check_quality
+        from driftloop.monitoring import compare as compare_frames
+
+        assert reference is not None and current is not None
+        frames = (_read(reference), _read(current))
+        drift = compare_frames(*frames, prediction=prediction, multivariate=multivariate)
+        quality = check_quality(frames[1], reference=frames[0])
+        title, history = f"Drift: {current.name} against {reference.name}", None
+    page = render_report(drift, *frames, title=title, quality=quality, history=history)
+    written = write_report(output, page)
+    console.print(f"wrote {written} ({len(page.encode()) / 1e6:.1f} MB)", markup=False)
+    if json_output is not None:
+        data = report_json(drift, quality=quality, history=history)
+        write_report(json_output, json.dumps({"title": title, **data}, indent=2, allow_nan=False) + "\n")
+        console.print(f"wrote {json_output}", markup=False)
+    _print_report(drift)
+
+
+def _live_report(
+    model: str, last: int | None, since: str | None, multivariate: bool, slices: int
+) -> tuple[str, DriftReport, tuple[Any, Any], QualityReport, list[tuple[str, dict[str, float | None]]] | None]:
+    """A served model's window against its holdout, as ``check`` compares them, and its drift slice by slice."""
+    import polars as pl
+
+    from driftloop.monitoring import compare as compare_frames
+    from driftloop.monitoring._live import PREDICTION, check_live_drift
+
+    moment = None if since is None else datetime.now(UTC) - _duration(since)
+    ws = workspace()
+    result = check_live_drift(
+        ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate
+    )
+    version = result.version.reference
+    holdout = ws.models.holdout(version)
+    signature = ws.models.signature(version)
+    features = list(signature.features) if signature is not None else list(holdout.columns)
+    predictions = ws.models.load(version).predict(holdout[features])
+    reference = pl.from_pandas(holdout[features].assign(**{PREDICTION: predictions}))
+    current = result.window.inputs.with_columns(result.window.predictions)
+    history = None
+    count = min(slices, current.height)
+    if count > 1:
+        bounds = [round(i * current.height / count) for i in range(count + 1)]
+        history = []
+        for start, stop in itertools.pairwise(bounds):
+            part = compare_frames(reference, current[start:stop], columns=features, prediction=PREDICTION)
+            scores = {f.column: f.statistic for f in (*part.features, *filter(None, [part.prediction]))}
+            history.append((f"predictions {start + 1:,}-{stop:,}", scores))
+    window = result.window
+    title = f"Drift of {result.version.model}/{result.version.number}: {window.rows:,} predictions"
+    if window.first_at is not None and window.last_at is not None:
+        title += f" ({window.first_at:%Y-%m-%d %H:%M} to {window.last_at:%Y-%m-%d %H:%M})"
+    return title, result.report, (reference, current), result.quality, history
 
 
 def _print_report(report: DriftReport) -> None:

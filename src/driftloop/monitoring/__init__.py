@@ -9,6 +9,7 @@
   schema) and :func:`quality_from_flags` counts the input checker's flags in the prediction log;
 - :class:`AlertEngine` turns monitor outputs into alerts by rules (consecutive windows, cooldown,
   acknowledge, resolve) and notifies channels (webhook, Slack, email, log file) with retries;
+- :func:`render_report` writes a self-contained HTML drift report (Plotly inlined, opens offline);
 - :func:`check_live_drift` compares a served model's latest logged traffic with its version's holdout
   (``driftloop monitor check``).
 """
@@ -22,6 +23,7 @@ from driftloop.monitoring._live import LiveCheck, LogWindow, check_live_drift, r
 from driftloop.monitoring._multivariate import MultivariateDrift
 from driftloop.monitoring._quality import ColumnQuality, QualityReport, QualityThresholds, check_quality
 from driftloop.monitoring._quality_flags import FlagCount, FlagSummary, quality_from_flags
+from driftloop.monitoring._report import render_report, report_json, write_report
 from driftloop.monitoring._window_performance import MetricCheck, PerformanceCheck, check_window_performance
 
 __all__ = [
@@ -55,4 +57,7 @@ __all__ = [
     "compare",
     "quality_from_flags",
     "read_window",
+    "render_report",
+    "report_json",
+    "write_report",
 ]
