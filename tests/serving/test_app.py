@@ -312,3 +312,35 @@ def test_one_server_process_among_several_keeps_the_log_tables(sqlite_workspace:
         assert log.read("houses").num_rows == 60
     files = log.tables.dataset(log.table, log.table_version()).files
     assert len(files) < 6  # compacted: the small files of twelve flushes became one or two
+
+
+def test_the_lane_reads_a_body_sent_in_chunks_and_notices_a_disconnect() -> None:
+    import asyncio
+
+    from starlette.requests import ClientDisconnect
+
+    from driftloop.serving._fast_lane import LaneRequest
+
+    async def read(messages: list[dict[str, object]]) -> bytes:
+        queue = list(messages)
+
+        async def receive() -> dict[str, object]:
+            return queue.pop(0)
+
+        scope = {"type": "http", "headers": [(b"content-type", b"application/json"), (b"x-request-key", b"k1")]}
+        request = LaneRequest(scope, receive)  # type: ignore[arg-type]
+        assert request.headers == {"content-type": "application/json", "x-request-key": "k1"}
+        assert request.headers.get("X-Request-Key") == "k1" and request.headers.get("Nope") is None
+        request.state.model = "houses"
+        assert scope["state"] == {"model": "houses"}
+        body = await request.body()
+        assert await request.body() is body  # read once
+        return body
+
+    chunks = [
+        {"type": "http.request", "body": b'{"a":', "more_body": True},
+        {"type": "http.request", "body": b" 1}", "more_body": False},
+    ]
+    assert asyncio.run(read(chunks)) == b'{"a": 1}'
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read([{"type": "http.disconnect"}]))

@@ -13,17 +13,18 @@ would through FastAPI.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.requests import Request
+from starlette.datastructures import State
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from driftloop.errors import DriftloopError
 
-__all__ = ["FastLane"]
+__all__ = ["FastLane", "LaneHeaders", "LaneRequest"]
 
 ErrorAnswer = Callable[[Request, DriftloopError], Awaitable[Response]]
 
@@ -78,9 +79,55 @@ class FastLane:
                 await self.app(scope, receive, send)
                 return
         scope["route"] = route  # for the access log's route label, as the router would set it
-        request = Request(scope, receive, send)
+        request = LaneRequest(scope, receive)
         try:
             response = await route.endpoint(**parameters, request=request)
         except DriftloopError as error:
-            response = await self.on_error(request, error)
+            response = await self.on_error(cast(Request, request), error)
         await response(scope, receive, send)
+
+
+class LaneHeaders(dict[str, str]):
+    """A request's headers by their lower-cased names (as ASGI gives them); ``get`` takes any case, as Starlette's."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
+class LaneRequest:
+    """What the scoring endpoints read of a request, without Starlette's ``Request`` machinery.
+
+    ``headers`` (:class:`LaneHeaders`), ``state`` (written into the scope, where the access
+    log reads the model and version) and ``body()``. The endpoints take a Starlette ``Request`` when FastAPI
+    routes them, and this when the lane does: they use nothing else.
+    """
+
+    __slots__ = ("_body", "_headers", "_receive", "scope", "state")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._body: bytes | None = None
+        self._headers: LaneHeaders | None = None
+        self.state = State(scope.setdefault("state", {}))
+
+    @property
+    def headers(self) -> LaneHeaders:
+        if self._headers is None:
+            self._headers = LaneHeaders(
+                (name.decode("latin-1"), value.decode("latin-1")) for name, value in self.scope["headers"]
+            )
+        return self._headers
+
+    async def body(self) -> bytes:
+        if self._body is None:
+            chunks: list[bytes] = []
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._body
