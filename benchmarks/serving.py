@@ -7,8 +7,10 @@ breast_cancer data (30 features). driftloop serves its registered version with i
 log, metrics and the JSON access log on; the floor is a FastAPI app that parses the same ``dataframe_split``
 body with orjson and calls the same ONNX model (driftloop's validated copy) with no checks and no logging;
 MLflow 3 serves the same fitted pipeline logged with ``mlflow.sklearn`` (``--env-manager local``). One uvicorn
-worker each, started one after the other on loopback; ``wrk -t1`` sends single-row ``POST /invocations``
-requests at each connection count (a Lua script sets the body and reports the percentiles as JSON).
+worker each on loopback; ``wrk -t1`` sends single-row ``POST /invocations`` requests at each connection count
+(a Lua script sets the body and reports the percentiles as JSON). The floor and driftloop run side by side and
+wrk alternates between them for ``--rounds`` rounds (the machine's speed drifts; both see the same spells);
+the medians are compared. MLflow runs afterwards.
 
 Printed per connection count: requests per second, p50 and p99 latency, non-2xx answers, and the ratios the
 serving issue sets (driftloop ≥ 0.75× the floor's throughput; driftloop's p99 ≤ 1/20 of MLflow's). After the
@@ -197,6 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10, help="Seconds of load per server and connection count.")
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating floor/driftloop runs per count.")
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -247,30 +250,47 @@ def main() -> None:
                 results[name][connections] = run_wrk(port, single, args.seconds, connections, root)
                 print(row(f"{name} c={connections}", results[name][connections]), flush=True)
 
-        # The floor.
-        port = free_port()
+        # The floor and driftloop (input checking, prediction log, metrics and access log on) run side by side;
+        # wrk alternates between them, round after round, so a slow spell of the machine hits both.
+        floor_port, port = free_port(), free_port()
         floor = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--log-level", "warning"],
+            [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(floor_port), "--log-level", "warning"],
             cwd=root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/docs", floor)
-            measure("floor (FastAPI+ONNX)", port)
-        finally:
-            stop(floor)
-
-        # driftloop, with input checking, prediction log, metrics and access log on.
-        port = free_port()
         server = start_driftloop(root, "cancer", port)
         try:
+            wait_ready(f"http://127.0.0.1:{floor_port}/docs", floor)
             wait_ready(f"http://127.0.0.1:{port}/readyz", server, log=root / "driftloop-cancer.log")
-            measure("driftloop", port)
+            for warm in (floor_port, port):
+                run_wrk(warm, single, 2, max(args.connections), root)  # warm-up, not counted
+            rounds: dict[int, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+            for connections in args.connections:
+                rounds[connections] = []
+                for number in range(args.rounds):
+                    pair = (
+                        run_wrk(floor_port, single, args.seconds, connections, root),
+                        run_wrk(port, single, args.seconds, connections, root),
+                    )
+                    rounds[connections].append(pair)
+                    print(row(f"floor c={connections} #{number + 1}", pair[0]), flush=True)
+                    print(row(f"driftloop c={connections} #{number + 1}", pair[1]), flush=True)
             batch = _batch_round_trip(port, frame)
             answered = served_2xx(port, "cancer")
         finally:
+            stop(floor)
             stop(server)
+        for connections, pairs in rounds.items():
+            results.setdefault("floor (FastAPI+ONNX)", {})[connections] = _median_result([f for f, _ in pairs])
+            results.setdefault("driftloop", {})[connections] = _median_result([d for _, d in pairs])
+            ratios = sorted(d["rps"] / f["rps"] for f, d in pairs)
+            print(
+                f"  c={connections}: driftloop / floor throughput by round: "
+                + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+                + f" (median {statistics.median(ratios):.2f})",
+                flush=True,
+            )
         server_ms = _server_milliseconds(root / "driftloop-cancer.log", len(batch))[5:]
         # Every answer scored one row, but the batches: 1,000 rows each.
         expected = answered - len(batch) + 1_000 * len(batch)
@@ -313,7 +333,11 @@ def main() -> None:
             )
         for connections in args.connections:
             ours, floor_result = results["driftloop"][connections], results["floor (FastAPI+ONNX)"][connections]
-            line = f"  c={connections}: driftloop / floor throughput {ours['rps'] / floor_result['rps']:.2f}x"
+            paired = statistics.median(d["rps"] / f["rps"] for f, d in rounds[connections])
+            line = (
+                f"  c={connections}: driftloop / floor throughput {paired:.2f}x (median of the rounds' ratios; "
+                f"ratio of the medians {ours['rps'] / floor_result['rps']:.2f}x)"
+            )
             if "mlflow" in results:
                 theirs = results["mlflow"][connections]
                 line += (
@@ -337,6 +361,13 @@ def _batch_round_trip(port: int, frame: pd.DataFrame, repeat: int = 50) -> list[
             times.append((time.perf_counter() - started) * 1000)
             answer.raise_for_status()
     return times
+
+
+def _median_result(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over rounds (requests per second, latency percentiles, errors summed)."""
+    median = {key: statistics.median(result[key] for result in results) for key in ("rps", "p50_ms", "p99_ms")}
+    median.update({key: sum(result[key] for result in results) for key in ("non2xx", "socket_errors")})
+    return median
 
 
 def _server_milliseconds(log: Path, last: int) -> list[float]:
