@@ -118,7 +118,7 @@ def test_labels_of_the_wrong_kind_refused(truth: list[object], predicted: list[o
         ({"accuracy": 0.9}, {}, "Unknown regression metric"),
         ({"mae": float("nan")}, {}, "finite"),
         ({"mae": 1.0}, {"tolerance": -0.1}, ">= 0"),
-        ({"mae": 1.0}, {"task": "ranking"}, "'classification' or 'regression'"),
+        ({"mae": 1.0}, {"task": "ranking"}, "or 'regression'; got 'ranking'"),
     ],
 )
 def test_bad_validation_refused(validation: dict[str, float], kwargs: dict[str, object], match: str) -> None:
@@ -130,3 +130,12 @@ def test_bad_validation_refused(validation: dict[str, float], kwargs: dict[str, 
 def test_roc_auc_without_scores_refused() -> None:
     with pytest.raises(InvalidInput, match="y_score"):
         check_window_performance([0, 1], [0, 1], task="classification", validation={"roc_auc": 0.8})
+
+
+def test_the_training_task_names_are_classification() -> None:
+    truth, predicted = [0, 1, 1, 0], [0, 1, 0, 0]
+    for task in ("binary", "multiclass"):
+        checked = check_window_performance(truth, predicted, task=task, validation={"accuracy": 1.0})  # type: ignore[arg-type]
+        assert checked.task == "classification" and checked.metrics[0].current == 0.75
+    with pytest.raises(InvalidInput, match="'binary', 'multiclass'"):
+        window_metrics(truth, predicted, task="ranking")  # type: ignore[arg-type]

@@ -42,7 +42,9 @@ __all__ = [
     "window_metrics",
 ]
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "binary", "multiclass", "regression"]
+"""The task of the model: ``classification``, or the training package's names ``binary`` and ``multiclass`` for
+it, or ``regression``."""
 
 CLASSIFICATION_METRICS: Final = ("accuracy", "f1", "roc_auc")
 REGRESSION_METRICS: Final = ("mae", "rmse", "r2")
@@ -120,6 +122,7 @@ def window_metrics(
     y_score: npt.ArrayLike | None = None,
 ) -> dict[str, float | None]:
     """The task's metrics on one window; None for a metric undefined on it."""
+    task = _family(task)
     truth, predicted, scores = _validate(y_true, y_pred, task, y_score)
     # scikit-learn warns (and returns nan) on undefined metrics; pytest runs with warnings as errors.
     with warnings.catch_warnings():
@@ -154,8 +157,7 @@ def check_window_performance(
 
     Only the metrics named in ``validation`` are checked; each must be one of the task's metrics.
     """
-    if task not in ("classification", "regression"):
-        raise InvalidInput(f"The task must be 'classification' or 'regression'; got {task!r}.")
+    task = _family(task)
     known = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     if not validation:
         raise InvalidInput(f"No validation metrics to compare with; expected some of {', '.join(known)}.")
@@ -182,11 +184,18 @@ def check_window_performance(
     return PerformanceCheck(task=task, n_rows=len(np.asarray(y_true)), metrics=tuple(checks))
 
 
+def _family(task: object) -> Task:
+    """``classification`` or ``regression``: the training package's ``binary`` and ``multiclass`` classify."""
+    if task in ("classification", "binary", "multiclass"):
+        return "classification"
+    if task == "regression":
+        return "regression"
+    raise InvalidInput(f"The task must be 'classification' (or 'binary', 'multiclass') or 'regression'; got {task!r}.")
+
+
 def _validate(
     y_true: npt.ArrayLike, y_pred: npt.ArrayLike, task: str, y_score: npt.ArrayLike | None
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
-    if task not in ("classification", "regression"):
-        raise InvalidInput(f"The task must be 'classification' or 'regression'; got {task!r}.")
     truth, predicted = np.asarray(y_true), np.asarray(y_pred)
     if truth.ndim != 1 or predicted.ndim != 1:
         raise InvalidInput(f"y_true and y_pred must be flat; got shapes {truth.shape} and {predicted.shape}.")
