@@ -7,7 +7,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit browser bench env clean
+.PHONY: demo test lint typecheck unit tools bench env clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) browser
+unit: $(STAMP) tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-# The report test opens a page in Debian's Chromium (driven by Playwright; never `playwright install`). Installed
-# here when this is a Debian machine run as root; elsewhere the test says how to get it, and skips (CI fails it).
-browser:
-	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || true
+# Two tests drive real programs from Debian: the report test opens a page in Chromium (through Playwright; never
+# `playwright install`), the serving load test sends requests with wrk. Installed here when this is a Debian
+# machine run as root; elsewhere those tests say how to get them, and skip (CI fails them instead).
+tools:
+	@for package in chromium wrk; do \
+		command -v $$package >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+			&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$package >/dev/null 2>&1; } || true; \
+	done
 
 # Benchmarks run our code and the reference tools side by side; the reference tools live only here.
 $(BENCH_STAMP): pyproject.toml
