@@ -79,6 +79,7 @@ import numpy.typing as npt
 import polars as pl
 
 from driftloop.errors import InvalidData, InvalidInput
+from driftloop.monitoring._frames import as_frame
 from driftloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
 from driftloop.monitoring._stattests import METHODS, benjamini_hochberg, run_method
 
@@ -239,22 +240,7 @@ def compare(
 
 
 def _as_frame(data: Any, window: str) -> pl.DataFrame:
-    try:
-        if isinstance(data, pl.DataFrame):
-            frame = data
-        elif type(data).__module__.startswith("pyarrow"):
-            frame = pl.DataFrame(pl.from_arrow(data))
-        elif type(data).__module__.startswith("pandas"):
-            frame = pl.from_pandas(data)
-        else:
-            raise InvalidInput(
-                f"The {window} window must be a pandas or polars DataFrame or a pyarrow Table; "
-                f"got {type(data).__name__}."
-            )
-    except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
-        if isinstance(error, InvalidInput):
-            raise
-        raise InvalidData(f"The {window} window could not be read as a table: {error}", source=window) from error
+    frame = as_frame(data, window)
     if frame.height == 0:
         raise InvalidData(f"The {window} window has no rows.", source=window)
     return frame

@@ -60,8 +60,9 @@ from scipy import stats
 from driftloop.data._dtypes import dtype_name
 from driftloop.data.validation._casting import cast_column
 from driftloop.errors import InvalidInput
+from driftloop.monitoring._frames import as_frame
 from driftloop.monitoring._quality_flags import FlagCount, FlagSummary, quality_from_flags
-from driftloop.monitoring._quality_rules import Rule, as_frame, rules_for
+from driftloop.monitoring._quality_rules import Rule, rules_for
 
 if TYPE_CHECKING:
     from driftloop.data.profiles import Profile

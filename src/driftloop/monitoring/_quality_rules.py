@@ -12,13 +12,14 @@ import polars as pl
 
 from driftloop.data._dtypes import polars_type
 from driftloop.data.profiles import CategoricalProfile, NumericProfile, Profile
-from driftloop.errors import InvalidData, InvalidInput
+from driftloop.errors import InvalidData
+from driftloop.monitoring._frames import as_frame
 
 if TYPE_CHECKING:
     from driftloop.monitoring._quality import QualityThresholds
     from driftloop.registry import Signature
 
-__all__ = ["Rule", "as_frame", "rules_for"]
+__all__ = ["Rule", "rules_for"]
 
 
 @dataclass(frozen=True)
@@ -105,19 +106,3 @@ def _frame_rules(frame: pl.DataFrame, limits: QualityThresholds) -> dict[str, Ru
         else:
             rules[name] = Rule(dtype if dtype.is_temporal() else None, reference_missing_rate=rate)
     return rules
-
-
-def as_frame(data: Any, window: str) -> pl.DataFrame:
-    try:
-        if isinstance(data, pl.DataFrame):
-            return data
-        if type(data).__module__.startswith("pyarrow"):
-            return pl.DataFrame(pl.from_arrow(data))  # a Table or a RecordBatch
-        if type(data).__module__.startswith("pandas"):
-            frame: pl.DataFrame = pl.from_pandas(data)
-            return frame
-    except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
-        raise InvalidData(f"The {window} window could not be read as a table: {error}", source=window) from error
-    raise InvalidInput(
-        f"The {window} window must be a pandas or polars DataFrame or a pyarrow Table; got {type(data).__name__}."
-    )

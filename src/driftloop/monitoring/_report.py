@@ -48,7 +48,7 @@ import numpy.typing as npt
 import polars as pl
 
 from driftloop.errors import InvalidInput
-from driftloop.monitoring._quality_rules import as_frame
+from driftloop.monitoring._frames import as_frame
 
 if TYPE_CHECKING:
     import jinja2
