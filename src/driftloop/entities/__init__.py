@@ -8,6 +8,7 @@ from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
 from driftloop.entities.leases import Lease
 from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
+from driftloop.entities.monitoring import MonitorKind, MonitorRecord
 from driftloop.entities.tracking import (
     Artifact,
     DatasetInput,
@@ -41,6 +42,8 @@ __all__ = [
     "MetricPoint",
     "MetricSummary",
     "ModelVersionInfo",
+    "MonitorKind",
+    "MonitorRecord",
     "RegisteredModel",
     "Resources",
     "Run",

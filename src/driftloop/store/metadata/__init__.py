@@ -17,6 +17,7 @@ from driftloop.store.metadata._keys import KeyRepository
 from driftloop.store.metadata._leases import LeaseRepository
 from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._models import ModelRepository, NewModelVersion
+from driftloop.store.metadata._monitor_records import MonitorRecordRepository
 from driftloop.store.metadata._runs import RunRepository
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "MetadataStore",
     "MetricRepository",
     "ModelRepository",
+    "MonitorRecordRepository",
     "NewModelVersion",
     "NewVersion",
     "RunRepository",
@@ -53,6 +55,7 @@ class MetadataStore:
         self.keys = KeyRepository(self.database)
         self.leases = LeaseRepository(self.database)
         self.alerts = AlertRepository(self.database)
+        self.monitor_records = MonitorRecordRepository(self.database)
 
     @property
     def url(self) -> str:

@@ -314,3 +314,21 @@ alert_states = Table(
     Column("last_value", Float),
     Column("updated_at", Float, nullable=False),
 )
+
+# Monitor outputs over time: a scheduled check's findings per served model ("drift"), and each server
+# process's request counters per interval ("health"), which the monitor sums over processes. Every
+# server process reads the latest ones to export them as gauges; reports draw them over time.
+monitor_records = Table(
+    "monitor_records",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subject", String(NAME), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(NAME), nullable=False, default=""),
+    Column("recorded_at", Float, nullable=False),
+    Column("window_start", Float),
+    Column("window_end", Float),
+    Column("outputs", Text, nullable=False, default="{}"),
+    Index("ix_monitor_records_kind_subject", "kind", "subject", "id"),
+    Index("ix_monitor_records_recorded", "recorded_at"),
+)
