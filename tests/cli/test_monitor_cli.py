@@ -166,3 +166,16 @@ def test_report_of_a_served_models_window_has_drift_over_time(sqlite_workspace: 
     assert "area" in machine["drift"]["drifted_columns"]
     html = page.read_text()
     assert "Drift scores over time" in html and "(prediction)" in html and "Data quality" in html
+    assert machine["estimate"]["task"] == "binary" and machine["estimate"]["metrics"]["accuracy"] is not None
+
+    # Once the monitor has recorded passes, the report draws those instead of slices of one window.
+    for _ in range(2):
+        invoke(sqlite_workspace, "monitor", "run", "houses", "--last", "400")
+    again = invoke(
+        sqlite_workspace, "monitor", "report", "--model", "houses", "--last", "400", "--output", str(page),
+        "--json", str(data_file),
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output  # type: ignore[attr-defined]
+    recorded = json.loads(data_file.read_text())["history"]
+    assert len(recorded) == 2 and all(point["scores"]["area"] is not None for point in recorded)
+    assert not recorded[0]["at"].startswith("predictions")

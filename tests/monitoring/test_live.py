@@ -51,6 +51,34 @@ def test_shifted_traffic_drifts_and_like_traffic_does_not(served: Workspace) -> 
     assert "area" in drifted and moved.drifted
     assert moved.report.prediction is not None and moved.report.prediction.drifted  # more "yes" answers
     assert moved.to_dict()["window"]["rows"] == 600
+    # The accuracy estimated from the holdout's calibration lands near the one the labels reveal.
+    assert calm.estimate is not None and calm.estimate.rows == 600 and not calm.notes
+    model = served.models.load("houses/1")
+    revealed = float((model.predict(alike[COLUMNS]) == alike["expensive"].to_numpy()).mean())
+    estimated = calm.estimate.metrics["accuracy"]
+    assert estimated is not None and abs(estimated - revealed) < 0.05, (estimated, revealed)
+    assert calm.outputs()["estimate"]["metrics"]["accuracy"] == estimated
+
+
+def test_a_window_the_model_cannot_score_gets_a_note_instead_of_an_estimate(served: Workspace) -> None:
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.store.tables import TableStore
+
+    log = PredictionLog(TableStore(served.settings.tables_url))
+    rows = houses(50, seed=3)
+    log.append_request(
+        request_ids=[f"r{i}" for i in range(50)],
+        model="houses",
+        version=1,
+        columns={"area": rows["area"].tolist(), "district": rows["district"].tolist()},  # no "rooms"
+        predictions=["no"] * 50,
+    )
+    log.close()
+    check = check_live_drift(served, "houses", last=50)
+    assert check.estimate is None and check.outputs()["estimate"] is None
+    assert check.notes == ("No performance estimate: the window lacks the features 'rooms'",)
+    assert check.drifted  # a feature missing live is drift, whatever the estimate
+    assert check_live_drift(served, "houses", last=50, estimate=False).notes == ()
 
 
 def test_no_traffic_is_an_error_not_a_quiet_no_drift(served: Workspace) -> None:

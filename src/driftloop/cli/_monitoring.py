@@ -15,9 +15,12 @@ from driftloop.cli._output import console, print_json, table, workspace
 from driftloop.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from driftloop.monitoring import DriftReport, QualityReport
+    from driftloop.monitoring import DriftReport, PerformanceEstimate, QualityReport
 
-app = typer.Typer(help="Drift of live traffic and of any two data files.", no_args_is_help=True)
+app = typer.Typer(
+    help="Drift, quality and estimated performance of live traffic; drift of any two data files.",
+    no_args_is_help=True,
+)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 MultivariateOption = Annotated[
     bool, typer.Option("--multivariate", help="Also test the joint distribution (a domain classifier).")
@@ -83,6 +86,122 @@ def check(
 
 
 @app.command()
+def run(
+    models: Annotated[
+        list[str] | None, typer.Argument(help="Models to check (NAME, NAME@ALIAS); every champion by default.")
+    ] = None,
+    last: Annotated[int, typer.Option(help="The window: at most the latest N predictions of each model.")] = 1_000,
+    since: Annotated[str | None, typer.Option(help="The window: only predictions of the last 30m, 6h, 2d.")] = None,
+    multivariate: MultivariateOption = False,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Alert rules (YAML) over each model's findings and the server's health (server.error_rate).",
+            show_default=False,
+        ),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Run a pass every 5m, 1h...: until stopped, and only while no other process (a server's "
+            "workers included) runs the monitor.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check each model's latest window (drift, quality, estimated performance), keep the findings, raise alerts.
+
+    The findings are recorded in the workspace: servers export them as Prometheus gauges and reports draw them
+    over time. One pass exits 1 when a model drifted, has a data-quality problem or could not be checked.
+    """
+    from driftloop.monitoring import AlertConfig
+    from driftloop.monitoring._scheduled import run_monitors
+
+    config = None if alerts is None else AlertConfig.from_yaml(alerts)  # a bad file fails before any work
+    period = None if since is None else _duration(since).total_seconds()
+    interval = None if every is None else _duration(every, option="--every").total_seconds()
+    ws = workspace()
+
+    def one_pass(token: int = 0) -> bool:
+        result = run_monitors(ws, models or None, last=last, period=period, multivariate=multivariate, alerts=config)
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            _print_pass(result)
+        return result.failed
+
+    if interval is None:
+        if one_pass():
+            raise typer.Exit(1)
+        return
+    _run_every(ws, interval, one_pass)
+
+
+def _run_every(ws: Any, interval: float, job: Any) -> None:
+    """Run ``job`` every ``interval`` seconds under the monitor's lease, until interrupted."""
+    import time
+
+    from driftloop.execution import LeasedJob
+    from driftloop.monitoring._scheduled import MONITOR_LEASE
+
+    leased = LeasedJob(ws.metadata.leases, MONITOR_LEASE, job, interval=interval, first_run_after=0.0)
+    console.print(f"monitoring every {interval:g} s (Ctrl-C stops)", markup=False)
+    leased.start()
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        leased.stop()
+
+
+def _print_pass(result: Any) -> None:
+    rows = []
+    for model in result.models:
+        check = model.check
+        if check is None:
+            rows.append((model.model, "-", 0, "-", "-", "-", model.status, model.error))
+            continue
+        estimate = check.estimate
+        known = [(name, value) for name, value in (estimate.metrics if estimate else {}).items() if value is not None]
+        metrics = ", ".join(f"{name} {value:.3g}" for name, value in known[:2])  # the task's headline metrics
+        share = check.report.share
+        rows.append(
+            (
+                model.model,
+                check.version.number,
+                check.window.rows,
+                "-" if share is None else f"{share:.0%}",
+                {True: "ok", False: "problem", None: "?"}[check.quality.ok],
+                metrics or "-",
+                model.status,
+                "; ".join(check.notes),
+            )
+        )
+    table(
+        None,
+        ["model", "version", "rows", "drifted share", "quality", "estimated", "status", "note"],
+        rows,
+        wrap=["note"],
+    )
+    if result.health is not None:
+        health = result.health
+        rate = "-" if health["error_rate"] is None else f"{health['error_rate']:.2%}"
+        p99 = "-" if health["latency_p99_ms"] is None else f"{health['latency_p99_ms']} ms"
+        console.print(
+            f"server: {health['requests']:,} requests from {health['processes']} process(es), "
+            f"5xx rate {rate}, p99 {p99}",
+            markup=False,
+        )
+    for outcome in result.alerts:
+        if outcome.observation is not None and outcome.observation.alert is not None and outcome.breached:
+            alert = outcome.observation.alert
+            console.print(f"alert {alert.id} ({alert.severity}, {alert.status}): {alert.message}", markup=False)
+
+
+@app.command()
 def compare(
     reference: Annotated[Path, typer.Argument(help="The reference data: a Parquet or CSV file.")],
     current: Annotated[Path, typer.Argument(help="The current data: a Parquet or CSV file.")],
@@ -125,7 +244,8 @@ def report(
     slices: Annotated[
         int,
         typer.Option(
-            help="With --model, drift scores over time: the window cut into this many consecutive slices (1 for none)."
+            help="With --model, drift scores over time: the monitor's recorded passes when there are two or more "
+            "(driftloop monitor run, or a server's monitor), else the window cut into this many slices (1 for none)."
         ),
     ] = 4,
     prediction: Annotated[
@@ -149,8 +269,9 @@ def report(
     for path in (output, json_output):
         if path is not None and not path.parent.is_dir():  # fail before the work, not after it
             raise InvalidInput(f"Cannot write {str(path)!r}: the folder {str(path.parent)!r} is missing.")
+    estimate = None
     if model is not None:
-        title, drift, frames, quality, history = _live_report(model, last, since, multivariate, slices)
+        title, drift, frames, quality, history, estimate = _live_report(model, last, since, multivariate, slices)
     else:
         from driftloop.monitoring import check_quality
         from driftloop.monitoring import compare as compare_frames
@@ -160,11 +281,11 @@ def report(
         drift = compare_frames(*frames, prediction=prediction, multivariate=multivariate)
         quality = check_quality(frames[1], reference=frames[0])
         title, history = f"Drift: {current.name} against {reference.name}", None
-    page = render_report(drift, *frames, title=title, quality=quality, history=history)
+    page = render_report(drift, *frames, title=title, quality=quality, history=history, estimate=estimate)
     written = write_report(output, page)
     console.print(f"wrote {written} ({len(page.encode()) / 1e6:.1f} MB)", markup=False)
     if json_output is not None:
-        data = report_json(drift, quality=quality, history=history)
+        data = report_json(drift, quality=quality, history=history, estimate=estimate)
         write_report(json_output, json.dumps({"title": title, **data}, indent=2, allow_nan=False) + "\n")
         console.print(f"wrote {json_output}", markup=False)
     _print_report(drift)
@@ -172,8 +293,16 @@ def report(
 
 def _live_report(
     model: str, last: int | None, since: str | None, multivariate: bool, slices: int
-) -> tuple[str, DriftReport, tuple[Any, Any], QualityReport, list[tuple[str, dict[str, float | None]]] | None]:
-    """A served model's window against its holdout, as ``check`` compares them, and its drift slice by slice."""
+) -> tuple[
+    str,
+    DriftReport,
+    tuple[Any, Any],
+    QualityReport,
+    list[tuple[str, dict[str, float | None]]] | None,
+    PerformanceEstimate | None,
+]:
+    """A served model's window against its holdout, as ``check`` compares them, its drift over time (the monitor's
+    recorded passes, or the window slice by slice) and its estimated performance."""
     import polars as pl
 
     from driftloop.monitoring import compare as compare_frames
@@ -191,9 +320,9 @@ def _live_report(
     predictions = ws.models.load(version).predict(holdout[features])
     reference = pl.from_pandas(holdout[features].assign(**{PREDICTION: predictions}))
     current = result.window.inputs.with_columns(result.window.predictions)
-    history = None
+    history = _recorded_history(ws, result.version.model)
     count = min(slices, current.height)
-    if count > 1:
+    if history is None and count > 1:
         bounds = [round(i * current.height / count) for i in range(count + 1)]
         history = []
         for start, stop in itertools.pairwise(bounds):
@@ -204,7 +333,21 @@ def _live_report(
     title = f"Drift of {result.version.model}/{result.version.number}: {window.rows:,} predictions"
     if window.first_at is not None and window.last_at is not None:
         title += f" ({window.first_at:%Y-%m-%d %H:%M} to {window.last_at:%Y-%m-%d %H:%M})"
-    return title, result.report, (reference, current), result.quality, history
+    return title, result.report, (reference, current), result.quality, history, result.estimate
+
+
+def _recorded_history(ws: Any, model: str, limit: int = 50) -> list[tuple[str, dict[str, float | None]]] | None:
+    """Each feature's statistic at the model's last ``limit`` recorded monitor passes, or None below two."""
+    records = [r for r in ws.metadata.monitor_records.history(model, "drift", limit=limit) if "drift" in r.outputs]
+    if len(records) < 2:
+        return None
+    history = []
+    for record in records:
+        drift = record.outputs["drift"]
+        columns = [*drift.get("features", []), *filter(None, [drift.get("prediction")])]
+        moment = datetime.fromtimestamp(record.recorded_at, UTC)
+        history.append((f"{moment:%Y-%m-%d %H:%M:%S}", {c["column"]: c.get("statistic") for c in columns}))
+    return history
 
 
 def _print_report(report: DriftReport) -> None:
@@ -247,8 +390,8 @@ def _read(path: Path) -> object:
     raise InvalidInput(f"Compare reads Parquet (.parquet) or CSV (.csv) files; got {str(path)!r}.")
 
 
-def _duration(text: str) -> timedelta:
+def _duration(text: str, *, option: str = "--since") -> timedelta:
     match = _DURATION.fullmatch(text.strip())
-    if match is None:
-        raise InvalidInput(f"--since takes a duration such as 30m, 6h or 2d; got {text!r}.")
+    if match is None or float(match[1]) <= 0:
+        raise InvalidInput(f"{option} takes a duration such as 30m, 6h or 2d; got {text!r}.")
     return timedelta(**{_UNITS[match[2]]: float(match[1])})

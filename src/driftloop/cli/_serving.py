@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,6 +55,23 @@ def serve(
         float,
         typer.Option(help="Minutes between two compactions of the prediction log (one process does it); 0 for none."),
     ] = 5.0,
+    monitor_minutes: Annotated[
+        float,
+        typer.Option(
+            help="Minutes between two monitor passes over each served model's latest traffic (drift, quality, "
+            "estimated performance; one process does it, every worker exports the findings at /metrics); 0 for none."
+        ),
+    ] = 5.0,
+    monitor_last: Annotated[
+        int, typer.Option(help="The window each monitor pass checks: the latest N predictions of a model.")
+    ] = 1_000,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Alert rules (YAML) evaluated at each monitor pass, over the findings and the server's health.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve registered models over HTTP (ours, MLflow's /invocations, and the Open Inference Protocol V2)."""
     from driftloop.cli._output import use_workspace_settings
@@ -75,6 +93,9 @@ def serve(
         log_predictions=log,
         max_body_bytes=max_body_bytes,
         upkeep_interval=upkeep_minutes * 60,
+        monitor_interval=monitor_minutes * 60,
+        monitor_last=monitor_last,
+        alerts=None if alerts is None else str(alerts.resolve()),
     )
 
 

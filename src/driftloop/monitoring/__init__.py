@@ -11,7 +11,9 @@
   acknowledge, resolve) and notifies channels (webhook, Slack, email, log file) with retries;
 - :func:`render_report` writes a self-contained HTML drift report (Plotly inlined, opens offline);
 - :func:`check_live_drift` compares a served model's latest logged traffic with its version's holdout
-  (``driftloop monitor check``).
+  (``driftloop monitor check``);
+- :func:`run_monitors` checks every served champion, records the findings (which servers export as Prometheus
+  gauges), sums the server's health and runs alert rules (``driftloop monitor run``, and the server's monitor).
 """
 
 from driftloop.monitoring._alerts import AlertConfig, AlertEngine, AlertRule
@@ -24,6 +26,7 @@ from driftloop.monitoring._multivariate import MultivariateDrift
 from driftloop.monitoring._quality import ColumnQuality, QualityReport, QualityThresholds, check_quality
 from driftloop.monitoring._quality_flags import FlagCount, FlagSummary, quality_from_flags
 from driftloop.monitoring._report import render_report, report_json, write_report
+from driftloop.monitoring._scheduled import ModelMonitor, MonitorPass, run_monitors
 from driftloop.monitoring._window_performance import MetricCheck, PerformanceCheck, check_window_performance
 
 __all__ = [
@@ -42,6 +45,8 @@ __all__ = [
     "LogFileChannel",
     "LogWindow",
     "MetricCheck",
+    "ModelMonitor",
+    "MonitorPass",
     "MultivariateDrift",
     "PerformanceCheck",
     "PerformanceEstimate",
@@ -58,6 +63,7 @@ __all__ = [
     "quality_from_flags",
     "read_window",
     "render_report",
+    "run_monitors",
     "report_json",
     "write_report",
 ]

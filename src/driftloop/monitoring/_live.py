@@ -5,7 +5,10 @@ registry stores them with the version), and the model's own predictions on them;
 latest ``last`` predictions of the model in the prediction log, or those made between ``since`` and ``until``.
 Both go to :func:`~driftloop.monitoring.compare`: every feature of the version's signature, the prediction as
 prediction drift, and optionally the joint distribution; the window's inputs also go to
-:func:`~driftloop.monitoring.check_quality` (the signature's rules, the holdout's missing rates).
+:func:`~driftloop.monitoring.check_quality` (the signature's rules, the holdout's missing rates). When the
+version was registered with its target and task, a :class:`~driftloop.monitoring.PerformanceEstimator` fitted on
+the holdout estimates the window's performance before its labels arrive (classifiers' scores are the model's
+own on the window's inputs); an estimate that cannot be made (inputs the model refuses) leaves a note instead.
 
 The log keeps inputs as JSON text (models differ in their columns); a window's inputs are decoded into columns
 with Polars, in one pass.
@@ -21,13 +24,18 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from driftloop.errors import InvalidData, InvalidInput
+from driftloop.errors import DriftloopError, InvalidData, InvalidInput
 from driftloop.monitoring._drift import DriftReport, compare
+from driftloop.monitoring._estimation import PerformanceEstimate, PerformanceEstimator
 from driftloop.monitoring._quality import QualityReport, check_quality
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from driftloop.entities.models import ModelVersionInfo
+    from driftloop.registry import LoadedModel
     from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.training._tasks import Task
     from driftloop.workspace import Workspace
 
 __all__ = ["LiveCheck", "LogWindow", "check_live_drift", "read_window"]
@@ -57,6 +65,8 @@ class LiveCheck:
     reference_rows: int
     report: DriftReport
     quality: QualityReport
+    estimate: PerformanceEstimate | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def drifted(self) -> bool:
@@ -67,13 +77,16 @@ class LiveCheck:
         return report.dataset_drift is True or prediction or joint
 
     def outputs(self) -> dict[str, Any]:
-        """What alert rules read (``drift.share``, ``drift.features.area.statistic``, ``quality.ok``, ``rows``)."""
+        """What alert rules read (``drift.share``, ``drift.features.area.statistic``, ``quality.ok``,
+        ``estimate.metrics.mae``, ``rows``)."""
         return {
             "version": self.version.number,
             "rows": self.window.rows,
             "drifted": self.drifted,
             "drift": self.report.to_dict(),
             "quality": self.quality.to_dict(),
+            "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "notes": list(self.notes),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +103,8 @@ class LiveCheck:
             "drifted": self.drifted,
             "report": self.report.to_dict(),
             "quality": self.quality.to_dict(),
+            "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "notes": list(self.notes),
         }
 
 
@@ -131,6 +146,7 @@ def check_live_drift(
     since: datetime | None = None,
     until: datetime | None = None,
     multivariate: bool = False,
+    estimate: bool = True,
 ) -> LiveCheck:
     """Compare the latest traffic of a served model with the reference of the version ``reference`` names.
 
@@ -141,6 +157,7 @@ def check_live_drift(
         since: Only predictions made at or after this moment (timezone-aware).
         until: Only predictions made before this moment.
         multivariate: Also test the joint distribution with a domain classifier.
+        estimate: Estimate the window's performance from the holdout (when the version knows its target and task).
 
     Raises:
         NotFound: The version does not exist, or was registered without a holdout to compare with.
@@ -175,7 +192,54 @@ def check_live_drift(
         prediction=PREDICTION,
         multivariate=multivariate,
     )
-    return LiveCheck(version=version, window=window, reference_rows=len(holdout), report=report, quality=quality)
+    estimated: PerformanceEstimate | None = None
+    notes: tuple[str, ...] = ()
+    if estimate:
+        estimated, notes = _estimate(version, model, holdout, expected, features, window)
+    return LiveCheck(
+        version=version,
+        window=window,
+        reference_rows=len(holdout),
+        report=report,
+        quality=quality,
+        estimate=estimated,
+        notes=notes,
+    )
+
+
+def _estimate(
+    version: ModelVersionInfo,
+    model: LoadedModel,
+    holdout: pd.DataFrame,
+    expected: pd.DataFrame,
+    features: list[str],
+    window: LogWindow,
+) -> tuple[PerformanceEstimate | None, tuple[str, ...]]:
+    """The window's estimated performance, or None and a note saying why it could not be estimated."""
+    target = version.evaluation.get("target")
+    if target is None or target not in holdout.columns or version.task is None:
+        return None, ("No performance estimate: the version was registered without its target and task.",)
+    classifier = version.task != "regression"
+    current = window.inputs.to_pandas()
+    try:
+        missing = [name for name in features if name not in current.columns]
+        if missing:
+            raise InvalidData(f"the window lacks the features {', '.join(map(repr, missing))}")
+        current = current[features]
+        reference_scores = model.predict_proba(expected[features]) if classifier else None
+        current_scores = model.predict_proba(current) if classifier else None
+        estimator = PerformanceEstimator().fit(
+            None if classifier else expected[features],
+            expected[PREDICTION],
+            holdout[target],
+            task=cast("Task", version.task),
+            scores=reference_scores,
+        )
+        predictions = window.predictions.to_numpy()
+        return estimator.estimate(None if classifier else current, predictions, scores=current_scores), ()
+    except (DriftloopError, ValueError, TypeError) as error:
+        message = error.message if isinstance(error, DriftloopError) else str(error)
+        return None, (f"No performance estimate: {message}",)
 
 
 def _decoded_objects(texts: pa.ChunkedArray) -> pl.DataFrame:

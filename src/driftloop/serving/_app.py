@@ -34,7 +34,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import orjson
@@ -56,6 +57,7 @@ from driftloop.registry import LoadedModel, Signature, parse_reference
 from driftloop.serving._served_model import AliasWatcher, ModelSlot, ServedModel
 
 if TYPE_CHECKING:
+    from driftloop.monitoring import AlertConfig
     from driftloop.serving._labels import LabelStore
     from driftloop.serving._prediction_log import PredictionLog
     from driftloop.workspace import Workspace
@@ -102,6 +104,13 @@ class ServerSettings:
             or mappings such as ``{"houses": {"canary": 0.1}}``).
         upkeep_interval: Seconds between two upkeeps of the prediction log and labels tables (compaction,
             checkpoint, vacuum), run by one server process among all sharing the workspace; 0 for none.
+        monitor_interval: Seconds between two monitor passes (drift, quality and estimated performance of each
+            served model's latest window, run by one server process among all) and two health records of each
+            process; 0 for none (:mod:`driftloop.serving._monitoring`).
+        monitor_last: The window a monitor pass checks: the latest this many predictions of each model.
+        alerts: Alert rules and channels evaluated over each monitor pass and the server's health: an
+            :class:`~driftloop.monitoring.AlertConfig`, or the path of its YAML file (read here, so a bad file
+            stops the server before it starts).
     """
 
     models: Sequence[str]
@@ -111,14 +120,24 @@ class ServerSettings:
     log_predictions: bool = True
     traffic: Mapping[str, Any] = field(default_factory=dict)
     upkeep_interval: float = 300.0
+    monitor_interval: float = 300.0
+    monitor_last: int = 1_000
+    alerts: AlertConfig | str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.models, str) or not self.models:
             raise InvalidInput("Serve at least one model, e.g. 'houses' or 'houses@champion'.")
-        for name, least in (("upkeep_interval", 0.0), ("poll_interval", 0.01)):
+        for name, least in (("upkeep_interval", 0.0), ("poll_interval", 0.01), ("monitor_interval", 0.0)):
             seconds = getattr(self, name)
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not least <= seconds < math.inf:
                 raise InvalidInput(f"The {name!r} must be a number of seconds >= {least:g}; got {seconds!r}.")
+        if isinstance(self.alerts, str | os.PathLike):
+            from driftloop.monitoring import AlertConfig
+
+            object.__setattr__(self, "alerts", AlertConfig.from_yaml(Path(self.alerts)))
+        last = self.monitor_last
+        if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+            raise InvalidInput(f"The 'monitor_last' must be a whole number of predictions >= 1; got {last!r}.")
         size = self.max_body_bytes
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise InvalidInput(f"The 'max_body_bytes' must be a whole number of bytes >= 1; got {size!r}.")
@@ -219,6 +238,20 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             interval=settings.upkeep_interval,
         )
 
+    monitoring = None
+    if settings.monitor_interval > 0:
+        from driftloop.serving._monitoring import ServerMonitoring
+
+        monitoring = ServerMonitoring(
+            workspace,
+            metrics,
+            settings.served,
+            interval=settings.monitor_interval,
+            check_drift=settings.log_predictions,
+            last=settings.monitor_last,
+            alerts=cast("AlertConfig | None", settings.alerts),
+        )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for model in served.values():
@@ -233,6 +266,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             prediction_log.start()
         if upkeep is not None:
             upkeep.start()
+        if monitoring is not None:
+            monitoring.start()
         # The libraries and models loaded so far live as long as the process: keep them out of the cyclic
         # garbage collector's full passes, which otherwise scan them all and stall requests for tens of ms.
         # (The prediction log's table library too, which its first flush would import after the freeze.)
@@ -245,6 +280,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             watcher.stop()
             if upkeep is not None:
                 upkeep.stop()
+            if monitoring is not None:
+                monitoring.stop()
             access_lines.flush()
             # Everything acknowledged is committed before the process ends (SIGTERM included).
             if prediction_log is not None:
@@ -258,6 +295,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     app.state.prediction_log = prediction_log
     app.state.labels = labels
     app.state.upkeep = upkeep
+    app.state.monitoring = monitoring
 
     def scored(
         request: Request,

@@ -32,6 +32,8 @@ __all__ = ["AccessLines", "AccessLog", "ServingMetrics"]
 access_log = logging.getLogger("driftloop.access")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+PROBE_ROUTES = frozenset({"/metrics", "/healthz", "/readyz", "/ping", "/v2/health/live", "/v2/health/ready"})
+"""Routes that scrapers and orchestrators call: left out of the server's health (they would dilute its rates)."""
 
 
 class ServingMetrics:
@@ -77,6 +79,32 @@ class ServingMetrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+    def request_totals(self) -> dict[str, Any]:
+        """Requests answered since start, probes left out: totals by status class and cumulative latency buckets."""
+        requests = client_errors = server_errors = 0
+        for family in self.requests.collect():
+            for sample in family.samples:
+                if not sample.name.endswith("_total") or sample.labels["route"] in PROBE_ROUTES:
+                    continue
+                count, status = int(sample.value), int(sample.labels["status"])
+                requests += count
+                client_errors += count if 400 <= status < 500 else 0
+                server_errors += count if status >= 500 else 0
+        latency = [0.0] * len(LATENCY_BUCKETS)
+        for family in self.latency.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_bucket") and sample.labels["route"] not in PROBE_ROUTES:
+                    bound = float(sample.labels["le"])
+                    if bound in LATENCY_BUCKETS:
+                        latency[LATENCY_BUCKETS.index(bound)] += sample.value
+        return {
+            "requests": requests,
+            "client_errors": client_errors,
+            "server_errors": server_errors,
+            "latency_bounds": list(LATENCY_BUCKETS),
+            "latency_counts": latency,
+        }
 
     def observe_predictions(
         self, model: str, version: int, predictions: np.ndarray, flagged_rows: int, *, classifier: bool

@@ -91,7 +91,8 @@ def serve(
     """Serve ``models`` until interrupted (SIGINT/SIGTERM end it gracefully).
 
     ``settings`` are :class:`ServerSettings` fields: ``default``, ``traffic``, ``log_predictions``,
-    ``max_body_bytes``, ``poll_interval``, ``upkeep_interval``.
+    ``max_body_bytes``, ``poll_interval``, ``upkeep_interval``, ``monitor_interval``, ``monitor_last``, ``alerts``
+    (the path of an alert rules file: every worker reads it).
     """
     import uvicorn
 
