@@ -102,6 +102,9 @@ def test_server_health_is_summed_over_processes_and_alerts_on_the_error_rate(ser
     assert outcome.subject == "server" and outcome.breached is True
     (alert,) = served.metadata.alerts.list(status="open")
     assert alert.rule == "server-errors" and alert.last_value == pytest.approx(0.02)
+    time.sleep(0.05)
+    run_monitors(served, [], retention=0.01)  # the records are older than that: deleted
+    assert served.metadata.monitor_records.latest("health") == []
 
 
 def test_the_server_runs_the_monitor_and_every_process_exports_its_findings(served: Workspace, tmp_path: Path) -> None:
@@ -159,7 +162,7 @@ def test_server_settings_read_the_alert_rules_file_before_starting(tmp_path: Pat
     from driftloop.serving._server import server_options
 
     rules = tmp_path / "rules.yaml"
-    rules.write_text("rules:\n  - name: errors\n    metric: server.error_rate\n    operator: '>'\n    threshold: 0.01\n")
+    rules.write_text("rules:\n  - {name: errors, metric: server.error_rate, operator: '>', threshold: 0.01}\n")
     settings = ServerSettings(models=["houses"], alerts=str(rules))
     assert isinstance(settings.alerts, AlertConfig) and settings.alerts.rules[0].metric == "server.error_rate"
     assert json.loads(json.dumps(server_options(["houses"], alerts=str(rules))))["alerts"] == str(rules)

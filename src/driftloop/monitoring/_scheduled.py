@@ -12,7 +12,8 @@ sharing the workspace, under the lease :data:`MONITOR_LEASE`) do on every tick:
 3. the server's health, summed over the latest health record of every server process
    (:func:`~driftloop.monitoring._health.server_health`), becomes the subject ``server``;
 4. alert rules, when given, run over every subject's output (``drift.share``, ``estimate.metrics.mae``,
-   ``server.error_rate``...).
+   ``server.error_rate``...);
+5. records older than ``retention`` (30 days by default) are deleted.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ __all__ = ["MONITOR_LEASE", "ModelMonitor", "MonitorPass", "run_monitors", "serv
 
 MONITOR_LEASE = "monitoring.monitor"
 """The lease of the scheduled monitor: one process among the server's workers and ``monitor run --every``."""
+RETENTION_SECONDS = 30 * 86_400.0
+"""How long monitor records are kept by default."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def run_monitors(
     multivariate: bool = False,
     alerts: AlertConfig | AlertEngine | None = None,
     health_within: float = 600.0,
+    retention: float | None = RETENTION_SECONDS,
 ) -> MonitorPass:
     """Check each model's latest window, record the findings, and run the alert rules over them.
 
@@ -108,6 +112,7 @@ def run_monitors(
         multivariate: Also test the joint distribution (a domain classifier: slower).
         alerts: Rules (and channels) to evaluate over the outputs, or an engine already built.
         health_within: Server health records older than this many seconds are stale (a stopped process).
+        retention: Seconds monitor records are kept (None: for ever).
     """
     if last is None and period is None:
         raise InvalidInput("Give the window: 'last' predictions, a 'period' of seconds, or both.")
@@ -146,6 +151,8 @@ def run_monitors(
         if health is not None:
             outputs[SERVER_SUBJECT] = {"server": health}
         outcomes = engine.evaluate(outputs, at=now)
+    if retention is not None:
+        records.prune(before=now - retention)
     return MonitorPass(models=tuple(results), health=health, alerts=tuple(outcomes))
 
 
