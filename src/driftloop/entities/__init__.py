@@ -7,6 +7,7 @@ from driftloop.entities.alerts import Alert, AlertDelivery, AlertObservation, Al
 from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
 from driftloop.entities.leases import Lease
+from driftloop.entities.loop import ACTION_STATES, FINISHED_STATES, ActionState, LoopAction, Quarantine
 from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
 from driftloop.entities.monitoring import MonitorKind, MonitorRecord
 from driftloop.entities.tracking import (
@@ -24,6 +25,9 @@ from driftloop.entities.tracking import (
 )
 
 __all__ = [
+    "ACTION_STATES",
+    "FINISHED_STATES",
+    "ActionState",
     "Alert",
     "AlertDelivery",
     "AlertObservation",
@@ -38,12 +42,14 @@ __all__ = [
     "Experiment",
     "Lease",
     "Lifecycle",
+    "LoopAction",
     "MetricHistory",
     "MetricPoint",
     "MetricSummary",
     "ModelVersionInfo",
     "MonitorKind",
     "MonitorRecord",
+    "Quarantine",
     "RegisteredModel",
     "Resources",
     "Run",

@@ -15,6 +15,7 @@ from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
 from driftloop.store.metadata._keys import KeyRepository
 from driftloop.store.metadata._leases import LeaseRepository
+from driftloop.store.metadata._loop import LoopRepository
 from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._models import ModelRepository, NewModelVersion
 from driftloop.store.metadata._monitor_records import MonitorRecordRepository
@@ -29,6 +30,7 @@ __all__ = [
     "ExperimentRepository",
     "KeyRepository",
     "LeaseRepository",
+    "LoopRepository",
     "MetadataStore",
     "MetricRepository",
     "ModelRepository",
@@ -56,6 +58,7 @@ class MetadataStore:
         self.leases = LeaseRepository(self.database)
         self.alerts = AlertRepository(self.database)
         self.monitor_records = MonitorRecordRepository(self.database)
+        self.loop = LoopRepository(self.database)
 
     @property
     def url(self) -> str:

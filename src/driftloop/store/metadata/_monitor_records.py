@@ -21,6 +21,7 @@ from driftloop.entities import MonitorKind, MonitorRecord
 from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 from driftloop.store.metadata._database import Database
+from driftloop.store.metadata._json import json_text
 from driftloop.store.metadata._schema import monitor_records
 
 __all__ = ["MonitorRecordRepository"]
@@ -53,7 +54,7 @@ class MonitorRecordRepository:
         bounds = [_seconds(what, value) for what, value in (("window_start", window_start), ("window_end", window_end))]
         if not isinstance(outputs, Mapping):
             raise InvalidInput(f"A monitor record's outputs must be a mapping; got {type(outputs).__name__}.")
-        text = json.dumps(_finite(dict(outputs)), default=str, sort_keys=True)
+        text = json_text(outputs)
         values = {
             "subject": subject,
             "kind": kind,
@@ -118,17 +119,6 @@ def _seconds(what: str, value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise InvalidInput(f"The {what} must be a finite number of seconds since the epoch; got {value!r}.")
     return float(value)
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as None, so the stored text is valid JSON on every backend."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(key): _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _record(row: Mapping[str, Any]) -> MonitorRecord:

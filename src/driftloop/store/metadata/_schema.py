@@ -332,3 +332,40 @@ monitor_records = Table(
     Index("ix_monitor_records_kind_subject", "kind", "subject", "id"),
     Index("ix_monitor_records_recorded", "recorded_at"),
 )
+
+# Every action the loop takes, one row moved through its steps (started -> trained -> gated -> promoted, or
+# rejected, failed, held...). A controller killed mid-action finds the row unfinished and resumes it.
+loop_actions = Table(
+    "loop_actions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("policy", String(NAME), nullable=False),
+    Column("model", String(NAME), nullable=False),
+    Column("trigger", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("champion_version", Integer),
+    Column("challenger_version", Integer),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("evidence", Text, nullable=False, default="{}"),
+    Column("cost", Text, nullable=False, default="{}"),
+    Column("error", Text),
+    Index("ix_loop_actions_policy", "policy", "id"),
+    Index("ix_loop_actions_model", "model", "id"),
+)
+
+# Windows of a model's traffic whose data failed its quality checks: retrain windows leave them out.
+quarantines = Table(
+    "quarantines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model", String(NAME), nullable=False),
+    Column("window_start", Float, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("action_id", BigId),
+    Column("created_at", Float, nullable=False),
+    Index("ix_quarantines_model", "model", "window_start"),
+)
