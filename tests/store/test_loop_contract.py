@@ -16,7 +16,9 @@ def loop(store: MetadataStore, clock: Clock) -> LoopRepository:
     return LoopRepository(store.database, clock=clock)
 
 
-def test_an_action_moves_through_its_steps_and_keeps_its_evidence_and_cost(loop: LoopRepository, clock: Clock) -> None:
+def test_an_action_moves_through_its_steps_and_keeps_its_evidence_and_cost(
+    loop: LoopRepository, store: MetadataStore, clock: Clock
+) -> None:
     action = loop.start(
         "houses-loop", "houses", trigger="data_drift", action="retrain", champion_version=1, evidence={"share": 0.6}
     )
@@ -37,6 +39,10 @@ def test_an_action_moves_through_its_steps_and_keeps_its_evidence_and_cost(loop:
     assert done.evidence == {"share": 0.6, "gates": "passed", "nan": None}
     assert done.cost == {"train": {"wall_seconds": 4.2}}
     assert loop.unfinished() == [] and loop.list(model="houses") == [done]
+    events = store.events.list(object_type="loop_action", object_id=action.id)
+    assert [event.action for event in events] == ["loop.promoted", "loop.trained", "loop.started"]
+    assert events[1].details["cost"] == {"train": {"wall_seconds": 4.2}} and events[1].details["from"] == "started"
+    assert events[2].details["evidence"] == {"share": 0.6} and events[0].actor == "loop"
 
 
 def test_a_step_expecting_another_state_is_a_conflict(loop: LoopRepository) -> None:
@@ -61,11 +67,13 @@ def test_unfinished_actions_are_listed_oldest_first_per_policy(loop: LoopReposit
     assert [action.id for action in loop.list(policy="a", limit=1)] == [second.id + 1]
 
 
-def test_quarantines_are_kept_by_model_and_checked(loop: LoopRepository, clock: Clock) -> None:
+def test_quarantines_are_kept_by_model_and_checked(loop: LoopRepository, store: MetadataStore, clock: Clock) -> None:
     later = loop.quarantine("houses", 200.0, 300.0, reason="area missing in 33% of rows")
     earlier = loop.quarantine("houses", 100.0, 150.0, reason="area in square feet", action_id=7)
     loop.quarantine("flats", 0.0, 1.0, reason="x")
     assert loop.quarantines("houses") == [earlier, later]
+    (event, *_) = store.events.list(object_type="model", object_id="houses", action="loop.quarantined")
+    assert event.details["reason"] == "area in square feet" and event.details["action_id"] == 7
     assert earlier.action_id == 7 and earlier.created_at == clock.now
     with pytest.raises(InvalidInput, match="end after"):
         loop.quarantine("houses", 10.0, 5.0, reason="backwards")

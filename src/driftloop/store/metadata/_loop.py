@@ -2,7 +2,8 @@
 
 An action is one row moved through its steps by compare-and-set (:meth:`LoopRepository.advance` names the state
 it expects), so a controller that lost its lease and wakes up late cannot move an action another controller has
-moved on. A finished action never changes again.
+moved on. A finished action never changes again. Every step appends an event (``loop.started``, ``loop.trained``,
+``loop.promoted``..., object ``loop_action``) in the same transaction, with the evidence and cost it added.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from driftloop.entities import ACTION_STATES, FINISHED_STATES, ActionState, Loop
 from driftloop.errors import Conflict, InvalidInput, NotFound
 from driftloop.names import validate_name
 from driftloop.store.metadata._database import Database
+from driftloop.store.metadata._events import append_event
 from driftloop.store.metadata._json import json_text
 from driftloop.store.metadata._schema import loop_actions, quarantines
 
@@ -45,6 +47,7 @@ class LoopRepository:
         action: str,
         champion_version: int | None,
         evidence: Mapping[str, Any] | None = None,
+        actor: str = "loop",
     ) -> LoopAction:
         """Record a new action in state ``started``."""
         now = self.clock()
@@ -65,6 +68,16 @@ class LoopRepository:
         }
         with self._db.write() as conn:
             action_id = conn.execute(loop_actions.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            details = {"policy": policy, "model": model, "trigger": trigger, "action": action, "evidence": evidence}
+            append_event(
+                conn,
+                actor=actor,
+                action="loop.started",
+                object_type="loop_action",
+                object_id=action_id,
+                details=details,
+                at=now,
+            )
         return self.get(int(action_id))
 
     def advance(
@@ -77,6 +90,7 @@ class LoopRepository:
         evidence: Mapping[str, Any] | None = None,
         cost: Mapping[str, Any] | None = None,
         error: str | None = None,
+        actor: str = "loop",
     ) -> LoopAction:
         """Move action ``action_id`` from ``expected`` to ``state``, merging ``evidence`` and ``cost`` into its own.
 
@@ -109,6 +123,24 @@ class LoopRepository:
             if state in FINISHED_STATES:
                 values["finished_at"] = now
             conn.execute(loop_actions.update().where(loop_actions.c.id == action_id).values(**values))
+            details = {
+                "policy": row.policy,
+                "model": row.model,
+                "from": expected,
+                "challenger_version": challenger_version,
+                "evidence": evidence,
+                "cost": cost,
+                "error": error,
+            }
+            append_event(
+                conn,
+                actor=actor,
+                action=f"loop.{state}",
+                object_type="loop_action",
+                object_id=action_id,
+                details={key: value for key, value in details.items() if value is not None},
+                at=now,
+            )
         return self.get(action_id)
 
     def get(self, action_id: int) -> LoopAction:
@@ -144,7 +176,14 @@ class LoopRepository:
     # -- quarantines ---------------------------------------------------------------------------------
 
     def quarantine(
-        self, model: str, window_start: float, window_end: float, *, reason: str, action_id: int | None = None
+        self,
+        model: str,
+        window_start: float,
+        window_end: float,
+        *,
+        reason: str,
+        action_id: int | None = None,
+        actor: str = "loop",
     ) -> Quarantine:
         """Leave ``model``'s traffic between ``window_start`` and ``window_end`` out of retrain windows."""
         start, end = _seconds("window_start", window_start), _seconds("window_end", window_end)
@@ -160,6 +199,15 @@ class LoopRepository:
         }
         with self._db.write() as conn:
             row_id = conn.execute(quarantines.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            append_event(
+                conn,
+                actor=actor,
+                action="loop.quarantined",
+                object_type="model",
+                object_id=values["model"],
+                details={"window_start": start, "window_end": end, "reason": values["reason"], "action_id": action_id},
+                at=values["created_at"],
+            )
         return Quarantine(id=int(row_id), **values)
 
     def quarantines(self, model: str) -> builtins.list[Quarantine]:
