@@ -139,3 +139,11 @@ def test_the_training_task_names_are_classification() -> None:
         assert checked.task == "classification" and checked.metrics[0].current == 0.75
     with pytest.raises(InvalidInput, match="'binary', 'multiclass'"):
         window_metrics(truth, predicted, task="ranking")  # type: ignore[arg-type]
+
+
+def test_mape_is_a_fraction_over_the_rows_whose_truth_is_not_zero() -> None:
+    check = check_window_performance([100.0, 200.0, 0.0], [110.0, 180.0, 5.0], task="regression",
+                                     validation={"mape": 0.09})  # fmt: skip
+    (mape,) = check.metrics
+    assert mape.current == pytest.approx(0.1) and mape.degraded is True and not mape.higher_is_better
+    assert window_metrics([0.0, 0.0], [1.0, 2.0], task="regression")["mape"] is None

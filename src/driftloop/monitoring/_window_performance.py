@@ -2,11 +2,12 @@
 
 Classification: ``accuracy``, ``f1`` (macro over the classes present) and ``roc_auc`` (when scores
 are given: the positive-class probability, or one column per class, one-vs-rest macro).
-Regression: ``mae``, ``rmse``, ``r2``. All from scikit-learn.
+Regression: ``mae``, ``rmse``, ``mape`` (a fraction, over the rows whose true value is not 0, as the training
+package computes it), ``r2``. All but ``mape`` from scikit-learn.
 
 A metric is *degraded* when it moved the wrong way by more than its tolerance, relative to the
 validation value: ``current < reference - tolerance * |reference|`` for metrics where higher is
-better, ``current > reference + tolerance * |reference|`` for errors (mae, rmse). The default
+better, ``current > reference + tolerance * |reference|`` for errors (mae, rmse, mape). The default
 tolerance, 10%, is the usual "alert when the model is a tenth worse than at validation"; pass
 ``tolerances={"mae": 0.25}`` to change one metric. A metric undefined on the window (``r2`` on
 one row, ``roc_auc`` with one class) has ``current=None`` and ``degraded=None``, never a silent
@@ -47,8 +48,8 @@ Task = Literal["classification", "binary", "multiclass", "regression"]
 it, or ``regression``."""
 
 CLASSIFICATION_METRICS: Final = ("accuracy", "f1", "roc_auc")
-REGRESSION_METRICS: Final = ("mae", "rmse", "r2")
-_LOWER_IS_BETTER: Final = frozenset({"mae", "rmse"})
+REGRESSION_METRICS: Final = ("mae", "rmse", "mape", "r2")
+_LOWER_IS_BETTER: Final = frozenset({"mae", "rmse", "mape"})
 DEFAULT_TOLERANCE: Final = 0.10
 
 
@@ -131,6 +132,7 @@ def window_metrics(
             result: dict[str, float | None] = {
                 "mae": float(sk_metrics.mean_absolute_error(truth, predicted)),
                 "rmse": float(np.sqrt(sk_metrics.mean_squared_error(truth, predicted))),
+                "mape": _mape(np.asarray(truth, dtype=np.float64), np.asarray(predicted, dtype=np.float64)),
                 "r2": float(sk_metrics.r2_score(truth, predicted)) if len(truth) > 1 else None,
             }
         else:
@@ -243,3 +245,11 @@ def _roc_auc(truth: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> float
 
 def _json_float(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _mape(truth: npt.NDArray[np.float64], predicted: npt.NDArray[np.float64]) -> float | None:
+    """Mean absolute percentage error as a fraction, over the rows whose true value is not 0 (None if none)."""
+    nonzero = truth != 0
+    if not nonzero.any():
+        return None
+    return float(np.mean(np.abs((truth[nonzero] - predicted[nonzero]) / truth[nonzero])))
