@@ -247,7 +247,19 @@ def test_to_dict_is_plain_json() -> None:
     data = check_quality(window, signature=signature(), reference=profile_of(training())).to_dict()
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)["columns"][0]["unseen_examples"] == []
-    assert set(data) == {"rows", "ok", "columns", "missing_columns", "extra_columns", "problems", "note"}
+    assert set(data) == {"rows", "ok", "broken", "columns", "missing_columns", "extra_columns", "problems", "note"}
+
+
+def test_broken_values_are_told_apart_from_new_categories() -> None:
+    reference = profile_of(training())
+    new_district = pl.DataFrame({"area": [60.0] * 40, "rooms": [2] * 40, "district": ["Tay Ho"] * 40})
+    report = check_quality(new_district, signature=signature(), reference=reference)
+    assert report.ok is False and report.broken is False  # a new segment: drift, not a fault
+    feet = pl.DataFrame({"area": [60.0 * 10.7639] * 40, "rooms": [2] * 40, "district": ["Ba Dinh"] * 40})
+    assert check_quality(feet, signature=signature(), reference=reference).broken is True
+    gaps = pl.DataFrame({"area": [None, 60.0] * 20, "rooms": [2] * 40, "district": ["Ba Dinh"] * 40})
+    assert check_quality(gaps, signature=signature(), reference=reference).broken is True
+    assert check_quality(new_district.head(0), signature=signature(), reference=reference).broken is None
 
 
 def test_bad_arguments_are_named() -> None:

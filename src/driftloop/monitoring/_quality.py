@@ -125,6 +125,16 @@ class ColumnQuality:
     type_errors: int
     null_violations: int
     problems: tuple[str, ...]
+    out_of_range_flagged: bool = False
+
+    @property
+    def broken(self) -> bool | None:
+        """Whether the values are broken (a missing-rate jump, nulls where none may be, values that do not
+        convert, out-of-range values): bad data, as opposed to new data such as an unseen category, which is
+        drift (a new segment) rather than a fault. None for an empty window."""
+        if self.rows == 0:
+            return None
+        return bool(self.missing_jump or self.null_violations or self.type_errors or self.out_of_range_flagged)
 
     @property
     def ok(self) -> bool | None:
@@ -134,7 +144,7 @@ class ColumnQuality:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (tuples become lists; a non-finite number becomes None)."""
         data = {key: _json(value) for key, value in dataclasses.asdict(self).items()}
-        return {**data, "ok": self.ok}
+        return {**data, "ok": self.ok, "broken": self.broken}
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,14 @@ class QualityReport:
         return not self.missing_columns and not self.extra_columns and all(column.ok for column in self.columns)
 
     @property
+    def broken(self) -> bool | None:
+        """Whether the window's data is broken: a column missing, or broken values in one (see
+        :attr:`ColumnQuality.broken`); what the loop quarantines, unlike new categories. None when empty."""
+        if self.rows == 0:
+            return None
+        return bool(self.missing_columns) or any(column.broken for column in self.columns)
+
+    @property
     def problems(self) -> tuple[str, ...]:
         """Every problem as one line of text, schema problems first."""
         schema = [f"column {name!r} is missing from the window" for name in self.missing_columns]
@@ -166,6 +184,7 @@ class QualityReport:
         return {
             "rows": self.rows,
             "ok": self.ok,
+            "broken": self.broken,
             "columns": [column.to_dict() for column in self.columns],
             "missing_columns": list(self.missing_columns),
             "extra_columns": list(self.extra_columns),
@@ -259,7 +278,10 @@ def _measure(series: pl.Series, rule: Rule, limits: QualityThresholds) -> Column
     significant = bool(out_of_range) and (
         float(stats.binom.sf(out_of_range - 1, present, limits.out_of_range_share)) < limits.missing_alpha
     )
-    if out_share is not None and (infinite or (out_share > limits.out_of_range_share and significant)):
+    out_of_range_flagged = out_share is not None and (
+        bool(infinite) or (out_share > limits.out_of_range_share and significant)
+    )
+    if out_of_range_flagged:
         where = f"[{rule.low}, {rule.high}]" if rule.low is not None or rule.high is not None else "the finite numbers"
         problems.append(f"{out_of_range} value(s) ({out_share:.1%}) outside {where}")
 
@@ -292,6 +314,7 @@ def _measure(series: pl.Series, rule: Rule, limits: QualityThresholds) -> Column
         type_errors=type_errors,
         null_violations=null_violations,
         problems=tuple(problems),
+        out_of_range_flagged=out_of_range_flagged,
     )
 
 
