@@ -19,6 +19,7 @@ PUBLIC_MODULES = {
     },
     "driftloop.tracking": {"ActiveRun", "RunComparison", "Tracking"},
     "driftloop.execution": {"LeasedJob", "process_holder_name"},
+    "driftloop.loop": {"Action", "Policy", "Rollout", "Trigger", "load_policies", "policies_from_dict"},
     "driftloop.monitoring": {
         "AlertConfig",
         "AlertEngine",

@@ -16,6 +16,7 @@ with Polars, in one pass.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from driftloop.training._tasks import Task
     from driftloop.workspace import Workspace
 
-__all__ = ["LiveCheck", "LogWindow", "check_live_drift", "read_window"]
+__all__ = ["LabelledWindow", "LiveCheck", "LogWindow", "check_live_drift", "read_labelled", "read_window"]
 
 PREDICTION = "prediction"
 
@@ -135,6 +136,56 @@ def read_window(
         first_at=moments[0] if moments else None,
         last_at=moments[-1] if moments else None,
         versions=tuple(sorted(set(rows.column("version").to_pylist()))),
+    )
+
+
+@dataclass(frozen=True)
+class LabelledWindow:
+    """A model's answered predictions whose labels arrived, oldest first, decoded into columns."""
+
+    model: str
+    rows: int
+    request_ids: pl.Series
+    at: pl.Series
+    versions: pl.Series
+    inputs: pl.DataFrame
+    predictions: pl.Series
+    labels: pl.Series
+
+
+def read_labelled(
+    log: PredictionLog,
+    model: str,
+    *,
+    version: int | None = None,
+    last: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    exclude: Sequence[tuple[datetime, datetime]] = (),
+) -> LabelledWindow:
+    """The latest ``last`` predictions of ``model`` (of ``version`` when given) that have a label, oldest first.
+
+    Shadow predictions are left out (they answered no one), and so are predictions made inside any of the
+    ``exclude`` windows (``[start, end]``, quarantined traffic). A label is the latest one of its request id.
+    """
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+        raise InvalidInput(f"'last' must be a whole number of predictions >= 1; got {last!r}.")
+    joined = cast(pl.DataFrame, pl.from_arrow(log.joined(model, since=since, until=until, version=version)))
+    kept = joined.filter(pl.col("label").is_not_null() & (pl.col("served_by") != "shadow"))
+    for start, end in exclude:
+        kept = kept.filter(~pl.col("at").is_between(start, end, closed="both"))
+    if last is not None and kept.height > last:
+        kept = kept.tail(last)
+    arrow = kept.to_arrow()
+    return LabelledWindow(
+        model=model,
+        rows=kept.height,
+        request_ids=kept["request_id"],
+        at=kept["at"],
+        versions=kept["version"],
+        inputs=_decoded_objects(arrow.column("inputs")),
+        predictions=_decoded_values(arrow.column("prediction")).alias(PREDICTION),
+        labels=_decoded_values(arrow.column("label")).alias("label"),
     )
 
 

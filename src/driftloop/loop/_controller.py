@@ -1,0 +1,561 @@
+"""The loop's controller: on each tick, every policy looks at its model, and acts when a trigger fires.
+
+A tick, per policy (:meth:`LoopController.tick`):
+
+1. **Resume** the policy's unfinished actions (a controller killed mid-action): an action ``started`` whose
+   challenger was registered adopts it (found by the training window's dataset version), else it trains again;
+   one ``gated`` rolls out; a champion already moved to the challenger is recorded as promoted. So a kill at any
+   step ends in one champion and no half-registered model (registration itself is atomic).
+2. **Look**: the champion's latest ``window`` predictions (:func:`~driftloop.monitoring.check_live_drift`:
+   data drift, prediction drift, data quality, estimated performance) and its labelled predictions
+   (:func:`~driftloop.monitoring._live.read_labelled`: measured performance, the error stream).
+3. **Data quality first**: a window whose data is broken (:attr:`~driftloop.monitoring.QualityReport.broken`:
+   a missing-rate jump, out-of-range values, values of the wrong type, a column gone; not a new category, which
+   is drift) is quarantined (a ``data_remedy`` action, state
+   ``remedied``), the ``loop-data-quality`` alert opens, and the policy holds: no action runs until a window is
+   healthy again (the alert then resolves).
+4. **Cooldown**: no new action within ``cooldown`` seconds of the policy's last one.
+5. **Triggers** in the policy's order; the first that fires starts the action with its evidence.
+6. **Act → gate → roll out**: ``retrain`` ingests the training window (the latest labelled predictions, minus
+   quarantined windows) as a version of the dataset ``<model>-window``, trains through the training path with a
+   time split (the newest ``holdout`` share is the time-later holdout, never trained on; challenger and champion
+   are scored on identical rows by the gates), registers the challenger only when its gates pass (``rejected``
+   otherwise), and promotes it by moving ``champion`` from the version the trigger saw (compare-and-set: a
+   champion moved by hand meanwhile is never overwritten).
+
+Every step is a :class:`~driftloop.entities.LoopAction` transition, recorded with an event, its evidence and its
+cost (wall time, CPU time, the process's peak resident memory). A failed action (no labels yet, bad data, an
+exception in training) is recorded as ``failed`` with the error; the champion keeps serving and the next attempt
+waits for the cooldown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from driftloop.entities import LoopAction
+from driftloop.errors import Conflict, DriftloopError, GateFailed, InvalidData, InvalidState, NotFound
+from driftloop.loop._policy import Policy, Trigger
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftloop.data.validation import DataSchema
+    from driftloop.entities import ModelVersionInfo
+    from driftloop.monitoring import AlertConfig, LiveCheck
+    from driftloop.monitoring._live import LabelledWindow
+    from driftloop.workspace import Workspace
+
+__all__ = ["CONTROLLER_LEASE", "LoopController", "PolicyOutcome"]
+
+log = logging.getLogger("driftloop.loop")
+
+CONTROLLER_LEASE = "loop.controller"
+"""The lease of the controller: one process among ``driftloop loop run`` and every server worker runs it."""
+WINDOW_SUFFIX = "-window"
+"""The dataset a policy's training windows are versions of: ``<model>-window``."""
+TIME_COLUMN = "at"
+
+
+@dataclass(frozen=True)
+class PolicyOutcome:
+    """What one tick did for one policy: the action it started or moved on, or why it did nothing."""
+
+    policy: str
+    model: str
+    status: str
+    action: LoopAction | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "model": self.model,
+            "status": self.status,
+            "action": None if self.action is None else {"id": self.action.id, "state": self.action.state},
+            "evidence": dict(self.evidence),
+        }
+
+
+class LoopController:
+    """Runs policies over a workspace (see the module notes).
+
+    Args:
+        workspace: The workspace whose models, prediction log, labels and metadata store to use.
+        policies: The policies to run.
+        clock: Seconds since the epoch for cooldowns, schedules and records (``time.time``; a replay passes its
+            own simulated clock).
+        alerts: Channels (and extra rules) for the loop's alerts: the built-in ``loop-data-quality`` rule notifies
+            every channel given here.
+        seed: Seeds the training runs.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        policies: Sequence[Policy],
+        *,
+        clock: Callable[[], float] = time.time,
+        alerts: AlertConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        from driftloop.monitoring import AlertConfig, AlertEngine, AlertRule
+        from driftloop.serving._labels import LabelStore
+        from driftloop.serving._prediction_log import PredictionLog
+        from driftloop.store.metadata import LoopRepository
+        from driftloop.store.tables import TableStore
+
+        self.workspace = workspace
+        self.policies = tuple(policies)
+        self.clock = clock
+        self.seed = seed
+        self.repository = LoopRepository(workspace.metadata.database, clock=clock)
+        tables = TableStore(workspace.settings.tables_url)
+        self.log = PredictionLog(tables)
+        self.labels = LabelStore(tables)
+        config = alerts or AlertConfig(rules=())
+        quality = AlertRule(
+            "loop-data-quality",
+            "quality.broken",
+            ">=",
+            1.0,
+            severity="critical",
+            channels=tuple(config.channels),
+            message="{subject}: the data quality of the latest window failed; retraining is held.",
+        )
+        self.alerts = AlertEngine(workspace.metadata.alerts, (quality, *config.rules), config.channels)
+        self._started_at = clock()
+
+    # -- the tick ------------------------------------------------------------------------------------
+
+    def tick(self) -> list[PolicyOutcome]:
+        """Evaluate every policy once; returns what each did."""
+        return [self._tick(policy) for policy in self.policies]
+
+    def _tick(self, policy: Policy) -> PolicyOutcome:
+        try:
+            for unfinished in self.repository.unfinished(policy.name):
+                self._resume(policy, unfinished)
+            return self._evaluate(policy)
+        except DriftloopError as error:  # the store or the registry refused: report, try again next tick
+            log.warning("policy %s: %s", policy.name, error.message)
+            return PolicyOutcome(policy.name, policy.model, "error", evidence={"error": error.message})
+
+    def _evaluate(self, policy: Policy) -> PolicyOutcome:
+        from driftloop.monitoring import check_live_drift
+
+        champion = self.workspace.models.get(f"{policy.model}@champion")
+        try:
+            live: LiveCheck | None = check_live_drift(
+                self.workspace, champion.reference, last=policy.window, estimate=bool(_estimated(policy))
+            )
+        except InvalidData:
+            live = None  # no traffic yet: only label-based and scheduled triggers can fire
+        if live is not None:
+            self.alerts.evaluate({policy.model: live.outputs()}, at=self.clock())
+            if policy.remedy == "quarantine" and live.quality.broken:
+                return self._remedy(policy, champion, live)
+        last = next(iter(self.repository.list(policy=policy.name, limit=1)), None)
+        if last is not None and last.action != "data_remedy" and self.clock() - last.started_at < policy.cooldown:
+            remaining = policy.cooldown - (self.clock() - last.started_at)
+            return PolicyOutcome(policy.name, policy.model, "cooldown", evidence={"seconds_left": remaining})
+        for trigger in policy.triggers:
+            evidence = self._fired(policy, trigger, champion, live)
+            if evidence is not None:
+                return self._act(policy, trigger, champion, live, evidence)
+        return PolicyOutcome(policy.name, policy.model, "quiet", evidence=_summary(live))
+
+    # -- triggers ------------------------------------------------------------------------------------
+
+    def _fired(
+        self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck | None
+    ) -> dict[str, Any] | None:
+        """The evidence that ``trigger`` fired, or None."""
+        options = trigger.options
+        if trigger.kind == "data_drift" and live is not None:
+            share = live.report.share
+            threshold = options.get("share")
+            fired = live.report.dataset_drift is True if threshold is None else share is not None and share >= threshold
+            if fired:
+                drifted = [f.column for f in live.report.features if f.drifted]
+                return {"share": share, "threshold": threshold, "drifted": drifted, **_summary(live)}
+        if trigger.kind == "performance_drop":
+            return self._performance_drop(trigger, champion, live)
+        if trigger.kind == "concept_drift":
+            return self._concept_drift(policy, trigger, champion)
+        if trigger.kind == "quality_failure" and live is not None and live.quality.broken:
+            return {"problems": list(live.quality.problems)}  # reached with remedy: none
+        if trigger.kind == "schedule":
+            return self._schedule(policy, trigger)
+        if trigger.kind == "new_data":
+            return self._new_data(policy, trigger)
+        return None
+
+    def _performance_drop(
+        self, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck | None
+    ) -> dict[str, Any] | None:
+        from driftloop.monitoring import check_window_performance
+
+        metric, by = trigger.options["metric"], float(trigger.options.get("by", 0.1))
+        validation = champion.metrics.get(metric)
+        if validation is None or champion.task is None:
+            return None
+        if trigger.options.get("estimated"):
+            if live is None or live.estimate is None:
+                return None
+            current = live.estimate.metrics.get(metric)
+            if current is None:
+                return None
+            worse = _worse(metric, current, validation, by)
+            return {"metric": metric, "estimated": current, "validation": validation, "by": by} if worse else None
+        window = self._labelled(champion, last=None)
+        if window.rows < int(trigger.options.get("min_labels", 200)):
+            return None
+        window = _tail(window, max(int(trigger.options.get("min_labels", 200)), 1_000))
+        check = check_window_performance(
+            window.labels.to_numpy(),
+            window.predictions.to_numpy(),
+            task=champion.task,  # type: ignore[arg-type]
+            validation={metric: validation},
+            tolerances={metric: by},
+        )
+        (result,) = check.metrics
+        if result.degraded:
+            return {"metric": metric, "measured": result.current, "validation": validation, "by": by,
+                    "labelled_rows": window.rows}  # fmt: skip
+        return None
+
+    def _concept_drift(self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo) -> dict[str, Any] | None:
+        from driftloop.monitoring import ConceptDriftMonitor
+
+        window = self._labelled(champion, last=None)
+        if window.rows < int(trigger.options.get("min_labels", 200)):
+            return None
+        truth, predicted = window.labels.to_numpy(), window.predictions.to_numpy()
+        if champion.task == "regression":
+            # A regressor's outcome is 1 when its relative error exceeds the tolerance (2x its validation MAPE
+            # by default): the detectors watch the rate of large misses.
+            tolerance = float(trigger.options.get("tolerance", 2.0 * champion.metrics.get("mape", 0.1)))
+            truth, predicted = truth.astype(np.float64), predicted.astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                errors = np.abs(predicted - truth) > tolerance * np.abs(truth)
+        else:
+            errors = predicted != truth
+        detector = trigger.options.get("detector")
+        monitor = ConceptDriftMonitor(detector) if detector else ConceptDriftMonitor()
+        events = [event for event in monitor.update_many(errors) if event.kind == "drift"]
+        if not events:
+            return None
+        moment = window.at[events[-1].position]
+        last = next(iter(self.repository.list(policy=policy.name, limit=1)), None)
+        if last is not None and moment.timestamp() <= last.started_at:
+            return None  # the detection predates the policy's last action: already acted on
+        return {"detector": monitor.detector, "position": events[-1].position, "at": moment.isoformat(),
+                "labelled_rows": window.rows, "error_rate": float(np.mean(errors))}  # fmt: skip
+
+    def _schedule(self, policy: Policy, trigger: Trigger) -> dict[str, Any] | None:
+        from croniter import croniter
+
+        previous = [a for a in self.repository.list(policy=policy.name, limit=50) if a.trigger == "schedule"]
+        since = previous[0].started_at if previous else self._started_at
+        now = self.clock()
+        due = croniter(trigger.options["cron"], datetime.fromtimestamp(since, UTC)).get_next(float)
+        return {"cron": trigger.options["cron"], "due": due} if due <= now else None
+
+    def _new_data(self, policy: Policy, trigger: Trigger) -> dict[str, Any] | None:
+        dataset = trigger.options["dataset"]
+        try:
+            latest = self.workspace.datasets.get(dataset).info.number
+        except NotFound:
+            return None
+        acted = [a for a in self.repository.list(policy=policy.name, limit=50) if a.trigger == "new_data"]
+        seen = acted[0].evidence.get("dataset_version", 0) if acted else self._trained_on(policy, dataset)
+        return {"dataset": dataset, "dataset_version": latest, "seen": seen} if latest > seen else None
+
+    def _trained_on(self, policy: Policy, dataset: str) -> int:
+        champion = self.workspace.models.get(f"{policy.model}@champion")
+        return champion.dataset_version or 0 if champion.dataset == dataset else 0
+
+    # -- actions -------------------------------------------------------------------------------------
+
+    def _remedy(self, policy: Policy, champion: ModelVersionInfo, live: LiveCheck) -> PolicyOutcome:
+        window = live.window
+        assert window.first_at is not None and window.last_at is not None
+        start, end = window.first_at.timestamp(), window.last_at.timestamp()
+        known = self.repository.quarantines(policy.model)
+        if any(q.window_start <= start and end <= q.window_end for q in known):
+            return PolicyOutcome(policy.name, policy.model, "held", evidence={"window": [start, end]})
+        evidence = {"problems": list(live.quality.problems), "window": [start, end], "rows": window.rows}
+        action = self.repository.start(
+            policy.name,
+            policy.model,
+            trigger="quality_failure",
+            action="data_remedy",
+            champion_version=champion.number,
+            evidence=evidence,
+        )
+        with _measured() as cost:
+            self.repository.quarantine(
+                policy.model, start, end, reason="; ".join(live.quality.problems)[:2000], action_id=action.id
+            )
+        action = self.repository.advance(action.id, expected="started", state="remedied", cost={"quarantine": cost})
+        return PolicyOutcome(policy.name, policy.model, "remedied", action, evidence)
+
+    def _act(
+        self,
+        policy: Policy,
+        trigger: Trigger,
+        champion: ModelVersionInfo,
+        live: LiveCheck | None,
+        evidence: dict[str, Any],
+    ) -> PolicyOutcome:
+        detected = time.monotonic()
+        action = self.repository.start(
+            policy.name,
+            policy.model,
+            trigger=trigger.kind,
+            action=policy.action.kind,
+            champion_version=champion.number,
+            evidence={"trigger": evidence},
+        )
+        action = self._resume(policy, action, detected=detected)
+        return PolicyOutcome(policy.name, policy.model, action.state, action, evidence)
+
+    def _resume(self, policy: Policy, action: LoopAction, *, detected: float | None = None) -> LoopAction:
+        """Move ``action`` on from wherever it stands to a finished state."""
+        try:
+            if action.state == "started":
+                action = self._train(policy, action)
+            if action.state == "gated":
+                action = self._roll_out(policy, action, detected)
+        except GateFailed as failed:
+            report = failed.report
+            gates = report.to_dict() if hasattr(report, "to_dict") else failed.message
+            return self.repository.advance(
+                action.id, expected=action.state, state="rejected", evidence={"gates": gates}
+            )
+        except Conflict:  # (after GateFailed, a kind of Conflict) another controller moved it on: leave it
+            return self.repository.get(action.id)
+        except Exception as error:  # a failed action leaves the champion serving; the cooldown spaces retries
+            message = error.message if isinstance(error, DriftloopError) else f"{type(error).__name__}: {error}"
+            log.warning("loop action %s of policy %s failed: %s", action.id, policy.name, message)
+            return self.repository.advance(action.id, expected=action.state, state="failed", error=message[:4000])
+        return action
+
+    def _train(self, policy: Policy, action: LoopAction) -> LoopAction:
+        """Build the training window, train, register the challenger if its gates pass: ``started`` → ``gated``."""
+        dataset = f"{policy.model}{WINDOW_SUFFIX}"
+        recorded = action.evidence.get("window")
+        if recorded is not None:  # a controller stopped after the window was stored: was the model registered?
+            adopted = self._registered_from(policy.model, dataset, int(recorded["dataset_version"]))
+            if adopted is not None:
+                return self.repository.advance(
+                    action.id, expected="started", state="gated", challenger_version=adopted.number
+                )
+        champion = self.workspace.models.get(f"{policy.model}/{action.champion_version}")
+        with _measured() as window_cost:
+            frame, target, features, window_evidence = self._training_window(policy, champion)
+            schema = self._window_schema(champion, frame, features)
+            ingested = self.workspace.datasets.ingest(dataset, frame, mode="overwrite", schema=schema)
+        window_evidence["dataset_version"] = ingested.version.number
+        action = self.repository.advance(
+            action.id,
+            expected="started",
+            state="started",
+            evidence={"window": window_evidence},
+            cost={"window": window_cost},
+        )
+        options = policy.action.options
+        with _measured() as train_cost:
+            result = self.workspace.training.train(
+                dataset,
+                target,
+                version=ingested.version.number,
+                features=features,
+                task=champion.task,  # type: ignore[arg-type]
+                algorithms=options.get("algorithm") or self._algorithm_of(champion),
+                params={options["algorithm"]: options["params"]} if "params" in options and "algorithm" in options
+                else None,
+                split="time",
+                time_column=TIME_COLUMN,
+                holdout=policy.action.holdout,
+                folds=3,
+                register=policy.model,
+                gates=list(policy.gates),
+                experiment=f"loop-{policy.name}",
+                seed=self.seed,
+            )  # fmt: skip
+        assert result.version is not None
+        return self.repository.advance(
+            action.id,
+            expected="started",
+            state="gated",
+            challenger_version=result.version.number,
+            evidence={"challenger": {"metrics": dict(result.holdout.metrics), "run_id": result.run_id}},
+            cost={"train": train_cost},
+        )
+
+    def _roll_out(self, policy: Policy, action: LoopAction, detected: float | None) -> LoopAction:
+        """Move ``champion`` to the challenger: ``gated`` → ``promoted``."""
+        assert action.challenger_version is not None
+        current = self.workspace.models.get(f"{policy.model}@champion").number
+        cost: dict[str, Any] = {}
+        if current != action.challenger_version:
+            if current != action.champion_version:  # moved by hand (or a rollback) since the trigger: leave it
+                raise InvalidState(
+                    f"The champion of {policy.model!r} moved to version {current} since this action started from "
+                    f"version {action.champion_version}; the challenger {action.challenger_version} was not promoted."
+                )
+            with _measured() as promote_cost:
+                self.workspace.models.set_alias(
+                    policy.model,
+                    "champion",
+                    action.challenger_version,
+                    reason=f"loop policy {policy.name}: {action.trigger}",
+                    evidence={"loop_action": action.id, "trigger": action.evidence.get("trigger")},
+                    expected=action.champion_version,
+                )
+            cost["promote"] = promote_cost
+        if detected is not None:
+            cost["detection_to_promotion_seconds"] = round(time.monotonic() - detected, 3)
+        return self.repository.advance(action.id, expected="gated", state="promoted", cost=cost)
+
+    def _training_window(
+        self, policy: Policy, champion: ModelVersionInfo
+    ) -> tuple[pd.DataFrame, str, list[str], dict[str, Any]]:
+        """The latest labelled predictions (quarantined windows left out) as training rows, with ``at``."""
+        from driftloop.monitoring._live import read_labelled
+
+        target = champion.evaluation.get("target")
+        signature = self.workspace.models.signature(champion.reference)
+        if target is None or signature is None:
+            raise InvalidData(f"{champion.reference} was registered without its target or signature: cannot retrain.")
+        features = list(signature.features)
+        excluded = [
+            (datetime.fromtimestamp(q.window_start, UTC), datetime.fromtimestamp(q.window_end, UTC))
+            for q in self.repository.quarantines(policy.model)
+        ]
+        rows = int(policy.action.window * (1.0 + float(policy.action.options.get("older", 0.0))))
+        window = read_labelled(self.log, policy.model, last=rows, exclude=excluded)
+        if window.rows < policy.action.min_rows:
+            raise InvalidData(
+                f"Only {window.rows} labelled predictions of {policy.model!r} outside quarantined windows; "
+                f"the {policy.action.kind} action needs {policy.action.min_rows}."
+            )
+        missing = [name for name in features if name not in window.inputs.columns]
+        if missing:
+            raise InvalidData(f"The logged inputs of {policy.model!r} lack the features {missing}.")
+        frame = window.inputs.select(features).to_pandas()
+        labels = window.labels.to_numpy()
+        frame[target] = labels.astype(np.float64) if champion.task == "regression" else labels
+        frame[TIME_COLUMN] = window.at.to_pandas().to_numpy()
+        evidence = {
+            "rows": window.rows,
+            "first_at": window.at[0].isoformat(),
+            "last_at": window.at[-1].isoformat(),
+            "quarantined_windows": len(excluded),
+        }
+        return frame, target, features, evidence
+
+    def _window_schema(self, champion: ModelVersionInfo, frame: pd.DataFrame, features: list[str]) -> DataSchema:
+        """The window's schema: inferred from it, but each feature keeps the champion's type and stays nullable
+        where the champion's was, so a challenger takes every input its champion took (a feed with gaps is
+        quarantined, and the next model must still accept the gaps the serving side lets through)."""
+        import dataclasses
+
+        import pyarrow as pa
+
+        from driftloop.data.validation import DataSchema
+
+        inferred = DataSchema.infer(pa.Table.from_pandas(frame, preserve_index=False))
+        signature = self.workspace.models.signature(champion.reference)
+        assert signature is not None
+        kept = {spec.name: spec for spec in signature.inputs.columns}
+        columns = tuple(
+            dataclasses.replace(spec, dtype=kept[spec.name].dtype, nullable=spec.nullable or kept[spec.name].nullable)
+            if spec.name in kept and spec.name in features
+            else spec
+            for spec in inferred.columns
+        )
+        return DataSchema(columns=columns)
+
+    def _labelled(self, champion: ModelVersionInfo, *, last: int | None) -> LabelledWindow:
+        from driftloop.monitoring._live import read_labelled
+
+        return read_labelled(self.log, champion.model, version=champion.number, last=last)
+
+    def _algorithm_of(self, champion: ModelVersionInfo) -> str | None:
+        """The algorithm the champion's training run chose (None, when unknown: the training path selects)."""
+        if champion.run_id is None:
+            return None
+        try:
+            return self.workspace.metadata.runs.get(champion.run_id).params.get("algorithm")
+        except NotFound:
+            return None
+
+    def _registered_from(self, model: str, dataset: str, dataset_version: int) -> ModelVersionInfo | None:
+        for version in reversed(self.workspace.models.versions(model)):
+            if version.dataset == dataset and version.dataset_version == dataset_version:
+                return version
+        return None
+
+
+def _estimated(policy: Policy) -> bool:
+    return any(trigger.options.get("estimated") for trigger in policy.triggers_of("performance_drop"))
+
+
+def _worse(metric: str, current: float, reference: float, by: float) -> bool:
+    from driftloop.training import GREATER_IS_BETTER
+
+    if GREATER_IS_BETTER.get(metric, False):
+        return current < reference - by * abs(reference)
+    return current > reference + by * abs(reference)
+
+
+def _tail(window: LabelledWindow, rows: int) -> LabelledWindow:
+    if window.rows <= rows:
+        return window
+    start = window.rows - rows
+    return type(window)(
+        model=window.model,
+        rows=rows,
+        request_ids=window.request_ids[start:],
+        at=window.at[start:],
+        versions=window.versions[start:],
+        inputs=window.inputs[start:],
+        predictions=window.predictions[start:],
+        labels=window.labels[start:],
+    )
+
+
+def _summary(live: LiveCheck | None) -> dict[str, Any]:
+    if live is None:
+        return {"window_rows": 0}
+    summary: dict[str, Any] = {"window_rows": live.window.rows, "drift_share": live.report.share}
+    if live.estimate is not None:
+        summary["estimate"] = {k: v for k, v in live.estimate.metrics.items() if v is not None}
+    return summary
+
+
+@contextlib.contextmanager
+def _measured() -> Iterator[dict[str, float]]:
+    """Fill the yielded dict with the block's wall and CPU seconds and the process's peak memory after it."""
+    cost: dict[str, float] = {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield cost
+    finally:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cost["wall_seconds"] = round(time.perf_counter() - wall, 3)
+        cost["cpu_seconds"] = round(time.process_time() - cpu, 3)
+        cost["peak_rss_mib"] = round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)

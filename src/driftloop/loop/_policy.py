@@ -1,0 +1,367 @@
+"""Policies: what the loop watches on a served model, what it does when that fires, and how a challenger goes live.
+
+A policy names a model and lists **triggers**, one **action**, **gates** and a **rollout**, in YAML or in Python::
+
+    policies:
+      - name: houses-loop
+        model: houses                     # its champion is watched and replaced
+        window: 2000                      # the latest predictions a check reads (data drift, quality, estimate)
+        triggers:
+          - data_drift: {share: 0.3}      # drift.share >= 0.3 (without a share: the dataset-drift verdict)
+          - performance_drop: {metric: mape, by: 0.15}   # labelled: 15% worse than at validation
+          - performance_drop: {metric: mape, by: 0.15, estimated: true}   # before labels arrive
+          - concept_drift: {}             # a detector on the labelled error stream
+          - schedule: {cron: "0 3 * * 1"} # Mondays at 03:00
+          - new_data: {dataset: houses}   # a new version of a dataset
+        action:
+          retrain: {window: 8000, older: 0.25, algorithm: lightgbm, params: {n_estimators: 300}}
+        gates: ["mape beats champion by 0"]
+        rollout: promote                  # the champion alias moves to the challenger
+        cooldown: 2h                      # no new action within 2 hours of the last one's start
+
+**Data quality comes first.** Whatever the triggers, a window whose data is broken (missing-rate jumps,
+out-of-range shares, values of the wrong type, a column gone; a new category is drift, not a fault) gets the
+data remedy instead of the action: the window
+is quarantined (left out of every retrain window), the policy holds its actions until a window is healthy again,
+and the ``data_quality`` alert opens. ``remedy: none`` turns that off for a policy.
+
+**Actions.** ``retrain`` fits a new model through the training path on the latest ``window`` labelled
+predictions (quarantined windows left out), mixed with ``older`` times as many older labelled rows, its time-later
+holdout (the newest ``holdout`` share, never trained on) scoring challenger and champion on identical rows.
+Not built yet, and refused by name: the ``incremental``, ``online``, ``active_learning`` and ``transfer``
+actions, and the ``shadow`` and ``canary`` rollouts (``promote`` moves the champion alias at once).
+
+Everything is checked when the policy is loaded: an unknown trigger, action, rollout or option, a model the
+registry does not know (when a workspace is given), gates that no model can pass together.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from driftloop.errors import InvalidInput, NotFound
+from driftloop.names import validate_name
+
+if TYPE_CHECKING:
+    from driftloop.workspace import Workspace
+
+__all__ = [
+    "ACTIONS",
+    "ROLLOUTS",
+    "TRIGGERS",
+    "Action",
+    "Policy",
+    "Rollout",
+    "Trigger",
+    "load_policies",
+    "parse_duration",
+    "policies_from_dict",
+]
+
+TRIGGER_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
+    "data_drift": {"share": (int, float)},
+    "performance_drop": {"metric": str, "by": (int, float), "estimated": bool, "min_labels": int},
+    "concept_drift": {"detector": str, "tolerance": (int, float), "min_labels": int},
+    "quality_failure": {},
+    "schedule": {"cron": str},
+    "new_data": {"dataset": str},
+}
+TRIGGERS: Final = tuple(TRIGGER_OPTIONS)
+ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
+    "retrain": {
+        "window": int,
+        "older": (int, float),
+        "algorithm": str,
+        "params": dict,
+        "holdout": (int, float),
+        "min_rows": int,
+    },
+}
+ACTIONS: Final = tuple(ACTION_OPTIONS)
+NOT_YET: Final = ("incremental", "online", "active_learning", "transfer")
+"""Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
+ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {"promote": {}}
+ROLLOUTS_NOT_YET: Final = ("shadow", "canary")
+ROLLOUTS: Final = tuple(ROLLOUT_OPTIONS)
+POLICY_KEYS: Final = ("name", "model", "window", "triggers", "action", "gates", "rollout", "cooldown", "remedy")
+_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_SECONDS: Final = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One reason to act: ``kind`` (one of :data:`TRIGGERS`) and its options."""
+
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", _options("trigger", self.kind, TRIGGER_OPTIONS, self.options))
+        options = self.options
+        if self.kind == "data_drift" and "share" in options and not 0.0 < options["share"] <= 1.0:
+            raise InvalidInput(f"The data_drift trigger's share must be in (0, 1]; got {options['share']!r}.")
+        if self.kind == "performance_drop":
+            if "metric" not in options:
+                raise InvalidInput("A performance_drop trigger needs its metric, e.g. {metric: mape, by: 0.1}.")
+            _check_metric(options["metric"])
+            if not 0.0 <= options.get("by", 0.1) < 10:
+                raise InvalidInput(f"The performance_drop trigger's 'by' must be in [0, 10); got {options['by']!r}.")
+        if self.kind == "schedule":
+            _check_cron(options.get("cron"))
+        if self.kind == "new_data":
+            if "dataset" not in options:
+                raise InvalidInput("A new_data trigger names its dataset, e.g. {dataset: houses}.")
+            validate_name("dataset", options["dataset"])
+        if self.kind == "concept_drift" and "detector" in options:
+            from driftloop.monitoring._concept import DETECTOR_NAMES
+
+            if options["detector"] not in DETECTOR_NAMES:
+                known = ", ".join(DETECTOR_NAMES)
+                raise InvalidInput(f"Unknown concept drift detector {options['detector']!r}; known: {known}.")
+        for name in ("min_labels",):
+            if name in options and options[name] < 1:
+                raise InvalidInput(f"The {self.kind} trigger's {name} must be >= 1; got {options[name]!r}.")
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the loop does when a trigger fires: ``kind`` (one of :data:`ACTIONS`) and its options."""
+
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind in NOT_YET:
+            raise InvalidInput(
+                f"The action {self.kind!r} is not available in this version of driftloop; available: "
+                f"{', '.join(ACTIONS)}."
+            )
+        object.__setattr__(self, "options", _options("action", self.kind, ACTION_OPTIONS, self.options))
+        options = self.options
+        if "window" in options and options["window"] < 10:
+            raise InvalidInput(f"The {self.kind} action's window must be >= 10 labelled rows; got {options['window']}.")
+        if "older" in options and not 0.0 <= options["older"] <= 10.0:
+            raise InvalidInput(f"The retrain action's 'older' must be in [0, 10]; got {options['older']!r}.")
+        if "holdout" in options and not 0.05 <= options["holdout"] <= 0.5:
+            raise InvalidInput(f"The {self.kind} action's holdout must be in [0.05, 0.5]; got {options['holdout']!r}.")
+        if "algorithm" in options:
+            from driftloop.training import ALGORITHMS
+
+            if options["algorithm"] not in ALGORITHMS:
+                known = ", ".join(sorted(ALGORITHMS))
+                raise InvalidInput(f"Unknown algorithm {options['algorithm']!r} in the retrain action; known: {known}.")
+
+    @property
+    def window(self) -> int:
+        return int(self.options.get("window", 5_000))
+
+    @property
+    def holdout(self) -> float:
+        return float(self.options.get("holdout", 0.2))
+
+    @property
+    def min_rows(self) -> int:
+        return int(self.options.get("min_rows", 200))
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """How a challenger that passed its gates goes live: ``promote`` at once, ``shadow`` or ``canary`` first."""
+
+    kind: str = "promote"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind in ROLLOUTS_NOT_YET:
+            raise InvalidInput(
+                f"The rollout {self.kind!r} is not available in this version of driftloop; available: "
+                f"{', '.join(ROLLOUTS)}."
+            )
+        object.__setattr__(self, "options", _options("rollout", self.kind, ROLLOUT_OPTIONS, self.options))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A model's triggers, action, gates, rollout and cooldown (see the module notes)."""
+
+    name: str
+    model: str
+    triggers: tuple[Trigger, ...]
+    action: Action
+    gates: tuple[Any, ...] = ()
+    rollout: Rollout = field(default_factory=Rollout)
+    cooldown: float = 3600.0
+    window: int = 1_000
+    remedy: str = "quarantine"
+
+    def __post_init__(self) -> None:
+        validate_name("policy", self.name)
+        validate_name("model", self.model)
+        if not self.triggers:
+            raise InvalidInput(f"Policy {self.name!r} has no trigger; give at least one (e.g. data_drift).")
+        if not math.isfinite(self.cooldown) or self.cooldown < 0:
+            raise InvalidInput(f"The cooldown of policy {self.name!r} must be seconds >= 0; got {self.cooldown!r}.")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 10:
+            raise InvalidInput(f"The window of policy {self.name!r} must be >= 10 predictions; got {self.window!r}.")
+        if self.remedy not in ("quarantine", "none"):
+            raise InvalidInput(f"The remedy of policy {self.name!r} must be quarantine or none; got {self.remedy!r}.")
+        from driftloop.training import parse_gates
+
+        gates = tuple(parse_gates(list(self.gates)))
+        _check_gates_agree(self.name, gates)
+        object.__setattr__(self, "gates", gates)
+
+    def triggers_of(self, kind: str) -> list[Trigger]:
+        return [trigger for trigger in self.triggers if trigger.kind == kind]
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Policy:
+        """A policy from its YAML form (see the module notes)."""
+        if not isinstance(spec, Mapping):
+            raise InvalidInput(f"A policy must be a mapping; got {type(spec).__name__}.")
+        unknown = sorted(set(spec) - set(POLICY_KEYS))
+        name = spec.get("name", "?")
+        if unknown:
+            raise InvalidInput(f"Policy {name!r} has unknown keys {unknown}; known: {', '.join(POLICY_KEYS)}.")
+        for key in ("name", "model", "triggers", "action"):
+            if key not in spec:
+                raise InvalidInput(f"Policy {name!r} needs a {key!r}.")
+        triggers = spec["triggers"]
+        if not isinstance(triggers, list):
+            raise InvalidInput(f"The triggers of policy {name!r} must be a list; got {type(triggers).__name__}.")
+        gates = spec.get("gates", [])
+        if not isinstance(gates, list):
+            raise InvalidInput(f"The gates of policy {name!r} must be a list; got {type(gates).__name__}.")
+        return cls(
+            name=spec["name"],
+            model=spec["model"],
+            triggers=tuple(Trigger(*_kind_and_options("trigger", item)) for item in triggers),
+            action=Action(*_kind_and_options("action", spec["action"])),
+            gates=tuple(gates),
+            rollout=Rollout(*_kind_and_options("rollout", spec.get("rollout", "promote"))),
+            cooldown=parse_duration(spec.get("cooldown", 3600.0), f"the cooldown of policy {name!r}"),
+            window=spec.get("window", 1_000),
+            remedy=spec.get("remedy", "quarantine"),
+        )
+
+
+def policies_from_dict(spec: Mapping[str, Any], workspace: Workspace | None = None) -> list[Policy]:
+    """The policies of a YAML document's data (``{"policies": [...]}``), checked against ``workspace``."""
+    if not isinstance(spec, Mapping) or set(spec) != {"policies"} or not isinstance(spec["policies"], list):
+        raise InvalidInput("A policy file holds one key, 'policies', a list of policies.")
+    policies = [Policy.from_dict(item) for item in spec["policies"]]
+    names = [policy.name for policy in policies]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidInput(f"Policy names must be unique; {repeated} appear more than once.")
+    if workspace is not None:
+        known = {model.name for model in workspace.models.list()}
+        for policy in policies:
+            if policy.model not in known:
+                raise NotFound(f"Policy {policy.name!r} watches the model {policy.model!r}, which is not registered.")
+    return policies
+
+
+def load_policies(path: str | Path, workspace: Workspace | None = None) -> list[Policy]:
+    """Read and check a policy file (YAML)."""
+    import yaml
+
+    file = Path(path)
+    try:
+        spec = yaml.safe_load(file.read_text())
+    except FileNotFoundError:
+        raise InvalidInput(f"No policy file {str(file)!r}.") from None
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"The policy file {str(file)!r} is not valid YAML: {error}") from None
+    return policies_from_dict(spec, workspace)
+
+
+def parse_duration(value: Any, what: str) -> float:
+    """Seconds from a number or a text such as ``90``, ``30m``, ``2h``, ``1d``.
+
+    >>> parse_duration("2h", "a cooldown"), parse_duration(45, "a cooldown")
+    (7200.0, 45.0)
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match[1]) * _SECONDS[match[2]]
+    else:
+        raise InvalidInput(f"{what[0].upper()}{what[1:]} must be seconds or a duration such as 30m; got {value!r}.")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidInput(f"{what[0].upper()}{what[1:]} must be a duration >= 0; got {value!r}.")
+    return seconds
+
+
+def _kind_and_options(what: str, item: Any) -> tuple[str, Mapping[str, Any]]:
+    """``"promote"`` or ``{"canary": {"share": 0.1}}`` as (kind, options)."""
+    if isinstance(item, str):
+        return item, {}
+    if isinstance(item, Mapping) and len(item) == 1:
+        ((kind, options),) = item.items()
+        if options is None:
+            options = {}
+        if not isinstance(options, Mapping):
+            raise InvalidInput(f"The options of {what} {kind!r} must be a mapping; got {options!r}.")
+        return str(kind), options
+    raise InvalidInput(f"A {what} is a name or a one-key mapping such as {{data_drift: {{share: 0.3}}}}; got {item!r}.")
+
+
+def _options(
+    what: str, kind: str, table: Mapping[str, Mapping[str, type | tuple[type, ...]]], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    if kind not in table:
+        raise InvalidInput(f"Unknown {what} {kind!r}; known: {', '.join(table)}.")
+    allowed = table[kind]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) or "none"
+        raise InvalidInput(f"The {what} {kind!r} has unknown options {unknown}; known: {known}.")
+    for name, value in options.items():
+        expected = allowed[name]
+        if isinstance(value, bool) and expected is not bool:
+            raise InvalidInput(f"The {name!r} of {what} {kind!r} must not be a boolean; got {value!r}.")
+        if not isinstance(value, expected):
+            raise InvalidInput(f"The {name!r} of {what} {kind!r} has the wrong type: {value!r}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(f"The {name!r} of {what} {kind!r} must be finite; got {value!r}.")
+    return dict(options)
+
+
+def _check_metric(metric: str) -> None:
+    from driftloop.training import TASK_METRICS
+
+    known = sorted({name for names in TASK_METRICS.values() for name in names})
+    if metric not in known:
+        raise InvalidInput(f"Unknown metric {metric!r}; known: {', '.join(known)}.")
+
+
+def _check_cron(expression: Any) -> None:
+    from croniter import croniter
+
+    if not isinstance(expression, str) or not croniter.is_valid(expression):
+        raise InvalidInput(f"A schedule trigger needs a valid cron expression, e.g. '0 3 * * 1'; got {expression!r}.")
+
+
+def _check_gates_agree(policy: str, gates: Sequence[Any]) -> None:
+    """Refuse thresholds on one metric that no value satisfies together (``mape <= 0.1`` and ``mape >= 0.2``)."""
+    from driftloop.training import Threshold
+
+    bounds: dict[str, list[float]] = {}
+    for gate in gates:
+        if isinstance(gate, Threshold):
+            low, high = bounds.setdefault(gate.metric, [-math.inf, math.inf])
+            bounds[gate.metric] = [
+                low if gate.min is None else max(low, gate.min),
+                high if gate.max is None else min(high, gate.max),
+            ]
+    for metric, (low, high) in bounds.items():
+        if low > high:
+            raise InvalidInput(
+                f"The gates of policy {policy!r} contradict each other: {metric} must be >= {low:g} and <= {high:g}."
+            )

@@ -1,0 +1,92 @@
+"""The loop controller on a served regression model: a decay retrains and promotes, bad data is quarantined and
+holds retraining, a failed retrain leaves the champion serving, and every step is an event with its cost."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.loop.conftest import Clock, market, policy, serve
+
+from driftloop import Workspace
+from driftloop.loop._controller import LoopController
+
+
+def test_a_calm_market_changes_nothing(ws: Workspace, client: TestClient) -> None:
+    serve(client, market(600, 1), ws)
+    (outcome,) = LoopController(ws, [policy()]).tick()
+    assert outcome.status == "quiet" and outcome.action is None
+    assert ws.models.get("houses@champion").number == 1
+
+
+def test_decay_retrains_gates_and_promotes_with_evidence_and_cost(ws: Workspace, client: TestClient) -> None:
+    serve(client, market(1_500, 2, scale=1.6), ws)  # prices up 60%: the champion's error grows
+    (outcome,) = LoopController(ws, [policy()]).tick()
+    assert outcome.status == "promoted", outcome
+    action = outcome.action
+    assert action is not None and action.challenger_version == 2 and action.champion_version == 1
+    assert ws.models.get("houses@champion").number == 2
+    trigger = action.evidence["trigger"]
+    assert trigger["metric"] == "mape" and trigger["measured"] > trigger["validation"] * 1.5
+    assert action.evidence["window"]["rows"] == 1_200 and action.evidence["window"]["dataset_version"] == 1
+    challenger = ws.models.get("houses/2")
+    assert (challenger.dataset, challenger.dataset_version) == ("houses-window", 1)
+    assert challenger.metrics["mape"] < trigger["measured"]
+    for step in ("window", "train"):
+        assert action.cost[step]["wall_seconds"] > 0 and action.cost[step]["peak_rss_mib"] > 0
+    assert 0 < action.cost["detection_to_promotion_seconds"] < 60
+    steps = [e.action for e in ws.events.list(object_type="loop_action", object_id=action.id)]
+    assert steps == ["loop.promoted", "loop.gated", "loop.started", "loop.started"]
+    (move,) = [m for m in ws.models.history("houses", "champion") if m.to_version == 2]
+    assert move.evidence["loop_action"] == action.id and "houses-loop" in move.reason
+
+
+def test_the_cooldown_spaces_actions(ws: Workspace, client: TestClient) -> None:
+    serve(client, market(1_500, 3, scale=1.6), ws)
+    clock = Clock()
+    controller = LoopController(ws, [policy(action={"retrain": {"window": 1_200, "min_rows": 5_000}})], clock=clock)
+    (failed,) = controller.tick()
+    assert failed.status == "failed" and failed.action is not None
+    assert "needs 5000" in (failed.action.error or "")
+    assert ws.models.get("houses@champion").number == 1  # the champion keeps serving
+    clock.now += 60
+    (waiting,) = controller.tick()
+    assert waiting.status == "cooldown" and waiting.evidence["seconds_left"] == pytest.approx(3540)
+    clock.now += 3600
+    (again,) = controller.tick()
+    assert again.status == "failed"
+
+
+def test_bad_data_is_quarantined_holds_retraining_and_alerts(ws: Workspace, client: TestClient) -> None:
+    serve(client, market(600, 4, scale=1.6, missing_area=0.4), ws)
+    controller = LoopController(ws, [policy()])
+    (remedied,) = controller.tick()
+    assert remedied.status == "remedied" and remedied.action is not None
+    assert remedied.action.action == "data_remedy" and remedied.action.trigger == "quality_failure"
+    assert any("area" in problem for problem in remedied.evidence["problems"])
+    (quarantine,) = ws.metadata.loop.quarantines("houses")
+    assert quarantine.action_id == remedied.action.id
+    (alert,) = ws.metadata.alerts.list(status="open")
+    assert (alert.rule, alert.subject, alert.severity) == ("loop-data-quality", "houses", "critical")
+    (held,) = controller.tick()
+    assert held.status == "held" and ws.models.get("houses@champion").number == 1
+
+    # A healthy feed again: the hold ends, and the retrain leaves the quarantined rows out.
+    serve(client, market(1_500, 5, scale=1.6), ws)
+    (promoted,) = controller.tick()
+    assert promoted.status == "promoted", promoted
+    assert promoted.action is not None and promoted.action.evidence["window"]["quarantined_windows"] == 1
+    trained_on = ws.datasets.get("houses-window").to_pandas()
+    assert trained_on["area"].notna().all() and len(trained_on) == 1_200
+    assert ws.metadata.alerts.list(status="open") == []  # resolved by the healthy window
+
+
+def test_a_challenger_that_fails_its_gates_is_rejected_and_nothing_is_registered(
+    ws: Workspace, client: TestClient
+) -> None:
+    serve(client, market(1_500, 6, scale=1.6), ws)
+    strict = policy(gates=["mape beats champion by 0", "r2 >= 0.9999"])
+    (outcome,) = LoopController(ws, [strict]).tick()
+    assert outcome.status == "rejected" and outcome.action is not None
+    assert "r2" in str(outcome.action.evidence["gates"])
+    assert [v.number for v in ws.models.versions("houses")] == [1]
+    assert ws.models.get("houses@champion").number == 1
