@@ -15,6 +15,7 @@ def test_a_calm_market_changes_nothing(ws: Workspace, client: TestClient) -> Non
     serve(client, market(600, 1), ws)
     (outcome,) = LoopController(ws, [policy()]).tick()
     assert outcome.status == "quiet" and outcome.action is None
+    assert outcome.observed["window_rows"] == 600 and outcome.observed["drift_share"] is not None
     assert ws.models.get("houses@champion").number == 1
 
 

@@ -6,7 +6,8 @@ A user's mistake prints one line (``error: …``) and exits 1; Typer's own usage
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,7 +24,12 @@ from driftloop.cli import (
     _training,
 )
 from driftloop.cli._output import Context, fail, use, workspace
-from driftloop.errors import DriftloopError
+from driftloop.errors import DriftloopError, InvalidInput
+
+if TYPE_CHECKING:
+    from driftloop.workspace import Workspace
+
+DEMO_WORKSPACE = ".driftloop-demo"
 
 app = typer.Typer(
     name="driftloop",
@@ -64,12 +70,44 @@ def _root(
 
 
 @app.command()
-def demo() -> None:
-    """Run the demo: real training runs tracked end to end, then a dataset version trained into a champion."""
-    from driftloop.demo import run_tour, run_training_tour
+def demo(
+    scenario: Annotated[
+        str, typer.Option(help="market: the closed loop on a housing market; tour: tracking and training only.")
+    ] = "market",
+    report: Annotated[Path, typer.Option(help="Where the market scenario writes its HTML report.")] = Path(
+        "driftloop-loop-report.html"
+    ),
+    seed: Annotated[int, typer.Option(help="Seeds the generated market and the training runs.")] = 0,
+) -> None:
+    """Run the demo: the closed loop on a generated housing market (serve, monitor, quarantine, retrain, gate,
+    promote), or the tour of tracking and training."""
+    if scenario == "tour":
+        from driftloop.demo import run_tour, run_training_tour
 
-    run_tour(workspace())
-    run_training_tour(workspace())
+        run_tour(workspace())
+        run_training_tour(workspace())
+        return
+    if scenario != "market":
+        raise InvalidInput(f"Unknown demo scenario {scenario!r}; known: market, tour.")
+    if not report.parent.is_dir():
+        raise InvalidInput(f"Cannot write {str(report)!r}: the folder {str(report.parent)!r} is missing.")
+    from driftloop.demo._loop_demo import run_loop_demo
+
+    with _fresh_demo_workspace() as ws:
+        run_loop_demo(ws, seed=seed, report=report)
+
+
+def _fresh_demo_workspace() -> Workspace:
+    """The market demo's own workspace, ``.driftloop-demo`` in the current folder, emptied first: the story
+    starts from nothing every time, and the user's workspace is left alone."""
+    import shutil
+
+    from driftloop.workspace import Workspace
+
+    root = Path(DEMO_WORKSPACE)
+    if root.exists():
+        shutil.rmtree(root)
+    return Workspace(root, actor="demo")
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ waits for the cooldown.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import resource
 import sys
@@ -76,6 +77,8 @@ class PolicyOutcome:
     status: str
     action: LoopAction | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    observed: Mapping[str, Any] = field(default_factory=dict)
+    """What the tick saw of the champion's latest window: its rows, drifted share, estimated performance."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class PolicyOutcome:
             "status": self.status,
             "action": None if self.action is None else {"id": self.action.id, "state": self.action.state},
             "evidence": dict(self.evidence),
+            "observed": dict(self.observed),
         }
 
 
@@ -161,6 +165,10 @@ class LoopController:
             )
         except InvalidData:
             live = None  # no traffic yet: only label-based and scheduled triggers can fire
+        outcome = self._decide(policy, champion, live)
+        return dataclasses.replace(outcome, observed=_summary(live))
+
+    def _decide(self, policy: Policy, champion: ModelVersionInfo, live: LiveCheck | None) -> PolicyOutcome:
         if live is not None:
             self.alerts.evaluate({policy.model: live.outputs()}, at=self.clock())
             if policy.remedy == "quarantine" and live.quality.broken:
@@ -173,7 +181,7 @@ class LoopController:
             evidence = self._fired(policy, trigger, champion, live)
             if evidence is not None:
                 return self._act(policy, trigger, champion, live, evidence)
-        return PolicyOutcome(policy.name, policy.model, "quiet", evidence=_summary(live))
+        return PolicyOutcome(policy.name, policy.model, "quiet")
 
     # -- triggers ------------------------------------------------------------------------------------
 

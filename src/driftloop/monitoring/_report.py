@@ -80,6 +80,19 @@ _BOOTSTRAP: Final = (
 )
 
 
+def page_scripts() -> dict[str, str]:
+    """What every self-contained page inlines: Plotly's JavaScript (from the installed package), the script that
+    draws each ``data-figure`` element from its JSON block, and the content-security-policy hashes of both."""
+    from plotly.offline import get_plotlyjs
+
+    plotly_js = get_plotlyjs()
+    return {
+        "plotly_js": plotly_js,
+        "bootstrap": _BOOTSTRAP,
+        "script_hashes": " ".join(f"'sha256-{_digest(text)}'" for text in (plotly_js, _BOOTSTRAP)),
+    }
+
+
 def render_report(
     report: DriftReport,
     reference: Any,
@@ -104,8 +117,6 @@ def render_report(
     Raises:
         InvalidInput: A window is not a table, or ``history`` is not a list of ``(moment, scores)`` pairs.
     """
-    from plotly.offline import get_plotlyjs
-
     frames = as_frame(reference, "reference"), as_frame(current, "current")
     features = [*report.features, *([] if report.prediction is None else [report.prediction])]
     figures = [_distribution(feature, *frames) for feature in features]
@@ -118,7 +129,6 @@ def render_report(
         extras["history"] = _history_figure(history)
     if estimate is not None and estimate.metrics:
         extras["estimate"] = _estimate_figure(estimate)
-    plotly_js = get_plotlyjs()
     page = (
         _environment()
         .get_template("report.html.j2")
@@ -132,9 +142,7 @@ def render_report(
             quality=quality,
             estimate=estimate,
             verdict={True: "drift", False: "no drift", None: "undecided"}[report.dataset_drift],
-            plotly_js=plotly_js,
-            bootstrap=_BOOTSTRAP,
-            script_hashes=" ".join(f"'sha256-{_digest(text)}'" for text in (plotly_js, _BOOTSTRAP)),
+            **page_scripts(),
         )
     )
     return str(page)
