@@ -17,6 +17,7 @@ from driftloop.cli import (
     _db,
     _experiments,
     _housekeeping,
+    _loop,
     _models,
     _monitoring,
     _runs,
@@ -45,6 +46,7 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_models.app, name="models")
 app.add_typer(_monitoring.app, name="monitor")
 app.add_typer(_alerts.app, name="alerts")
+app.add_typer(_loop.app, name="loop")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)

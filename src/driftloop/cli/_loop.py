@@ -1,0 +1,123 @@
+"""``driftloop loop …``: run the policies (once, or on a schedule under the controller's lease), list actions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from driftloop.cli._output import console, print_json, table, workspace
+
+app = typer.Typer(help="The closed loop: policies that act on drift, and what they did.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.command()
+def run(
+    policies: Annotated[Path, typer.Argument(help="The policy file (YAML).")],
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Tick every 1m, 5m, 1h... until stopped, and only while no other process runs the controller "
+            "(a lease in the metadata store); once by default.",
+            show_default=False,
+        ),
+    ] = None,
+    alerts: Annotated[
+        Path | None,
+        typer.Option(help="Channels (and extra rules) for the loop's alerts (YAML).", show_default=False),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate every policy: quarantine broken data, or retrain, gate and promote when a trigger fires."""
+    from driftloop.loop import load_policies
+    from driftloop.loop._controller import LoopController
+    from driftloop.loop._policy import parse_duration
+    from driftloop.monitoring import AlertConfig
+
+    ws = workspace()
+    loaded = load_policies(policies, ws)  # a bad file, or an unknown model, fails before any work
+    config = None if alerts is None else AlertConfig.from_yaml(alerts)
+    interval = None if every is None else parse_duration(every, "--every")
+    controller = LoopController(ws, loaded, alerts=config)
+
+    def tick(token: int = 0) -> None:
+        outcomes = controller.tick()
+        if as_json:
+            print_json([outcome.to_dict() for outcome in outcomes])
+            return
+        table(
+            None,
+            ["policy", "model", "status", "action", "evidence"],
+            [
+                (
+                    o.policy,
+                    o.model,
+                    o.status,
+                    "-" if o.action is None else f"#{o.action.id} {o.action.trigger} -> {o.action.action}",
+                    _short(o.evidence or o.observed),
+                )
+                for o in outcomes
+            ],
+            wrap=["evidence"],
+        )
+
+    if interval is None or interval <= 0:
+        tick()
+        return
+    from driftloop.execution import LeasedJob
+    from driftloop.loop._controller import CONTROLLER_LEASE
+
+    leased = LeasedJob(ws.metadata.leases, CONTROLLER_LEASE, tick, interval=interval, first_run_after=0.0)
+    console.print(f"the loop ticks every {interval:g} s while it holds the lease (Ctrl-C stops)", markup=False)
+    leased.start()
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        leased.stop()
+
+
+@app.command()
+def actions(
+    policy: Annotated[str | None, typer.Option(help="Only this policy's actions.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only actions on this model.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """The loop's actions, newest first: trigger, state, versions, evidence and cost."""
+    from dataclasses import asdict
+
+    found = workspace().metadata.loop.list(policy=policy, model=model, limit=limit)
+    if as_json:
+        print_json([asdict(action) for action in found])
+        return
+    table(
+        None,
+        ["#", "policy", "trigger", "action", "state", "versions", "evidence", "cost (wall s)"],
+        [
+            (
+                a.id,
+                a.policy,
+                a.trigger,
+                a.action,
+                a.state if a.error is None else f"{a.state}: {a.error}",
+                f"v{a.champion_version}" + ("" if a.challenger_version is None else f" -> v{a.challenger_version}"),
+                _short(a.evidence.get("trigger") or a.evidence),
+                sum(step.get("wall_seconds", 0.0) for step in a.cost.values() if isinstance(step, dict)),
+            )
+            for a in found
+        ],
+        wrap=["evidence"],
+    )
+
+
+def _short(evidence: Any, limit: int = 160) -> str:
+    import json
+
+    text = json.dumps(evidence, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
