@@ -72,6 +72,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    policies: Annotated[
+        Path | None,
+        typer.Option(
+            help="The loop's policies (YAML): one server process runs its controller, acting on drift.",
+            show_default=False,
+        ),
+    ] = None,
+    loop_minutes: Annotated[float, typer.Option(help="Minutes between two ticks of the loop's controller.")] = 1.0,
 ) -> None:
     """Serve registered models over HTTP (ours, MLflow's /invocations, and the Open Inference Protocol V2)."""
     from driftloop.cli._output import use_workspace_settings
@@ -96,6 +104,8 @@ def serve(
         monitor_interval=monitor_minutes * 60,
         monitor_last=monitor_last,
         alerts=None if alerts is None else str(alerts.resolve()),
+        policies=None if policies is None else str(policies.resolve()),
+        loop_interval=loop_minutes * 60,
     )
 
 

@@ -111,6 +111,9 @@ class ServerSettings:
         alerts: Alert rules and channels evaluated over each monitor pass and the server's health: an
             :class:`~driftloop.monitoring.AlertConfig`, or the path of its YAML file (read here, so a bad file
             stops the server before it starts).
+        policies: The loop's policy file (YAML): the server runs the loop's controller every ``loop_interval``
+            seconds, in one process among all sharing the workspace (the lease ``loop.controller``).
+        loop_interval: Seconds between two ticks of the loop's controller.
     """
 
     models: Sequence[str]
@@ -123,11 +126,18 @@ class ServerSettings:
     monitor_interval: float = 300.0
     monitor_last: int = 1_000
     alerts: AlertConfig | str | os.PathLike[str] | None = None
+    policies: str | os.PathLike[str] | None = None
+    loop_interval: float = 60.0
 
     def __post_init__(self) -> None:
         if isinstance(self.models, str) or not self.models:
             raise InvalidInput("Serve at least one model, e.g. 'houses' or 'houses@champion'.")
-        for name, least in (("upkeep_interval", 0.0), ("poll_interval", 0.01), ("monitor_interval", 0.0)):
+        for name, least in (
+            ("upkeep_interval", 0.0),
+            ("poll_interval", 0.01),
+            ("monitor_interval", 0.0),
+            ("loop_interval", 0.01),
+        ):
             seconds = getattr(self, name)
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not least <= seconds < math.inf:
                 raise InvalidInput(f"The {name!r} must be a number of seconds >= {least:g}; got {seconds!r}.")
@@ -135,6 +145,10 @@ class ServerSettings:
             from driftloop.monitoring import AlertConfig
 
             object.__setattr__(self, "alerts", AlertConfig.from_yaml(Path(self.alerts)))
+        if self.policies is not None:
+            from driftloop.loop import load_policies
+
+            load_policies(Path(self.policies))  # a bad file stops the server before it starts
         last = self.monitor_last
         if isinstance(last, bool) or not isinstance(last, int) or last < 1:
             raise InvalidInput(f"The 'monitor_last' must be a whole number of predictions >= 1; got {last!r}.")
@@ -172,6 +186,11 @@ class ServerSettings:
                 raise InvalidInput(f"The model {reference.name!r} is listed twice.")
             served[reference.name] = reference.alias or "champion"
         return served
+
+
+def _alert_config(settings: ServerSettings) -> AlertConfig | None:
+    """The settings' alert configuration (``__post_init__`` read a path into one)."""
+    return cast("AlertConfig | None", settings.alerts)
 
 
 def _make_checker(signature: Signature | None) -> Any:
@@ -249,7 +268,20 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             interval=settings.monitor_interval,
             check_drift=settings.log_predictions,
             last=settings.monitor_last,
-            alerts=cast("AlertConfig | None", settings.alerts),
+            alerts=_alert_config(settings),
+        )
+
+    controller = None
+    if settings.policies is not None:
+        from driftloop.execution import LeasedJob
+        from driftloop.loop import load_policies
+        from driftloop.loop._controller import CONTROLLER_LEASE, LoopController
+
+        loop = LoopController(
+            workspace, load_policies(Path(settings.policies), workspace), alerts=_alert_config(settings)
+        )
+        controller = LeasedJob(
+            workspace.metadata.leases, CONTROLLER_LEASE, lambda token: loop.tick(), interval=settings.loop_interval
         )
 
     @contextlib.asynccontextmanager
@@ -268,6 +300,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             upkeep.start()
         if monitoring is not None:
             monitoring.start()
+        if controller is not None:
+            controller.start()
         # The libraries and models loaded so far live as long as the process: keep them out of the cyclic
         # garbage collector's full passes, which otherwise scan them all and stall requests for tens of ms.
         # (The prediction log's table library too, which its first flush would import after the freeze.)
@@ -282,6 +316,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 upkeep.stop()
             if monitoring is not None:
                 monitoring.stop()
+            if controller is not None:
+                controller.stop()
             access_lines.flush()
             # Everything acknowledged is committed before the process ends (SIGTERM included).
             if prediction_log is not None:
@@ -296,6 +332,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     app.state.labels = labels
     app.state.upkeep = upkeep
     app.state.monitoring = monitoring
+    app.state.controller = controller
 
     def scored(
         request: Request,
