@@ -1,6 +1,7 @@
 """Per-feature data drift: driftloop's ``compare`` against Evidently's ``DataDriftPreset``, speed and memory.
 
     .venv-bench/bin/python benchmarks/monitoring_drift.py [--sizes 100000 1000000] [--skip-evidently]
+        [--rows-streamed 10000000] [--chunk-rows 500000]
 
 For each size, generates (seeded) a reference and a current window of that many rows each, with 20 numerical
 columns (normal, each with its own mean and spread) and 5 categorical ones (strings, 3 to 20 categories with
@@ -25,6 +26,21 @@ exactly, not from bins or sketches; at the largest size the script checks that a
 Evidently picks the same tests and thresholds at these sizes, but its Jensen-Shannon distance is in natural
 log (scipy's default base), so its values are driftloop's times sqrt(ln 2), about 0.83; the script prints the
 largest score difference per test, and for Jensen-Shannon also after that conversion.
+
+The sketch path, at each size: a third subprocess reads the two Parquet files with pyarrow, builds the
+reference's profile (``driftloop.data.profiles.Profile``) and stores it (bytes and back), resets the peak-RSS
+mark, then times profiling the current window and ``compare_profiles(reference, current)``, and reports the
+columns flagged and the peak-memory increase. Its statistics are approximations (KLL quantile sketches for
+numbers, frequent-items sketches for categories): the script prints, per statistic, the largest deviation from
+the exact value (normalised Wasserstein and Jensen-Shannon: the exact ``compare`` above; KS: ``scipy.stats.ks_2samp``)
+next to the error bound ``driftloop.monitoring._sketch_drift`` states for that column.
+
+Streamed (``--rows-streamed``, 10,000,000 by default, 0 to skip): a subprocess generates a reference and a
+current window of that many rows each, with the same columns and shift, ``--chunk-rows`` rows at a time (never
+holding a window), updates one profile per window chunk by chunk, and compares the two profiles. It prints the wall
+time (generation, profiling and comparison apart), the peak-RSS increase after the first chunk and at the end (the
+latter must not grow with the rows), the profiles' stored size, the columns flagged (which must be the five
+shifted ones) and their statistics (the shifted columns' normalised Wasserstein is 0.5 in the population).
 """
 
 from __future__ import annotations
@@ -57,11 +73,23 @@ def memory(field):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(field + " is not in /proc/self/status")
 
+extra = {}
 if tool == "driftloop":
     import polars as pl
     from driftloop.monitoring import compare
     reference = pl.read_parquet(folder + "/reference.parquet")
     current = pl.read_parquet(folder + "/current.parquet")
+elif tool == "sketch":
+    import pyarrow.parquet as pq
+    from driftloop.data.profiles import Profile
+    from driftloop.monitoring._sketch_drift import compare_profiles
+    current, reference_table = pq.read_table(folder + "/current.parquet"), pq.read_table(folder + "/reference.parquet")
+    started = time.perf_counter()
+    stored = Profile.empty().update(reference_table).to_bytes()
+    extra["reference_profile_seconds"] = time.perf_counter() - started
+    del reference_table
+    reference = Profile.from_bytes(stored)
+    extra["profile_bytes"] = len(stored)
 else:
     import pandas as pd
     from evidently import Report
@@ -83,6 +111,28 @@ if tool == "driftloop":
     peak = memory("VmHWM")
     flagged = list(report.drifted_columns)
     scores = {f.column: [f.method, f.statistic] for f in report.features}
+elif tool == "sketch":
+    profiled = Profile.empty().update(current)
+    extra["profile_seconds"], extra["profile_cpu_seconds"] = time.perf_counter() - started, time.process_time() - cpu
+    compared = time.perf_counter()
+    report = compare_profiles(reference, profiled)
+    extra["compare_seconds"] = time.perf_counter() - compared
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    peak = memory("VmHWM")
+    flagged = list(report.drifted_columns)
+    scores = {f.column: [f.method, f.statistic] for f in report.features}
+    numbers = [f.column for f in report.features if f.kind == "numerical"]
+    extra["ks"] = {f.column: f.statistic for f in compare_profiles(reference, profiled, methods="ks").features}
+    bounds = {}
+    for name in numbers:
+        left, right = reference.columns[name], profiled.columns[name]
+        spread = left.rank_error * (left.max - left.min) + right.rank_error * (right.max - right.min)
+        bounds[name] = {"ks": left.rank_error + right.rank_error, "wasserstein": spread / left.std}
+    for name in scores:
+        if name not in numbers:
+            errors = reference.columns[name].maximum_error, profiled.columns[name].maximum_error
+            bounds[name] = {"jensenshannon": 0.0 if errors == (0, 0) else None}
+    extra["bounds"] = bounds
 else:
     snapshot = Report([DataDriftPreset()], include_tests=True).run(current_data=current, reference_data=reference)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -98,7 +148,7 @@ else:
             flagged.append(params["column"])
 print(json.dumps({
     "seconds": seconds, "cpu_seconds": cpu, "peak_increase": peak - loaded, "peak_reset": peak_reset,
-    "flagged": sorted(flagged), "scores": scores,
+    "flagged": sorted(flagged), "scores": scores, **extra,
 }))
 """
 
@@ -217,11 +267,200 @@ def report(rows: int, results: dict[str, dict[str, Any]], expected: list[str]) -
         print(f"  goals at 1,000,000 rows (>= 50x faster, <= 1/5 memory, same columns): {'met' if met else 'NOT met'}")
 
 
+def sketch_deviation(
+    reference: dict[str, np.ndarray],
+    current: dict[str, np.ndarray],
+    exact: dict[str, list[Any]],
+    sketch: dict[str, Any],
+) -> dict[str, tuple[float, str, float | None]]:
+    """Per statistic: the sketch path's largest deviation from the exact value, its column, and that column's bound.
+
+    The exact normalised Wasserstein and Jensen-Shannon are ``compare``'s (checked against scipy above), the exact
+    KS statistic scipy's ``ks_2samp``.
+    """
+    from scipy.stats import ks_2samp
+
+    worst: dict[str, tuple[float, str, float | None]] = {}
+
+    def record(statistic: str, column: str, deviation: float) -> None:
+        if statistic not in worst or deviation > worst[statistic][0]:
+            worst[statistic] = (deviation, column, sketch["bounds"][column].get(statistic))
+
+    for column, (method, value) in sketch["scores"].items():
+        record(method, column, abs(float(value) - float(exact[column][1])))
+    for column, value in sketch["ks"].items():
+        record("ks", column, abs(float(value) - float(ks_2samp(reference[column], current[column]).statistic)))
+    return worst
+
+
+def report_sketch(rows: int, sketch: dict[str, Any], worst: dict[str, tuple[float, str, float | None]]) -> None:
+    expected = sorted(f"x{index}" for index in range(SHIFTED))
+    flagged = ", ".join(sketch["flagged"]) or "(none)"
+    print(f"  sketch path at {rows:,} rows (profiles; driftloop.monitoring._sketch_drift.compare_profiles):")
+    print(
+        f"    profile the current window {sketch['profile_seconds']:.3f} s (CPU {sketch['profile_cpu_seconds']:.3f} s; "
+        f"the reference's took {sketch['reference_profile_seconds']:.3f} s), compare_profiles "
+        f"{sketch['compare_seconds'] * 1000:.1f} ms, peak +{sketch['peak_increase'] / 2**20:.1f} MiB, "
+        f"stored profile {sketch['profile_bytes'] / 1024:.0f} KiB"
+    )
+    print(f"    flagged: {flagged}" + ("" if sketch["flagged"] == expected else f" (NOT the shifted {expected})"))
+    for statistic, (deviation, column, bound) in sorted(worst.items()):
+        stated = "exact (no sketch error)" if bound == 0.0 else f"stated bound there {bound:.2e}"
+        print(f"    largest deviation from the exact {statistic}: {deviation:.2e} ({column}; {stated})")
+
+
+def stream_parameters(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The streamed windows' means and spreads (drawn as ``generate`` draws them) and category shares."""
+    rng = np.random.default_rng(seed)
+    means, spreads = rng.uniform(-10.0, 10.0, NUMERICAL), rng.uniform(0.5, 20.0, NUMERICAL)
+    return means, spreads, [rng.dirichlet(np.full(count, 2.0)) for count in CATEGORY_COUNTS]
+
+
+def stream_chunk(
+    window: str, index: int, rows: int, parameters: tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+) -> pa.RecordBatch:
+    """Chunk ``index`` of a streamed window: the current one has x0-x4 shifted by half their spread."""
+    means, spreads, shares = parameters
+    rng = np.random.default_rng([0 if window == "reference" else 1, index])
+    shift = np.zeros(NUMERICAL)
+    if window == "current":
+        shift[:SHIFTED] = 0.5 * spreads[:SHIFTED]
+    columns: dict[str, pa.Array] = {
+        f"x{column}": pa.array(rng.normal(means[column] + shift[column], spreads[column], rows))
+        for column in range(NUMERICAL)
+    }
+    for column, (count, share) in enumerate(zip(CATEGORY_COUNTS, shares, strict=True)):
+        labels = pa.array([f"c{column}_value{code:02d}" for code in range(count)])
+        codes = pa.array(rng.choice(count, size=rows, p=share).astype(np.int32))
+        columns[f"c{column}"] = pa.DictionaryArray.from_arrays(codes, labels)
+    return pa.record_batch(columns)
+
+
+def process_memory(field: str) -> int:
+    """A field of /proc/self/status (VmHWM, VmRSS) in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(field + " is not in /proc/self/status")
+
+
+def streamed_child(rows: int, chunk_rows: int) -> None:
+    """Profile both windows chunk by chunk, compare the profiles, print one JSON line (run in a subprocess)."""
+    import gc
+    import time
+
+    from driftloop.data.profiles import Profile
+    from driftloop.monitoring._sketch_drift import compare_profiles
+
+    parameters = stream_parameters()
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        peak_reset = True
+    except OSError:
+        peak_reset = False
+    loaded = process_memory("VmHWM") if peak_reset else process_memory("VmRSS")
+    started, cpu = time.perf_counter(), time.process_time()
+    generating, profiling, profiling_cpu, first_chunk_peak = 0.0, {}, {}, None
+    profiles = {}
+    for window in ("reference", "current"):
+        profile, profiling[window], profiling_cpu[window] = Profile.empty(), 0.0, 0.0
+        for index, start in enumerate(range(0, rows, chunk_rows)):
+            moment = time.perf_counter()
+            batch = stream_chunk(window, index, min(chunk_rows, rows - start), parameters)
+            generating += time.perf_counter() - moment
+            moment, moment_cpu = time.perf_counter(), time.process_time()
+            profile.update(batch)
+            profiling[window] += time.perf_counter() - moment
+            profiling_cpu[window] += time.process_time() - moment_cpu
+            del batch
+            if first_chunk_peak is None:
+                first_chunk_peak = process_memory("VmHWM") - loaded
+        profiles[window] = profile
+    moment = time.perf_counter()
+    report = compare_profiles(profiles["reference"], profiles["current"])
+    comparing = time.perf_counter() - moment
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    result = {
+        "rows": rows,
+        "chunk_rows": chunk_rows,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "generate_seconds": generating,
+        "profile_seconds": profiling,
+        "profile_cpu_seconds": profiling_cpu,
+        "compare_seconds": comparing,
+        "peak_after_first_chunk": first_chunk_peak,
+        "peak_increase": process_memory("VmHWM") - loaded,
+        "peak_reset": peak_reset,
+        "profile_bytes": {window: len(profile.to_bytes()) for window, profile in profiles.items()},
+        "flagged": sorted(report.drifted_columns),
+        "scores": {f.column: [f.method, f.statistic] for f in report.features},
+    }
+    print(json.dumps(result))
+
+
+def measure_streamed(rows: int, chunk_rows: int) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--streamed-child",
+        "--rows-streamed",
+        str(rows),
+        "--chunk-rows",
+        str(chunk_rows),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise SystemExit(f"The streamed run failed:\n{completed.stderr}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def report_streamed(result: dict[str, Any]) -> None:
+    expected = sorted(f"x{index}" for index in range(SHIFTED))
+    print(
+        f"\n{result['rows']:,} rows per window streamed in chunks of {result['chunk_rows']:,} "
+        "(profiles updated chunk by chunk, then compare_profiles)"
+    )
+    wall, cpu = result["profile_seconds"], result["profile_cpu_seconds"]
+    print(
+        f"  wall {result['seconds']:.1f} s (CPU {result['cpu_seconds']:.1f} s): generating the data "
+        f"{result['generate_seconds']:.1f} s, profiling the reference {wall['reference']:.1f} s "
+        f"(CPU {cpu['reference']:.1f} s) and the current window {wall['current']:.1f} s (CPU {cpu['current']:.1f} s), "
+        f"compare_profiles {result['compare_seconds'] * 1000:.1f} ms"
+    )
+    print(
+        f"  peak RSS increase: {result['peak_after_first_chunk'] / 2**20:.1f} MiB after the first chunk, "
+        f"{result['peak_increase'] / 2**20:.1f} MiB at the end; stored profiles "
+        + ", ".join(f"{window} {size / 1024:.0f} KiB" for window, size in result["profile_bytes"].items())
+    )
+    if not result["peak_reset"]:
+        print("  (/proc/self/clear_refs refused; the memory is VmHWM after minus VmRSS before)")
+    flagged = ", ".join(result["flagged"]) or "(none)"
+    verdict = "the shifted columns" if result["flagged"] == expected else f"NOT the shifted columns {expected}"
+    print(f"  flagged: {flagged} ({verdict})")
+    shifted = [result["scores"][name][1] for name in expected]
+    others = [score for name, (_method, score) in result["scores"].items() if name not in expected]
+    print(
+        f"  normalised Wasserstein of the shifted columns {min(shifted):.4f}-{max(shifted):.4f} (0.5 in the "
+        f"population); largest statistic of the others {max(others):.4f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--rows-streamed", type=int, default=10_000_000, help="0 skips the streamed part")
+    parser.add_argument("--chunk-rows", type=int, default=500_000)
+    parser.add_argument("--streamed-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.streamed_child:
+        streamed_child(args.rows_streamed, args.chunk_rows)
+        return
     tools = ["driftloop"] if args.skip_evidently else ["driftloop", "evidently"]
     expected = sorted(f"x{index}" for index in range(SHIFTED))
     with open("/proc/loadavg") as loadavg:
@@ -232,12 +471,16 @@ def main() -> None:
             write(Path(folder) / "reference.parquet", reference, labels)
             write(Path(folder) / "current.parquet", current, labels)
             results = {tool: measure(tool, Path(folder)) for tool in tools}
+            sketch = measure("sketch", Path(folder))
         report(rows, results, expected)
         if rows == max(args.sizes):
             worst = exact_deviation(reference, current, results["driftloop"]["scores"])
             for method, deviation in sorted(worst.items()):
                 verdict = "exact" if deviation <= EXACT_TOLERANCE else "NOT exact"
                 print(f"  driftloop default {method} vs scipy, largest deviation: {deviation:.2e} ({verdict})")
+        report_sketch(rows, sketch, sketch_deviation(reference, current, results["driftloop"]["scores"], sketch))
+    if args.rows_streamed > 0:
+        report_streamed(measure_streamed(args.rows_streamed, args.chunk_rows))
     with open("/proc/loadavg") as loadavg:
         print(f"\nload average at end: {' '.join(loadavg.read().split()[:3])}")
 

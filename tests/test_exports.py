@@ -51,6 +51,8 @@ PUBLIC_MODULES = {
         "check_quality",
         "check_window_performance",
         "compare",
+        "compare_profiles",
+        "compare_versions",
         "quality_from_flags",
         "read_window",
         "render_report",

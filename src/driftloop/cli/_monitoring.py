@@ -224,6 +224,40 @@ def compare(
 
 
 @app.command()
+def versions(
+    dataset: Annotated[str, typer.Argument(help="The dataset's name.")],
+    old: Annotated[int, typer.Argument(help="The reference version's number.")],
+    new: Annotated[int | None, typer.Argument(help="The version compared with it (default: the latest).")] = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Read both versions' rows instead of their stored profiles.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare two versions of a dataset column by column; exit 1 when the dataset drifted.
+
+    By default from the versions' stored profiles: memory bounded by the sketches, statistics within the error
+    bounds documented with compare_profiles. --exact reads the rows and tests them as `compare` does.
+    """
+    from driftloop.monitoring._dataset_drift import compare_versions
+
+    ws = workspace()
+    number = new if new is not None else ws.datasets.get(dataset).number
+    report = compare_versions(ws, dataset, old, number, exact=exact)
+    source = "rows" if exact else "stored profiles"
+    if as_json:
+        print_json({"dataset": dataset, "old": old, "new": number, "from": source, **report.to_dict()})
+    else:
+        console.print(
+            f"{dataset} v{old} ({report.reference_rows:,} rows) against v{number} ({report.current_rows:,} rows), "
+            f"from the {source}",
+            markup=False,
+        )
+        _print_report(report)
+    if report.dataset_drift is True:
+        raise typer.Exit(1)
+
+
+@app.command()
 def report(
     reference: Annotated[
         Path | None, typer.Argument(help="The reference data (Parquet or CSV), with CURRENT; or use --model.")

@@ -44,6 +44,11 @@ decided, and ``dataset_drift`` is true when it reaches ``dataset_drift_share`` (
 
 **Multivariate drift.** ``multivariate=True`` adds a domain classifier (:mod:`._multivariate`).
 
+**A stored profile as the reference.** Given a :class:`~driftloop.data.profiles.Profile` as ``reference`` (a model
+version's training profile, a dataset version's), ``compare`` profiles ``current`` the same way and tests the two
+profiles from their sketches (:mod:`._sketch_drift`, which states the error bounds); ``categorical=``,
+``multivariate=`` and ``exact=`` need the raw rows there and are refused.
+
 **Awkward data**, each with a defined result:
 
 - an empty window raises :class:`~driftloop.errors.InvalidData`;
@@ -78,6 +83,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from driftloop.data.profiles import Profile
 from driftloop.errors import InvalidData, InvalidInput
 from driftloop.monitoring._frames import as_frame
 from driftloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
@@ -205,6 +211,21 @@ def compare(
         raise InvalidInput(f"'correction' must be 'benjamini-hochberg' or None; got {correction!r}.")
     if not 0.0 < dataset_drift_share <= 1.0:
         raise InvalidInput(f"'dataset_drift_share' must be in (0, 1]; got {dataset_drift_share!r}.")
+    if isinstance(reference, Profile):
+        if categorical or multivariate or exact:
+            raise InvalidInput("'categorical', 'multivariate' and 'exact' need raw rows, not a Profile as reference.")
+        from driftloop.monitoring._sketch_drift import compare_profiles, profile_window
+
+        return compare_profiles(
+            reference,
+            profile_window(current, like=reference),
+            columns=columns,
+            methods=methods,
+            thresholds=thresholds,
+            prediction=prediction,
+            correction=correction,
+            dataset_drift_share=dataset_drift_share,
+        )
     left, right = _as_frame(reference, "reference"), _as_frame(current, "current")
     names = _feature_names(left, columns, prediction)
     listed = set(categorical or ())
