@@ -19,6 +19,7 @@ with their evidence and cost, requests that failed. An HTML report (:mod:`._loop
 from __future__ import annotations
 
 import dataclasses
+import math
 import socket
 import threading
 import time
@@ -46,15 +47,15 @@ MODEL: Final = "houses"
 DATASET: Final = "sales"
 FIRST_LIVE_MONTH: Final = 6
 PARAMS: Final = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31}
-WINDOW: Final = 6_000
-"""Labelled predictions a retrain reads: about three months of sales."""
+WINDOW: Final = 5_000
+"""Labelled predictions a retrain reads: about two and a half months of sales."""
 BATCH: Final = 250
 POLICY: Final[dict[str, Any]] = {
     "name": "houses-loop",
     "model": MODEL,
     "window": 2_000,
     "triggers": [
-        {"performance_drop": {"metric": "mape", "by": 0.08, "min_labels": 500}},
+        {"performance_drop": {"metric": "mape", "by": 0.05, "min_labels": 500}},
         {"performance_drop": {"metric": "mape", "by": 0.25, "estimated": True}},
         {"data_drift": {"share": 0.5}},
         {"concept_drift": {"min_labels": 500}},
@@ -96,6 +97,8 @@ class LoopDemo:
     scheduled_retrains: int = 0
     seconds: float = 0.0
     report: Path | None = None
+    incident_rows_trained_on: int = 0
+    """Rows of the quality incidents that any training window of the loop held (the goal: none)."""
 
     def mean(self, name: str) -> float:
         return float(np.mean([getattr(month, f"{name}_mape") for month in self.months]))
@@ -107,6 +110,26 @@ class LoopDemo:
     @property
     def failed_requests(self) -> int:
         return sum(month.failed_requests for month in self.months)
+
+    @property
+    def detection_to_promotion(self) -> list[float]:
+        """Seconds from each trigger's detection to the champion alias's move, for every promotion."""
+        return [a.cost["detection_to_promotion_seconds"] for a in self.actions if a.state == "promoted"]
+
+    def recoveries(self) -> list[tuple[MarketEvent, float, int | None]]:
+        """For each drift event (concept or data) after the first live month: the loop's MAPE the month before,
+        and how many months until it is back within 10% of it (None: not within two months)."""
+        by_month = {month.month: month.loop_mape for month in self.months}
+        found = []
+        for event in self.events:
+            if event.kind == "quality" or event.month - 1 not in by_month:
+                continue
+            before = by_month[event.month - 1]
+            back = next(
+                (after for after in (1, 2) if by_month.get(event.month + after, math.inf) <= 1.1 * before), None
+            )
+            found.append((event, before, back))
+        return found
 
 
 def run_loop_demo(
@@ -175,6 +198,7 @@ def run_loop_demo(
             scheduled.retrain(market, month)  # the schedule's model for the next month: labels up to this one's
             _print_month(out, month_result, outcome, result.events)
     result.scheduled_retrains = scheduled.retrains
+    result.incident_rows_trained_on = _incident_rows_trained_on(workspace, market)
     result.actions = list(reversed(workspace.metadata.loop.list(policy=policy.name, limit=1_000)))
     result.alerts = workspace.metadata.alerts.list(limit=1_000)
     result.seconds = time.perf_counter() - started
@@ -185,6 +209,23 @@ def run_loop_demo(
         result.report = write_loop_report(result, Path(report))
         out.print(f"wrote {result.report}", markup=False)
     return result
+
+
+def _incident_rows_trained_on(workspace: Workspace, market: pd.DataFrame) -> int:
+    """How many rows of the quality incidents any version of the loop's training windows holds."""
+    from driftloop.errors import NotFound
+    from driftloop.loop._controller import REQUEST_ID, WINDOW_SUFFIX
+
+    bad = set(market.loc[market["incident"] != "", "sale_id"])
+    dataset = f"{MODEL}{WINDOW_SUFFIX}"
+    try:
+        versions = workspace.datasets.versions(dataset)
+    except NotFound:
+        return 0
+    trained: set[str] = set()
+    for version in versions:
+        trained.update(workspace.datasets.get(dataset, version.number).to_pandas()[REQUEST_ID])
+    return len(bad & trained)
 
 
 def _train_first_champion(workspace: Workspace, months: pd.DataFrame, seed: int) -> dict[str, Any]:
@@ -379,6 +420,15 @@ def _print_summary(out: Console, result: LoopDemo) -> None:
         f"loop actions: {len(result.actions)} ({states.count('promoted')} promoted, {states.count('rejected')} "
         f"rejected, {states.count('remedied')} data remedies, {states.count('failed')} failed); retrains: "
         f"{result.retrains} against {result.scheduled_retrains} scheduled; failed requests: {result.failed_requests}; "
-        f"finished in {result.seconds:.0f} s",
+        f"incident rows trained on: {result.incident_rows_trained_on}; finished in {result.seconds:.0f} s",
         markup=False,
     )
+    for event, before, back in result.recoveries():
+        after = "not within two months" if back is None else f"back within 10% after {back} month(s)"
+        out.print(f"{event.name} (month {event.month}): MAPE {before:.1%} the month before, {after}", markup=False)
+    seconds = result.detection_to_promotion
+    if seconds:
+        out.print(
+            f"detection to the alias move: {min(seconds):.1f}-{max(seconds):.1f} s over {len(seconds)} promotion(s)",
+            markup=False,
+        )

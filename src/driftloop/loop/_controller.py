@@ -66,6 +66,7 @@ CONTROLLER_LEASE = "loop.controller"
 WINDOW_SUFFIX = "-window"
 """The dataset a policy's training windows are versions of: ``<model>-window``."""
 TIME_COLUMN = "at"
+REQUEST_ID = "request_id"
 
 
 @dataclass(frozen=True)
@@ -441,7 +442,8 @@ class LoopController:
     def _training_window(
         self, policy: Policy, champion: ModelVersionInfo
     ) -> tuple[pd.DataFrame, str, list[str], dict[str, Any]]:
-        """The latest labelled predictions (quarantined windows left out) as training rows, with ``at``."""
+        """The latest labelled predictions (quarantined windows left out) as training rows, with ``at`` and
+        ``request_id`` (not features: the time split's order, and the rows' lineage)."""
         from driftloop.monitoring._live import read_labelled
 
         target = champion.evaluation.get("target")
@@ -467,6 +469,7 @@ class LoopController:
         labels = window.labels.to_numpy()
         frame[target] = labels.astype(np.float64) if champion.task == "regression" else labels
         frame[TIME_COLUMN] = window.at.to_pandas().to_numpy()
+        frame[REQUEST_ID] = window.request_ids.to_list()  # lineage: which predictions the model learnt from
         evidence = {
             "rows": window.rows,
             "first_at": window.at[0].isoformat(),
