@@ -117,3 +117,15 @@ def test_among_processes_one_runs_the_job_at_a_time(sqlite_workspace: Workspace,
     assert all(len(holders) == 1 for holders in holders_by_token.values()), holders_by_token
     tokens = [int(token) for _, token in runs]
     assert tokens == sorted(tokens)
+
+
+def test_in_the_foreground_it_runs_until_stopped_and_releases_its_lease(sqlite_workspace: Workspace) -> None:
+    import threading
+
+    runs: list[int] = []
+    job = LeasedJob(sqlite_workspace.metadata.leases, "fg", runs.append, interval=0.05, first_run_after=0.0)
+    threading.Timer(0.5, job.stop).start()  # what Ctrl-C does to the command: the wait ends, the lease goes
+    job.run_in_foreground()
+    assert runs and sqlite_workspace.metadata.leases.get("fg").expired()  # type: ignore[union-attr]
+    other = LeasedJob(sqlite_workspace.metadata.leases, "fg", runs.append, interval=1.0)
+    assert other.run_once() is True  # released: another process may take it at once

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,14 +71,7 @@ def run(
 
     leased = LeasedJob(ws.metadata.leases, CONTROLLER_LEASE, tick, interval=interval, first_run_after=0.0)
     console.print(f"the loop ticks every {interval:g} s while it holds the lease (Ctrl-C stops)", markup=False)
-    leased.start()
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        leased.stop()
+    leased.run_in_foreground()
 
 
 @app.command()

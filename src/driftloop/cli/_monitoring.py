@@ -140,21 +140,12 @@ def run(
 
 def _run_every(ws: Any, interval: float, job: Any) -> None:
     """Run ``job`` every ``interval`` seconds under the monitor's lease, until interrupted."""
-    import time
-
     from driftloop.execution import LeasedJob
     from driftloop.monitoring._scheduled import MONITOR_LEASE
 
     leased = LeasedJob(ws.metadata.leases, MONITOR_LEASE, job, interval=interval, first_run_after=0.0)
     console.print(f"monitoring every {interval:g} s (Ctrl-C stops)", markup=False)
-    leased.start()
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        leased.stop()
+    leased.run_in_foreground()
 
 
 def _print_pass(result: Any) -> None:

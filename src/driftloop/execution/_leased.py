@@ -102,6 +102,18 @@ class LeasedJob:
                 log.warning("could not release lease %r: %s", self.name, error)
             self._holding = False
 
+    def run_in_foreground(self) -> None:
+        """Start, then wait until Ctrl-C (or a SIGTERM raised as such) and stop, releasing the lease: a command
+        such as ``driftloop loop run --every 5m``."""
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def run_once(self) -> bool:
         """Look at the lease and, when this process holds it, run the job; returns whether it ran."""
         try:

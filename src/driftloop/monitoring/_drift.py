@@ -238,6 +238,32 @@ def compare(
     counts = _categorical(left, right, [work[name] for name in tested if work[name].kind == "categorical"])
     _choose(work, methods, thresholds)
     _run(work, left, right, counts, exact)
+    joint = _multivariate([work[name] for name in names], left, right) if multivariate else None
+    return verdicts(
+        work,
+        names,
+        prediction=prediction,
+        correction=correction,
+        dataset_drift_share=dataset_drift_share,
+        rows=(left.height, right.height),
+        new_columns=tuple(name for name in right.columns if name not in left.columns),
+        multivariate=joint,
+    )
+
+
+def verdicts(
+    work: Mapping[str, _Column],
+    names: Sequence[str],
+    *,
+    prediction: str | None,
+    correction: str | None,
+    dataset_drift_share: float,
+    rows: tuple[int, int],
+    new_columns: tuple[str, ...],
+    multivariate: MultivariateDrift | None = None,
+) -> DriftReport:
+    """The report of tested columns: p-values adjusted, each feature decided, the dataset's share and verdict
+    (shared by :func:`compare` and the sketch path, so both decide alike)."""
     features = [work[name] for name in names]
     if correction is not None:
         _adjust([column for column in features if column.p_value is not None and _enough(column)])
@@ -252,11 +278,11 @@ def compare(
         dataset_drift=None if share is None else share >= dataset_drift_share,
         dataset_drift_share=dataset_drift_share,
         correction=correction,
-        reference_rows=left.height,
-        current_rows=right.height,
+        reference_rows=rows[0],
+        current_rows=rows[1],
         prediction=_result(work[prediction]) if prediction is not None else None,
-        multivariate=_multivariate(features, left, right) if multivariate else None,
-        new_columns=tuple(name for name in right.columns if name not in left.columns),
+        multivariate=multivariate,
+        new_columns=new_columns,
     )
 
 

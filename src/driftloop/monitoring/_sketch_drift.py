@@ -97,7 +97,7 @@ from scipy import stats
 
 from driftloop.data.profiles import CategoricalProfile, NumericProfile, Profile
 from driftloop.errors import InvalidData, InvalidInput
-from driftloop.monitoring._drift import DriftReport, _adjust, _choose, _Column, _enough, _result, _stack, _store
+from driftloop.monitoring._drift import DriftReport, _choose, _Column, _stack, _store, verdicts
 from driftloop.monitoring._frames import as_frame
 from driftloop.monitoring._stattests import METHODS, run_method
 
@@ -173,23 +173,13 @@ def compare_profiles(
     # compare's own bookkeeping (_Column), choice of test and verdicts: both paths decide alike.
     _choose(work, methods, thresholds)
     _run(work, counts, samples)
-    features = [work[name] for name in names]
-    if correction is not None:
-        _adjust([column for column in features if column.p_value is not None and _enough(column)])
-    results = tuple(_result(column) for column in features)
-    decided = [feature for feature in results if feature.drifted is not None]
-    drifted = tuple(feature.column for feature in results if feature.drifted)
-    share = len(drifted) / len(decided) if decided else None
-    return DriftReport(
-        features=results,
-        drifted_columns=drifted,
-        share=share,
-        dataset_drift=None if share is None else share >= dataset_drift_share,
-        dataset_drift_share=dataset_drift_share,
+    return verdicts(
+        work,
+        names,
+        prediction=prediction,
         correction=correction,
-        reference_rows=reference.rows,
-        current_rows=current.rows,
-        prediction=_result(work[prediction]) if prediction is not None else None,
+        dataset_drift_share=dataset_drift_share,
+        rows=(reference.rows, current.rows),
         new_columns=tuple(name for name in current.columns if name not in reference.columns),
     )
 
