@@ -49,6 +49,8 @@ def test_the_cooldown_spaces_actions(ws: Workspace, client: TestClient) -> None:
     assert failed.status == "failed" and failed.action is not None
     assert "needs 5000" in (failed.action.error or "")
     assert ws.models.get("houses@champion").number == 1  # the champion keeps serving
+    (alert,) = ws.metadata.alerts.list(status="open")
+    assert (alert.rule, alert.subject, alert.severity) == ("loop-action-failed", "houses", "critical")
     clock.now += 60
     (waiting,) = controller.tick()
     assert waiting.status == "cooldown" and waiting.evidence["seconds_left"] == pytest.approx(3540)

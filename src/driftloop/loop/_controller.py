@@ -25,8 +25,8 @@ A tick, per policy (:meth:`LoopController.tick`):
 
 Every step is a :class:`~driftloop.entities.LoopAction` transition, recorded with an event, its evidence and its
 cost (wall time, CPU time, the process's peak resident memory). A failed action (no labels yet, bad data, an
-exception in training) is recorded as ``failed`` with the error; the champion keeps serving and the next attempt
-waits for the cooldown.
+exception in training) is recorded as ``failed`` with the error and opens the ``loop-action-failed`` alert; the
+champion keeps serving and the next attempt waits for the cooldown.
 """
 
 from __future__ import annotations
@@ -138,7 +138,16 @@ class LoopController:
             channels=tuple(config.channels),
             message="{subject}: the data quality of the latest window failed; retraining is held.",
         )
-        self.alerts = AlertEngine(workspace.metadata.alerts, (quality, *config.rules), config.channels)
+        failed = AlertRule(
+            "loop-action-failed",
+            "loop.failed",
+            ">=",
+            1.0,
+            severity="critical",
+            channels=tuple(config.channels),
+            message="{subject}: a loop action failed; the champion keeps serving (driftloop loop actions).",
+        )
+        self.alerts = AlertEngine(workspace.metadata.alerts, (quality, failed, *config.rules), config.channels)
         self._started_at = clock()
 
     # -- the tick ------------------------------------------------------------------------------------
@@ -151,7 +160,12 @@ class LoopController:
         try:
             for unfinished in self.repository.unfinished(policy.name):
                 self._resume(policy, unfinished)
-            return self._evaluate(policy)
+            outcome = self._evaluate(policy)
+            if outcome.action is not None and outcome.action.action != "data_remedy" and outcome.action.finished:
+                # An action that failed opens the loop-action-failed alert; the next one that ends well resolves it.
+                failed = {"loop": {"failed": float(outcome.action.state == "failed"), "action": outcome.action.id}}
+                self.alerts.evaluate({policy.model: failed}, at=self.clock())
+            return outcome
         except DriftloopError as error:  # the store or the registry refused: report, try again next tick
             log.warning("policy %s: %s", policy.name, error.message)
             return PolicyOutcome(policy.name, policy.model, "error", evidence={"error": error.message})
