@@ -10,7 +10,7 @@ from river import drift
 from river.drift import binary
 
 from driftloop.errors import InvalidInput
-from driftloop.monitoring._concept import DETECTOR_NAMES, BernoulliCUSUM, ConceptDriftMonitor
+from driftloop.monitoring._concept import DETECTOR_NAMES, ConceptDriftMonitor
 
 RIVER = {
     "adwin": drift.ADWIN,
@@ -72,27 +72,6 @@ def test_river_wrappers_fire_where_river_fires(name: str) -> None:
     assert [event.position for event in monitor.detections] == expected
 
 
-def test_cusum_batch_equals_one_at_a_time() -> None:
-    errors = np.concatenate([abrupt_stream(5), stationary_stream(6), abrupt_stream(7)])
-    one_at_a_time = BernoulliCUSUM()
-    positions = [i for i, error in enumerate(errors.tolist()) if one_at_a_time.update(error).drift_detected]
-    batched = ConceptDriftMonitor("cusum")
-    for start in range(0, len(errors), 3_001):
-        batched.update_many(errors[start : start + 3_001])
-    assert len(positions) >= 2
-    assert [event.position for event in batched.detections] == positions
-    single = ConceptDriftMonitor()
-    found = [single.update(bool(error)) for error in errors[:3_000]]
-    assert [event.position for event in found if event] == positions[:1]
-
-
-def test_cusum_ignores_improvement() -> None:
-    rng = np.random.default_rng(8)
-    errors = np.concatenate([rng.random(3_000) < 0.4, rng.random(3_000) < 0.05])
-    monitor = ConceptDriftMonitor()
-    assert monitor.update_many(errors) == []
-
-
 def test_warnings_recorded_once_per_zone_and_reset() -> None:
     monitor = ConceptDriftMonitor("ddm")
     monitor.update_many(abrupt_stream(9))
@@ -148,7 +127,7 @@ def test_unbounded_detectors_take_any_real_value() -> None:
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("kswin", {}), ("cusum", {"threshold": -1}), ("cusum", {"warm_up": 1.5}), ("adwin", {"colour": 1})],
+    [("kswin", {}), ("cusum", {}), ("glr", {"threshold": -1}), ("glr", {"check_every": 1.5}), ("adwin", {"colour": 1})],
 )
 def test_bad_detector_or_parameters_refused(name: str, params: dict[str, object]) -> None:
     with pytest.raises(InvalidInput):

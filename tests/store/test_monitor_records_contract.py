@@ -33,9 +33,7 @@ def test_non_finite_numbers_are_stored_as_null(records: MonitorRecordRepository)
     assert read.outputs == written.outputs == {"score": None, "scores": [1.0, None], "ok": True}
 
 
-def test_latest_is_the_newest_record_of_each_subject_and_source(
-    records: MonitorRecordRepository, clock: Clock
-) -> None:
+def test_latest_is_the_newest_record_of_each_subject_and_source(records: MonitorRecordRepository, clock: Clock) -> None:
     records.record("houses", "drift", {"n": 1})
     clock.advance(60)
     newest_houses = records.record("houses", "drift", {"n": 2})

@@ -58,7 +58,7 @@ POLICY: Final[dict[str, Any]] = {
         {"performance_drop": {"metric": "mape", "by": 0.05, "min_labels": 500}},
         {"performance_drop": {"metric": "mape", "by": 0.25, "estimated": True}},
         {"data_drift": {"share": 0.5}},
-        {"concept_drift": {"min_labels": 500}},
+        {"concept_drift": {"min_labels": 600}},
     ],
     "action": {"retrain": {"window": WINDOW, "algorithm": "lightgbm", "params": PARAMS, "holdout": 0.2}},
     "gates": ["mape beats champion by 0"],

@@ -262,7 +262,8 @@ class LoopController:
         from driftloop.monitoring import ConceptDriftMonitor
 
         window = self._labelled(champion, last=None)
-        if window.rows < int(trigger.options.get("min_labels", 200)):
+        # The default detector (GLR) tests nothing before about 530 outcomes: fewer labels cannot fire it.
+        if window.rows < int(trigger.options.get("min_labels", 600)):
             return None
         truth, predicted = window.labels.to_numpy(), window.predictions.to_numpy()
         if champion.task == "regression":
