@@ -73,6 +73,12 @@ def test_check_reads_the_served_models_log(sqlite_workspace: Workspace) -> None:
     assert "30m" in str(bad.exception)  # type: ignore[attr-defined]
     recent = invoke(sqlite_workspace, "monitor", "check", "houses", "--since", "1h", "--json")
     assert json.loads(recent.output)["window"]["rows"] == 500  # type: ignore[attr-defined]
+    # Registered without its training rows, the version has no profile: the holdout is the reference, said so.
+    assert json.loads(recent.output)["reference"] == "holdout"  # type: ignore[attr-defined]
+    exact = invoke(sqlite_workspace, "monitor", "check", "houses", "--against", "holdout", "--json")
+    assert json.loads(exact.output)["reference_rows"] == 500  # type: ignore[attr-defined]
+    wrong = invoke(sqlite_workspace, "monitor", "check", "houses", "--against", "yesterday")
+    assert "--against takes profile or holdout" in str(wrong.exception)  # type: ignore[attr-defined]
 
 
 def test_check_with_alert_rules_opens_an_alert_and_notifies(sqlite_workspace: Workspace, tmp_path: Path) -> None:

@@ -26,7 +26,9 @@ def send(client: TestClient, frame: pd.DataFrame) -> None:
 @pytest.fixture
 def served(sqlite_workspace: Workspace) -> Workspace:
     frame = houses(2_000)
-    sqlite_workspace.models.register("houses", classifier(frame), target="expensive", holdout=frame.tail(500))
+    sqlite_workspace.models.register(
+        "houses", classifier(frame), target="expensive", holdout=frame.tail(500), training_data=frame.head(1_500)
+    )
     sqlite_workspace.models.promote("houses/1")
     return sqlite_workspace
 
@@ -42,7 +44,8 @@ def test_shifted_traffic_drifts_and_like_traffic_does_not(served: Workspace) -> 
         send(client, shifted)
         app.state.prediction_log.flush()  # type: ignore[attr-defined]
         moved = check_live_drift(served, "houses", last=600)
-    assert calm.window.rows == 600 and calm.reference_rows == 500 and calm.version.number == 1
+    assert calm.window.rows == 600 and calm.version.number == 1
+    assert (calm.reference, calm.reference_rows) == ("profile", 1_500)  # the training profile, by default
     assert not calm.drifted, calm.report.to_dict()
     assert calm.quality.ok is True and calm.quality.rows == 600
     area = next(column for column in moved.quality.columns if column.column == "area")
@@ -50,7 +53,12 @@ def test_shifted_traffic_drifts_and_like_traffic_does_not(served: Workspace) -> 
     drifted = {feature.column for feature in moved.report.features if feature.drifted}
     assert "area" in drifted and moved.drifted
     assert moved.report.prediction is not None and moved.report.prediction.drifted  # more "yes" answers
-    assert moved.to_dict()["window"]["rows"] == 600
+    assert moved.to_dict()["window"]["rows"] == 600 and moved.to_dict()["reference"] == "profile"
+    exact = check_live_drift(served, "houses", last=600, against="holdout")  # the holdout's rows, exact tests
+    assert (exact.reference, exact.reference_rows) == ("holdout", 500)
+    assert "area" in {feature.column for feature in exact.report.features if feature.drifted}
+    joint = check_live_drift(served, "houses", last=600, multivariate=True)  # a joint test needs rows
+    assert joint.reference == "holdout" and joint.report.multivariate is not None
     # The accuracy estimated from the holdout's calibration lands near the one the labels reveal.
     assert calm.estimate is not None and calm.estimate.rows == 600 and not calm.notes
     model = served.models.load("houses/1")

@@ -37,6 +37,10 @@ def check(
         str | None, typer.Option(help="The window: predictions of the last 30m, 6h, 2d (instead of --last).")
     ] = None,
     multivariate: MultivariateOption = False,
+    against: Annotated[
+        str,
+        typer.Option(help="The features' reference: the version's training profile, or its holdout's rows (exact)."),
+    ] = "profile",
     alerts: Annotated[
         Path | None,
         typer.Option(
@@ -47,15 +51,23 @@ def check(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare a served model's latest traffic with its version's holdout; exit 1 on drift or a quality problem."""
+    """Compare a served model's latest traffic with its version's training profile (the prediction with its
+    holdout's); exit 1 on drift or a quality problem."""
     from driftloop.monitoring import AlertConfig, AlertEngine
     from driftloop.monitoring._live import check_live_drift
 
     config = None if alerts is None else AlertConfig.from_yaml(alerts)  # a bad file fails before the check
+    if against not in ("profile", "holdout"):
+        raise InvalidInput(f"--against takes profile or holdout; got {against!r}.")
     moment = None if since is None else datetime.now(UTC) - _duration(since)
     ws = workspace()
     result = check_live_drift(
-        ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate
+        ws,
+        model,
+        last=None if since is not None else last,
+        since=moment,
+        multivariate=multivariate,
+        against=against,  # type: ignore[arg-type]
     )
     outcomes = []
     if config is not None:
@@ -65,9 +77,10 @@ def check(
         print_json({**result.to_dict(), "alerts": [outcome.to_dict() for outcome in outcomes]})
     else:
         window = result.window
+        source = "training profile" if result.reference == "profile" else "holdout"
         console.print(
             f"{result.version.reference}: {window.rows:,} predictions ({window.first_at} to {window.last_at}) "
-            f"against {result.reference_rows:,} holdout rows",
+            f"against {result.reference_rows:,} rows of its {source}",
             markup=False,
         )
         _print_report(result.report)
@@ -335,8 +348,9 @@ def _live_report(
 
     moment = None if since is None else datetime.now(UTC) - _duration(since)
     ws = workspace()
+    # The page draws the holdout's rows next to the window's, so the drift it reports is the holdout's too (exact).
     result = check_live_drift(
-        ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate
+        ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate, against="holdout"
     )
     version = result.version.reference
     holdout = ws.models.holdout(version)

@@ -1,8 +1,12 @@
 """Drift of a served model's live traffic: a window of the prediction log against the version's reference.
 
-The reference is the version's holdout, the rows it was scored on at registration and never trained on (the
-registry stores them with the version), and the model's own predictions on them; the current window is the
-latest ``last`` predictions of the model in the prediction log, or those made between ``since`` and ``until``.
+The reference of the features is, by default, the **training profile** stored with the version (sketches of the
+rows it was trained on: memory bounded by the sketch size, error bounds in :mod:`._sketch_drift`); the reference
+of the prediction is the model's own predictions on its **holdout** (the rows it was scored on at registration
+and never trained on). ``reference="holdout"`` compares the features with the holdout's rows instead: exact
+tests, and what a joint (multivariate) test needs, so ``multivariate=True`` uses it; a version without a stored
+profile does too. The current window is the latest ``last`` predictions of the model in the prediction log, or
+those made between ``since`` and ``until``.
 Both go to :func:`~driftloop.monitoring.compare`: every feature of the version's signature, the prediction as
 prediction drift, and optionally the joint distribution; the window's inputs also go to
 :func:`~driftloop.monitoring.check_quality` (the signature's rules, the holdout's missing rates). When the
@@ -16,10 +20,11 @@ with Polars, in one pass.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
 import polars as pl
@@ -33,6 +38,7 @@ from driftloop.monitoring._quality import QualityReport, check_quality
 if TYPE_CHECKING:
     import pandas as pd
 
+    from driftloop.data.profiles import Profile
     from driftloop.entities.models import ModelVersionInfo
     from driftloop.registry import LoadedModel
     from driftloop.serving._prediction_log import PredictionLog
@@ -68,6 +74,7 @@ class LiveCheck:
     quality: QualityReport
     estimate: PerformanceEstimate | None = None
     notes: tuple[str, ...] = ()
+    reference: Literal["profile", "holdout"] = "holdout"
 
     @property
     def drifted(self) -> bool:
@@ -94,6 +101,7 @@ class LiveCheck:
         return {
             "model": self.version.model,
             "version": self.version.number,
+            "reference": self.reference,
             "reference_rows": self.reference_rows,
             "window": {
                 "rows": self.window.rows,
@@ -198,6 +206,7 @@ def check_live_drift(
     until: datetime | None = None,
     multivariate: bool = False,
     estimate: bool = True,
+    against: Literal["profile", "holdout"] = "profile",
 ) -> LiveCheck:
     """Compare the latest traffic of a served model with the reference of the version ``reference`` names.
 
@@ -209,6 +218,7 @@ def check_live_drift(
         until: Only predictions made before this moment.
         multivariate: Also test the joint distribution with a domain classifier.
         estimate: Estimate the window's performance from the holdout (when the version knows its target and task).
+        against: The features' reference: the version's training ``profile`` (the default) or its ``holdout``.
 
     Raises:
         NotFound: The version does not exist, or was registered without a holdout to compare with.
@@ -236,26 +246,47 @@ def check_live_drift(
     current = window.inputs.with_columns(window.predictions)
     # The extra "prediction" column is the log's, not the client's: quality looks at the inputs only.
     quality = check_quality(window.inputs, signature=signature, reference=expected[features])
-    report = compare(
-        pl.from_pandas(expected),
-        current,
-        columns=features,
-        prediction=PREDICTION,
-        multivariate=multivariate,
-    )
+    notes: list[str] = []
+    profile = _training_profile(workspace, version, features) if against == "profile" and not multivariate else None
+    if against == "profile" and profile is None:
+        notes.append(
+            "The features were compared with the holdout's rows (no usable training profile, or a joint test)."
+        )
+    if profile is not None:
+        present = [name for name in features if name in current.columns]  # one missing live has drifted
+        report = compare(profile, current.select(present), columns=features)
+        predicted = compare(pl.from_pandas(expected[[PREDICTION]]), current.select(PREDICTION), columns=[PREDICTION])
+        report = dataclasses.replace(report, prediction=predicted.features[0])
+        reference_rows = profile.rows
+    else:
+        report = compare(
+            pl.from_pandas(expected), current, columns=features, prediction=PREDICTION, multivariate=multivariate
+        )
+        reference_rows = len(holdout)
     estimated: PerformanceEstimate | None = None
-    notes: tuple[str, ...] = ()
     if estimate:
-        estimated, notes = _estimate(version, model, holdout, expected, features, window)
+        estimated, estimate_notes = _estimate(version, model, holdout, expected, features, window)
+        notes.extend(estimate_notes)
     return LiveCheck(
         version=version,
         window=window,
-        reference_rows=len(holdout),
+        reference_rows=reference_rows,
         report=report,
         quality=quality,
         estimate=estimated,
-        notes=notes,
+        notes=tuple(notes),
+        reference="holdout" if profile is None else "profile",
     )
+
+
+def _training_profile(workspace: Workspace, version: ModelVersionInfo, features: list[str]) -> Profile | None:
+    """The version's training profile when it was stored and profiles every feature, else None."""
+    from driftloop.data.profiles import Profile
+
+    if version.profile_digest is None:
+        return None
+    profile = Profile.from_bytes(workspace.blobs.get(version.profile_digest))
+    return profile if all(name in profile.columns for name in features) else None
 
 
 def _estimate(
