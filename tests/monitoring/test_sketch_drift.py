@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from driftloop import Workspace
 from driftloop.data.profiles import Profile
 from driftloop.errors import InvalidData, InvalidInput, InvalidState, NotFound
-from driftloop.monitoring._dataset_drift import compare_versions, version_profile
+from driftloop.monitoring._dataset_drift import compare_versions
 from driftloop.monitoring._drift import DriftReport, FeatureDrift, compare
 from driftloop.monitoring._sketch_drift import _category_counts, compare_profiles
 
@@ -360,7 +360,7 @@ def test_compare_versions_from_profiles_and_from_rows(sqlite_workspace: Workspac
     datasets.ingest("houses", left.to_arrow())
     datasets.ingest("houses", windows(3_000, seed=13)[0].to_arrow())  # appended: version 2 holds 6,000 rows
     datasets.ingest("houses", right.to_arrow(), mode="overwrite")  # version 3 holds the shifted rows only
-    second = version_profile(datasets, datasets.get("houses", 2))
+    second = datasets.profile("houses", 2)
     assert second.rows == datasets.get("houses", 2).info.total_rows == 6_000
     alike = compare_versions(sqlite_workspace, "houses", 1, 2)
     assert alike.dataset_drift is False and (alike.reference_rows, alike.current_rows) == (3_000, 6_000)

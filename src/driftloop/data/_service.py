@@ -245,6 +245,35 @@ class Datasets:
     def versions(self, name: str) -> builtins.list[DatasetVersionInfo]:
         return self._metadata.datasets.versions(name)
 
+    def profile(self, name: str, version: int | None = None) -> Profile:
+        """The profile of every row a version holds (the latest by default).
+
+        Each ingest stores the profile of the rows it added; an ``append`` version holds the rows of the versions
+        before it too, so its profile is the merge of the stored ones from the last ``overwrite`` (or the first
+        version) up to it.
+
+        Raises:
+            InvalidState: a version in that chain was stored without a profile, or the merged profile does not
+                account for the version's rows (a version in the chain purged): read the rows instead.
+        """
+        handle = self.get(name, version)
+        recorded = [info for info in self.versions(name) if info.number <= handle.number]
+        start = max((index for index, info in enumerate(recorded) if info.mode == "overwrite"), default=0)
+        profile = Profile.empty()
+        for info in recorded[start:]:
+            if info.profile_digest is None:
+                raise InvalidState(
+                    f"Version {info.number} of the dataset {name!r} was stored without a profile, so the profile of "
+                    f"version {handle.number} cannot be built from profiles; read its rows instead."
+                )
+            profile = profile.merge(self.get(name, info.number).profile())
+        if profile.rows != handle.info.total_rows:
+            raise InvalidState(
+                f"The stored profiles of the dataset {name!r} account for {profile.rows} rows of version "
+                f"{handle.number}, which holds {handle.info.total_rows}; read its rows instead."
+            )
+        return profile
+
     def schema(self, name: str) -> DataSchema:
         """The dataset's data schema (rules and expectations), as inferred or as last edited."""
         stored = self._stored_schema(name)

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from driftloop.data.profiles import Profile
 from driftloop.errors import InvalidInput, InvalidState
 from driftloop.monitoring._drift import DriftReport, compare
 from driftloop.monitoring._sketch_drift import compare_profiles
 
 if TYPE_CHECKING:
-    from driftloop.data import Datasets
-    from driftloop.data._version import DatasetVersion
     from driftloop.workspace import Workspace
 
-__all__ = ["compare_versions", "version_profile"]
+__all__ = ["compare_versions"]
 
 
 def compare_versions(
@@ -48,24 +45,8 @@ def compare_versions(
     before, after = datasets.get(dataset, old), datasets.get(dataset, new)
     if exact:
         return compare(before.to_polars(), after.to_polars())
-    return compare_profiles(version_profile(datasets, before), version_profile(datasets, after))
-
-
-def version_profile(datasets: Datasets, version: DatasetVersion) -> Profile:
-    """The profile of every row ``version`` holds: its stored profile merged with those of the appends before it."""
-    recorded = [info for info in datasets.versions(version.name) if info.number <= version.number]
-    start = max((index for index, info in enumerate(recorded) if info.mode == "overwrite"), default=0)
-    profile = Profile.empty()
-    for info in recorded[start:]:
-        if info.profile_digest is None:
-            raise InvalidState(
-                f"Version {info.number} of the dataset {version.name!r} was stored without a profile, so version "
-                f"{version.number} cannot be compared from profiles; compare the rows instead (exact=True, --exact)."
-            )
-        profile = profile.merge(datasets.get(version.name, info.number).profile())
-    if profile.rows != version.info.total_rows:
-        raise InvalidState(
-            f"The stored profiles of the dataset {version.name!r} account for {profile.rows} rows of version "
-            f"{version.number}, which holds {version.info.total_rows}; compare the rows instead (exact=True, --exact)."
-        )
-    return profile
+    try:
+        profiles = datasets.profile(dataset, before.number), datasets.profile(dataset, after.number)
+    except InvalidState as error:
+        raise InvalidState(f"{error.message} (compare the rows: exact=True, --exact)") from None
+    return compare_profiles(*profiles)

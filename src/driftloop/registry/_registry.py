@@ -459,7 +459,12 @@ class ModelRegistry:
             profile = profile_table([pa.Table.from_pandas(training_data, preserve_index=False)])
             return self._blobs.put(profile.to_bytes())
         if dataset is not None:
-            return dataset.info.profile_digest
+            if dataset.info.mode == "overwrite" or dataset.number == 1:
+                return dataset.info.profile_digest  # the ingest's own profile covers every row of the version
+            try:  # an appended version holds the rows before it too: its profile is the merge of theirs
+                return self._blobs.put(self._datasets.profile(dataset.name, dataset.number).to_bytes())
+            except InvalidState:  # a profile in the chain is missing: no reference rather than a wrong one
+                return None
         return None
 
     def _holdout_frame(self, info: ModelVersionInfo) -> tuple[pd.DataFrame, str]:
