@@ -87,6 +87,9 @@ def test_serve_passes_traffic_and_limits_to_the_workers(registry: Workspace, lau
         "traffic": {"houses": {"canary": 1.0, "shadow": True, "challenger": "blue"}},
         "max_body_bytes": 512 * 1024,
         "upkeep_interval": 300.0,
+        "monitor_interval": 300.0,
+        "monitor_last": 1_000,
+        "loop_interval": 60.0,
     }
     served = create_app(registry, ServerSettings(**options))
     with TestClient(served) as client:
