@@ -93,3 +93,19 @@ def test_a_challenger_that_fails_its_gates_is_rejected_and_nothing_is_registered
     assert "r2" in str(outcome.action.evidence["gates"])
     assert [v.number for v in ws.models.versions("houses")] == [1]
     assert ws.models.get("houses@champion").number == 1
+
+
+def test_the_incremental_action_continues_the_champion_and_gates_it(ws: Workspace, client: TestClient) -> None:
+    serve(client, market(1_500, 7, scale=1.6), ws)
+    updating = policy(action={"incremental": {"window": 1_200, "rounds": 40, "min_rows": 300}})
+    (outcome,) = LoopController(ws, [updating]).tick()
+    assert outcome.status == "promoted", outcome
+    assert (
+        outcome.action is not None
+        and "continued boosting: 40 more trees" in outcome.action.evidence["challenger"]["how"]
+    )
+    champion, challenger = ws.models.load("houses/1"), ws.models.load("houses/2")
+    assert challenger.estimator[-1].booster_.num_trees() == champion.estimator[-1].booster_.num_trees() + 40
+    info = ws.models.get("houses@champion")
+    assert info.number == 2 and (info.dataset, info.dataset_version) == ("houses-window", 1)
+    assert info.metrics["mape"] < outcome.action.evidence["trigger"]["measured"]

@@ -377,7 +377,8 @@ class LoopController:
         return action
 
     def _train(self, policy: Policy, action: LoopAction) -> LoopAction:
-        """Build the training window, train, register the challenger if its gates pass: ``started`` → ``gated``."""
+        """Build the training window, retrain or update, register the challenger if its gates pass:
+        ``started`` → ``gated``."""
         dataset = f"{policy.model}{WINDOW_SUFFIX}"
         recorded = action.evidence.get("window")
         if recorded is not None:  # a controller stopped after the window was stored: was the model registered?
@@ -399,35 +400,80 @@ class LoopController:
             evidence={"window": window_evidence},
             cost={"window": window_cost},
         )
-        options = policy.action.options
         with _measured() as train_cost:
-            result = self.workspace.training.train(
-                dataset,
-                target,
-                version=ingested.version.number,
-                features=features,
-                task=champion.task,  # type: ignore[arg-type]
-                algorithms=options.get("algorithm") or self._algorithm_of(champion),
-                params={options["algorithm"]: options["params"]} if "params" in options and "algorithm" in options
-                else None,
-                split="time",
-                time_column=TIME_COLUMN,
-                holdout=policy.action.holdout,
-                folds=3,
-                register=policy.model,
-                gates=list(policy.gates),
-                experiment=f"loop-{policy.name}",
-                seed=self.seed,
-            )  # fmt: skip
-        assert result.version is not None
+            if policy.action.kind == "incremental":
+                challenger, run_id, how = self._update(
+                    policy, action, champion, frame, target, features, (dataset, ingested.version.number)
+                )
+            else:
+                challenger, run_id, how = self._retrain(
+                    policy, champion, dataset, ingested.version.number, target, features
+                )
         return self.repository.advance(
             action.id,
             expected="started",
             state="gated",
-            challenger_version=result.version.number,
-            evidence={"challenger": {"metrics": dict(result.holdout.metrics), "run_id": result.run_id}},
+            challenger_version=challenger.number,
+            evidence={"challenger": {"metrics": dict(challenger.metrics), "run_id": run_id, "how": how}},
             cost={"train": train_cost},
         )
+
+    def _retrain(
+        self, policy: Policy, champion: ModelVersionInfo, dataset: str, number: int, target: str, features: list[str]
+    ) -> tuple[ModelVersionInfo, str | None, str]:
+        """A new model through the training path, on the window's dataset version (time split, gates)."""
+        options = policy.action.options
+        algorithm = options.get("algorithm") or self._algorithm_of(champion)
+        result = self.workspace.training.train(
+            dataset,
+            target,
+            version=number,
+            features=features,
+            task=champion.task,  # type: ignore[arg-type]
+            algorithms=algorithm,
+            params={algorithm: options["params"]} if "params" in options and algorithm else None,
+            split="time",
+            time_column=TIME_COLUMN,
+            holdout=policy.action.holdout,
+            folds=3,
+            register=policy.model,
+            gates=list(policy.gates),
+            experiment=f"loop-{policy.name}",
+            seed=self.seed,
+        )
+        assert result.version is not None
+        return result.version, result.run_id, f"retrained: {result.algorithm} on {dataset}/{number}"
+
+    def _update(
+        self,
+        policy: Policy,
+        action: LoopAction,
+        champion: ModelVersionInfo,
+        frame: pd.DataFrame,
+        target: str,
+        features: list[str],
+        window: tuple[str, int],
+    ) -> tuple[ModelVersionInfo, None, str]:
+        """The champion updated on the window's older rows (:mod:`._incremental`), gated on its newest rows."""
+        from driftloop.loop._incremental import update_model
+
+        cut = len(frame) - max(1, round(len(frame) * policy.action.holdout))  # rows arrive oldest first
+        learn, holdout = frame.iloc[:cut], frame.iloc[cut:]
+        loaded = self.workspace.models.load(champion.reference)
+        rounds = int(policy.action.options.get("rounds", 100))
+        model, how = update_model(loaded.estimator, learn[features], learn[target], rounds=rounds)
+        version = self.workspace.models.register(
+            policy.model,
+            model,
+            dataset=window,
+            task=champion.task,
+            target=target,
+            holdout=holdout[[*features, target]],
+            training_data=learn[[*features, target]],
+            gates=list(policy.gates),
+            description=f"loop action {action.id}: {how} from version {champion.number}",
+        )
+        return version, None, f"{how} from version {champion.number}"
 
     def _roll_out(self, policy: Policy, action: LoopAction, detected: float | None) -> LoopAction:
         """Move ``champion`` to the challenger: ``gated`` → ``promoted``."""

@@ -28,8 +28,10 @@ and the ``data_quality`` alert opens. ``remedy: none`` turns that off for a poli
 **Actions.** ``retrain`` fits a new model through the training path on the latest ``window`` labelled
 predictions (quarantined windows left out), mixed with ``older`` times as many older labelled rows, its time-later
 holdout (the newest ``holdout`` share, never trained on) scoring challenger and champion on identical rows.
-Not built yet, and refused by name: the ``incremental``, ``online``, ``active_learning`` and ``transfer``
-actions, and the ``shadow`` and ``canary`` rollouts (``promote`` moves the champion alias at once).
+``incremental`` updates the champion on the same window without starting over (:mod:`._incremental`: ``rounds``
+more boosting rounds for LightGBM and XGBoost, ``partial_fit``, or ``warm_start`` members) and is gated the same
+way. Not built yet, and refused by name: the ``online``, ``active_learning`` and ``transfer`` actions, and the
+``shadow`` and ``canary`` rollouts (``promote`` moves the champion alias at once).
 
 Everything is checked when the policy is loaded: an unknown trigger, action, rollout or option, a model the
 registry does not know (when a workspace is given), gates that no model can pass together.
@@ -81,9 +83,10 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
         "holdout": (int, float),
         "min_rows": int,
     },
+    "incremental": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
 }
 ACTIONS: Final = tuple(ACTION_OPTIONS)
-NOT_YET: Final = ("incremental", "online", "active_learning", "transfer")
+NOT_YET: Final = ("online", "active_learning", "transfer")
 """Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
 ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {"promote": {}}
 ROLLOUTS_NOT_YET: Final = ("shadow", "canary")
@@ -149,6 +152,8 @@ class Action:
             raise InvalidInput(f"The retrain action's 'older' must be in [0, 10]; got {options['older']!r}.")
         if "holdout" in options and not 0.05 <= options["holdout"] <= 0.5:
             raise InvalidInput(f"The {self.kind} action's holdout must be in [0.05, 0.5]; got {options['holdout']!r}.")
+        if "rounds" in options and options["rounds"] < 1:
+            raise InvalidInput(f"The incremental action's rounds must be >= 1; got {options['rounds']!r}.")
         if "algorithm" in options:
             from driftloop.training import ALGORITHMS
 
