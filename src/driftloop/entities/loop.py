@@ -7,11 +7,22 @@ from typing import Any, Literal
 
 __all__ = ["ACTION_STATES", "FINISHED_STATES", "ActionState", "LoopAction", "Quarantine"]
 
-ActionState = Literal["started", "trained", "gated", "promoted", "rejected", "failed", "remedied"]
+ActionState = Literal["started", "trained", "gated", "rolling_out", "promoted", "rejected", "failed", "remedied"]
 """Where an action stands: ``started`` (triggered, nothing built yet), ``trained`` (a challenger is registered),
-``gated`` (it passed its gates, not rolled out yet); finished: ``promoted``, ``rejected`` (it failed its gates),
-``failed`` (an error; the champion kept serving) or ``remedied`` (a data remedy: the window was quarantined)."""
-ACTION_STATES: tuple[str, ...] = ("started", "trained", "gated", "promoted", "rejected", "failed", "remedied")
+``gated`` (it passed its gates, not rolled out yet), ``rolling_out`` (serving as the challenger, a canary or a
+shadow, until enough of its live predictions are labelled); finished: ``promoted``, ``rejected`` (it failed its
+gates, or did worse live than the champion), ``failed`` (an error; the champion kept serving) or ``remedied`` (a
+data remedy: the window was quarantined)."""
+ACTION_STATES: tuple[str, ...] = (
+    "started",
+    "trained",
+    "gated",
+    "rolling_out",
+    "promoted",
+    "rejected",
+    "failed",
+    "remedied",
+)
 FINISHED_STATES: frozenset[str] = frozenset({"promoted", "rejected", "failed", "remedied"})
 
 

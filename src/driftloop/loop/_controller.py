@@ -362,6 +362,8 @@ class LoopController:
                 action = self._train(policy, action)
             if action.state == "gated":
                 action = self._roll_out(policy, action, detected)
+            if action.state == "rolling_out":
+                action = self._judge_live(policy, action)
         except GateFailed as failed:
             report = failed.report
             gates = report.to_dict() if hasattr(report, "to_dict") else failed.message
@@ -476,29 +478,100 @@ class LoopController:
         return version, None, f"{how} from version {champion.number}"
 
     def _roll_out(self, policy: Policy, action: LoopAction, detected: float | None) -> LoopAction:
-        """Move ``champion`` to the challenger: ``gated`` → ``promoted``."""
+        """``gated`` → ``promoted`` at once, or → ``rolling_out`` as the challenger (canary or shadow)."""
         assert action.challenger_version is not None
-        current = self.workspace.models.get(f"{policy.model}@champion").number
         cost: dict[str, Any] = {}
-        if current != action.challenger_version:
-            if current != action.champion_version:  # moved by hand (or a rollback) since the trigger: leave it
-                raise InvalidState(
-                    f"The champion of {policy.model!r} moved to version {current} since this action started from "
-                    f"version {action.champion_version}; the challenger {action.challenger_version} was not promoted."
-                )
-            with _measured() as promote_cost:
+        if policy.rollout.kind != "promote":
+            with _measured() as rollout_cost:
                 self.workspace.models.set_alias(
                     policy.model,
-                    "champion",
+                    "challenger",
                     action.challenger_version,
-                    reason=f"loop policy {policy.name}: {action.trigger}",
-                    evidence={"loop_action": action.id, "trigger": action.evidence.get("trigger")},
-                    expected=action.champion_version,
+                    reason=f"loop policy {policy.name}: {policy.rollout.kind} of a challenger",
+                    evidence={"loop_action": action.id},
                 )
-            cost["promote"] = promote_cost
+            evidence = {"rollout": {"kind": policy.rollout.kind, "since": time.time()}}
+            return self.repository.advance(
+                action.id, expected="gated", state="rolling_out", evidence=evidence, cost={"rollout": rollout_cost}
+            )
+        self._promote(policy, action, cost)
         if detected is not None:
             cost["detection_to_promotion_seconds"] = round(time.monotonic() - detected, 3)
         return self.repository.advance(action.id, expected="gated", state="promoted", cost=cost)
+
+    def _promote(self, policy: Policy, action: LoopAction, cost: dict[str, Any]) -> None:
+        """Move ``champion`` to the challenger, from the version the trigger saw (compare-and-set)."""
+        assert action.challenger_version is not None
+        current = self.workspace.models.get(f"{policy.model}@champion").number
+        if current == action.challenger_version:
+            return  # moved already (a controller stopped right after the move)
+        if current != action.champion_version:  # moved by hand (or a rollback) since the trigger: leave it
+            raise InvalidState(
+                f"The champion of {policy.model!r} moved to version {current} since this action started from "
+                f"version {action.champion_version}; the challenger {action.challenger_version} was not promoted."
+            )
+        with _measured() as promote_cost:
+            self.workspace.models.set_alias(
+                policy.model,
+                "champion",
+                action.challenger_version,
+                reason=f"loop policy {policy.name}: {action.trigger}",
+                evidence={"loop_action": action.id, "trigger": action.evidence.get("trigger")},
+                expected=action.champion_version,
+            )
+        cost["promote"] = promote_cost
+
+    def _judge_live(self, policy: Policy, action: LoopAction) -> LoopAction:
+        """A challenger in its canary or shadow: once enough of its live predictions are labelled, compare its
+        error with the champion's over the same period and promote it, or roll it back."""
+        from driftloop.monitoring import check_window_performance
+        from driftloop.monitoring._live import read_labelled
+
+        assert action.challenger_version is not None and action.champion_version is not None
+        rollout = action.evidence["rollout"]
+        since = datetime.fromtimestamp(rollout["since"], UTC)
+        role = "canary" if rollout["kind"] == "canary" else "shadow"
+        challenger = read_labelled(
+            self.log, policy.model, version=action.challenger_version, since=since, served_by=role
+        )
+        if challenger.rows < policy.rollout.requests:
+            return action  # not enough labelled live predictions yet
+        champion = read_labelled(
+            self.log, policy.model, version=action.champion_version, since=since, served_by="champion"
+        )
+        if role == "shadow":  # the very same requests, answered by the champion
+            champion = _only(champion, set(challenger.request_ids.to_list()))
+        info = self.workspace.models.get(f"{policy.model}/{action.challenger_version}")
+        metric = _live_metric(policy, info)
+        scores: dict[str, float] = {}
+        for name, window in (("challenger", challenger), ("champion", champion)):
+            if window.rows == 0:
+                raise InvalidData(f"No labelled {name} predictions of {policy.model!r} since the rollout began.")
+            check = check_window_performance(
+                window.labels.to_numpy(),
+                window.predictions.to_numpy(),
+                task=info.task,  # type: ignore[arg-type]
+                validation={metric: info.metrics.get(metric, 1.0)},
+            )
+            current = check.metrics[0].current
+            if current is None:
+                raise InvalidData(f"The {metric} of the {name}'s labelled live predictions is undefined.")
+            scores[name] = current
+        live = {"metric": metric, **scores, "challenger_rows": challenger.rows, "champion_rows": champion.rows}
+        worse = _worse(metric, scores["challenger"], scores["champion"], policy.rollout.margin)
+        cost: dict[str, Any] = {}
+        if worse:
+            self.workspace.models.delete_alias(
+                policy.model, "challenger", reason=f"loop policy {policy.name}: worse live than the champion"
+            )
+            return self.repository.advance(
+                action.id, expected="rolling_out", state="rejected", evidence={"live": live, "rolled_back": True}
+            )
+        self._promote(policy, action, cost)
+        self.workspace.models.delete_alias(policy.model, "challenger", reason=f"loop policy {policy.name}: promoted")
+        return self.repository.advance(
+            action.id, expected="rolling_out", state="promoted", evidence={"live": live}, cost=cost
+        )
 
     def _training_window(
         self, policy: Policy, champion: ModelVersionInfo
@@ -592,6 +665,30 @@ def _worse(metric: str, current: float, reference: float, by: float) -> bool:
     if GREATER_IS_BETTER.get(metric, False):
         return current < reference - by * abs(reference)
     return current > reference + by * abs(reference)
+
+
+def _live_metric(policy: Policy, version: ModelVersionInfo) -> str:
+    """The metric a live comparison uses: the first the gates name, else the task's usual window metric."""
+    from driftloop.monitoring._window_performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+    known = REGRESSION_METRICS if version.task == "regression" else CLASSIFICATION_METRICS
+    named = [gate.metric for gate in policy.gates if gate.metric in known]
+    return named[0] if named else ("mae" if version.task == "regression" else "accuracy")
+
+
+def _only(window: LabelledWindow, request_ids: set[str]) -> LabelledWindow:
+    """The rows of ``window`` whose request id is in ``request_ids``."""
+    keep = window.request_ids.is_in(list(request_ids)).to_numpy()
+    return type(window)(
+        model=window.model,
+        rows=int(keep.sum()),
+        request_ids=window.request_ids.filter(keep),
+        at=window.at.filter(keep),
+        versions=window.versions.filter(keep),
+        inputs=window.inputs.filter(keep),
+        predictions=window.predictions.filter(keep),
+        labels=window.labels.filter(keep),
+    )
 
 
 def _tail(window: LabelledWindow, rows: int) -> LabelledWindow:

@@ -16,7 +16,7 @@ A policy names a model and lists **triggers**, one **action**, **gates** and a *
         action:
           retrain: {window: 8000, older: 0.25, algorithm: lightgbm, params: {n_estimators: 300}}
         gates: ["mape beats champion by 0"]
-        rollout: promote                  # the champion alias moves to the challenger
+        rollout: promote                  # or {canary: {requests: 500, margin: 0.05}}, {shadow: {requests: 500}}
         cooldown: 2h                      # no new action within 2 hours of the last one's start
 
 **Data quality comes first.** Whatever the triggers, a window whose data is broken (missing-rate jumps,
@@ -28,10 +28,17 @@ and the ``data_quality`` alert opens. ``remedy: none`` turns that off for a poli
 **Actions.** ``retrain`` fits a new model through the training path on the latest ``window`` labelled
 predictions (quarantined windows left out), mixed with ``older`` times as many older labelled rows, its time-later
 holdout (the newest ``holdout`` share, never trained on) scoring challenger and champion on identical rows.
+
 ``incremental`` updates the champion on the same window without starting over (:mod:`._incremental`: ``rounds``
 more boosting rounds for LightGBM and XGBoost, ``partial_fit``, or ``warm_start`` members) and is gated the same
-way. Not built yet, and refused by name: the ``online``, ``active_learning`` and ``transfer`` actions, and the
-``shadow`` and ``canary`` rollouts (``promote`` moves the champion alias at once).
+way. Not built yet, and refused by name: the ``online``, ``active_learning`` and ``transfer`` actions.
+
+**Rollouts.** ``promote`` moves the champion alias at once. ``canary`` and ``shadow`` point the ``challenger``
+alias at the new version first; servers started with a canary share (``driftloop serve --canary houses=0.1``)
+or a shadow (``--shadow houses``) then send it live traffic. Once ``requests`` of its live predictions are
+labelled, its error is compared with the champion's over the same period (for a shadow, on the very same
+requests): worse by more than ``margin`` (relative) rolls it back (the challenger alias is removed, the action
+``rejected``), else it is promoted.
 
 Everything is checked when the policy is loaded: an unknown trigger, action, rollout or option, a model the
 registry does not know (when a workspace is given), gates that no model can pass together.
@@ -88,8 +95,11 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
 ACTIONS: Final = tuple(ACTION_OPTIONS)
 NOT_YET: Final = ("online", "active_learning", "transfer")
 """Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
-ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {"promote": {}}
-ROLLOUTS_NOT_YET: Final = ("shadow", "canary")
+ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
+    "promote": {},
+    "shadow": {"requests": int, "margin": (int, float)},
+    "canary": {"requests": int, "margin": (int, float)},
+}
 ROLLOUTS: Final = tuple(ROLLOUT_OPTIONS)
 POLICY_KEYS: Final = ("name", "model", "window", "triggers", "action", "gates", "rollout", "cooldown", "remedy")
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -182,12 +192,23 @@ class Rollout:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind in ROLLOUTS_NOT_YET:
-            raise InvalidInput(
-                f"The rollout {self.kind!r} is not available in this version of driftloop; available: "
-                f"{', '.join(ROLLOUTS)}."
-            )
         object.__setattr__(self, "options", _options("rollout", self.kind, ROLLOUT_OPTIONS, self.options))
+        requests = self.options.get("requests")
+        if requests is not None and requests < 10:
+            raise InvalidInput(f"The {self.kind} rollout needs at least 10 labelled requests; got {requests!r}.")
+        margin = self.options.get("margin")
+        if margin is not None and not -1.0 < margin < 10.0:
+            raise InvalidInput(f"The {self.kind} rollout's margin must be in (-1, 10); got {margin!r}.")
+
+    @property
+    def requests(self) -> int:
+        """Labelled live predictions of the challenger needed before it is judged (500 by default)."""
+        return int(self.options.get("requests", 500))
+
+    @property
+    def margin(self) -> float:
+        """How much worse (relative) the challenger's live error may be than the champion's (0: no worse)."""
+        return float(self.options.get("margin", 0.0))
 
 
 @dataclass(frozen=True)

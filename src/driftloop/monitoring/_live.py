@@ -170,16 +170,19 @@ def read_labelled(
     since: datetime | None = None,
     until: datetime | None = None,
     exclude: Sequence[tuple[datetime, datetime]] = (),
+    served_by: str | None = None,
 ) -> LabelledWindow:
     """The latest ``last`` predictions of ``model`` (of ``version`` when given) that have a label, oldest first.
 
-    Shadow predictions are left out (they answered no one), and so are predictions made inside any of the
-    ``exclude`` windows (``[start, end]``, quarantined traffic). A label is the latest one of its request id.
+    By default shadow predictions are left out (they answered no one); ``served_by`` keeps only the rows of one
+    role (``"champion"``, ``"canary"``, ``"shadow"``). Predictions made inside any of the ``exclude`` windows
+    (``[start, end]``, quarantined traffic) are left out. A label is the latest one of its request id.
     """
     if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
         raise InvalidInput(f"'last' must be a whole number of predictions >= 1; got {last!r}.")
     joined = cast(pl.DataFrame, pl.from_arrow(log.joined(model, since=since, until=until, version=version)))
-    kept = joined.filter(pl.col("label").is_not_null() & (pl.col("served_by") != "shadow"))
+    role = pl.col("served_by") != "shadow" if served_by is None else pl.col("served_by") == served_by
+    kept = joined.filter(pl.col("label").is_not_null() & role)
     for start, end in exclude:
         kept = kept.filter(~pl.col("at").is_between(start, end, closed="both"))
     if last is not None and kept.height > last:
