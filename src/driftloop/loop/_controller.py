@@ -222,6 +222,8 @@ class LoopController:
             return self._schedule(policy, trigger)
         if trigger.kind == "new_data":
             return self._new_data(policy, trigger)
+        if trigger.kind == "new_segment" and live is not None:
+            return self._new_segment(policy, trigger, champion, live)
         return None
 
     def _performance_drop(
@@ -305,6 +307,34 @@ class LoopController:
         acted = [a for a in self.repository.list(policy=policy.name, limit=50) if a.trigger == "new_data"]
         seen = acted[0].evidence.get("dataset_version", 0) if acted else self._trained_on(policy, dataset)
         return {"dataset": dataset, "dataset_version": latest, "seen": seen} if latest > seen else None
+
+    def _new_segment(
+        self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck
+    ) -> dict[str, Any] | None:
+        """Categories of ``column`` the champion never saw, taking ``min_share`` of the live window, once
+        ``min_labels`` of their predictions are labelled."""
+        column = trigger.options["column"]
+        known = self._known_categories(champion, column)
+        if known is None or column not in live.window.inputs.columns:
+            return None
+        values = live.window.inputs[column].drop_nulls().cast(str)
+        new = values.filter(~values.is_in(sorted(known)))
+        if values.len() == 0 or new.len() / values.len() < float(trigger.options.get("min_share", 0.05)):
+            return None
+        segment = sorted(set(new.to_list()))
+        labelled = self._labelled(champion, last=None).inputs
+        rows = 0 if column not in labelled.columns else int(labelled[column].cast(str).is_in(segment).sum())
+        if rows < int(trigger.options.get("min_labels", 100)):
+            return None  # wait until enough of the segment's predictions are labelled
+        share = new.len() / values.len()
+        return {"column": column, "segment": segment, "share": share, "labelled_rows": rows}
+
+    def _known_categories(self, champion: ModelVersionInfo, column: str) -> set[str] | None:
+        signature = self.workspace.models.signature(champion.reference)
+        if signature is None or column not in signature.features:
+            return None
+        categories = signature.inputs.column(column).categories
+        return None if categories is None else set(categories)
 
     def _trained_on(self, policy: Policy, dataset: str) -> int:
         champion = self.workspace.models.get(f"{policy.model}@champion")
@@ -407,6 +437,10 @@ class LoopController:
                 challenger, run_id, how = self._update(
                     policy, action, champion, frame, target, features, (dataset, ingested.version.number)
                 )
+            elif policy.action.kind == "transfer":
+                challenger, run_id, how = self._transfer(
+                    policy, action, champion, frame, target, features, (dataset, ingested.version.number)
+                )
             else:
                 challenger, run_id, how = self._retrain(
                     policy, champion, dataset, ingested.version.number, target, features
@@ -459,8 +493,7 @@ class LoopController:
         """The champion updated on the window's older rows (:mod:`._incremental`), gated on its newest rows."""
         from driftloop.loop._incremental import update_model
 
-        cut = len(frame) - max(1, round(len(frame) * policy.action.holdout))  # rows arrive oldest first
-        learn, holdout = frame.iloc[:cut], frame.iloc[cut:]
+        learn, holdout = _time_split(frame, policy.action.holdout)
         loaded = self.workspace.models.load(champion.reference)
         rounds = int(policy.action.options.get("rounds", 100))
         model, how = update_model(loaded.estimator, learn[features], learn[target], rounds=rounds)
@@ -476,6 +509,65 @@ class LoopController:
             description=f"loop action {action.id}: {how} from version {champion.number}",
         )
         return version, None, f"{how} from version {champion.number}"
+
+    def _transfer(
+        self,
+        policy: Policy,
+        action: LoopAction,
+        champion: ModelVersionInfo,
+        frame: pd.DataFrame,
+        target: str,
+        features: list[str],
+        window: tuple[str, int],
+    ) -> tuple[ModelVersionInfo, None, str]:
+        """The champion continued on a new segment's rows (mixed with as many recent rows of the others), next to
+        a model trained from scratch on the segment's rows alone, both scored on the segment's newest rows."""
+        import pandas as pd
+
+        from driftloop.loop._incremental import update_model
+        from driftloop.monitoring import check_window_performance
+        from driftloop.training import build_model, fit_model
+
+        found = action.evidence["trigger"]
+        column, segment = found["column"], [str(value) for value in found["segment"]]
+        inside = frame[column].astype(str).isin(segment).to_numpy()
+        split = [_time_split(part, policy.action.holdout) for part in (frame[inside], frame[~inside])]
+        (segment_learn, segment_holdout), (others_learn, others_holdout) = split
+        if len(segment_learn) < 10 or len(segment_holdout) < 5:
+            raise InvalidData(f"Too few labelled rows of the segment {segment} to transfer to ({inside.sum()}).")
+        learn = pd.concat([others_learn.tail(len(segment_learn)), segment_learn]).sort_values(TIME_COLUMN)
+        loaded = self.workspace.models.load(champion.reference)
+        rounds = int(policy.action.options.get("rounds", 100))
+        transferred, how = update_model(loaded.estimator, learn[features], learn[target], rounds=rounds)
+        algorithm = self._algorithm_of(champion) or "lightgbm"
+        scratch = build_model(algorithm, champion.task, segment_learn[features], seed=self.seed)  # type: ignore[arg-type]
+        scratch = fit_model(scratch, segment_learn[features], segment_learn[target].to_numpy())
+        metric = _live_metric(policy, champion)
+        truth = segment_holdout[target].to_numpy()
+        compared = {}
+        for name, model in (("transferred", transferred), ("scratch", scratch), ("champion", loaded.estimator)):
+            scored = check_window_performance(
+                truth,
+                model.predict(segment_holdout[features]),
+                task=champion.task,  # type: ignore[arg-type]
+                validation={metric: champion.metrics.get(metric, 1.0)},
+            )
+            compared[name] = scored.metrics[0].current
+        evidence = {"metric": metric, "segment": segment, "learn_rows": len(segment_learn),
+                    "holdout_rows": len(segment_holdout), "algorithm": algorithm, **compared}  # fmt: skip
+        self.repository.advance(action.id, expected="started", state="started", evidence={"transfer": evidence})
+        version = self.workspace.models.register(
+            policy.model,
+            transferred,
+            dataset=window,
+            task=champion.task,
+            target=target,
+            holdout=pd.concat([others_holdout, segment_holdout])[[*features, target]],
+            training_data=learn[[*features, target]],
+            gates=list(policy.gates),
+            description=f"loop action {action.id}: transfer to {column} {segment} ({how}) from {champion.number}",
+        )
+        return version, None, f"transfer to {column} {', '.join(segment)}: {how} from version {champion.number}"
 
     def _roll_out(self, policy: Policy, action: LoopAction, detected: float | None) -> LoopAction:
         """``gated`` → ``promoted`` at once, or → ``rolling_out`` as the challenger (canary or shadow)."""
@@ -665,6 +757,12 @@ def _worse(metric: str, current: float, reference: float, by: float) -> bool:
     if GREATER_IS_BETTER.get(metric, False):
         return current < reference - by * abs(reference)
     return current > reference + by * abs(reference)
+
+
+def _time_split(frame: pd.DataFrame, holdout: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The oldest rows to learn from and the newest ``holdout`` share to score on (rows come oldest first)."""
+    cut = len(frame) - max(1, round(len(frame) * holdout)) if len(frame) else 0
+    return frame.iloc[:cut], frame.iloc[cut:]
 
 
 def _live_metric(policy: Policy, version: ModelVersionInfo) -> str:

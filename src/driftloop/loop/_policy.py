@@ -13,6 +13,7 @@ A policy names a model and lists **triggers**, one **action**, **gates** and a *
           - concept_drift: {}             # a detector on the labelled error stream
           - schedule: {cron: "0 3 * * 1"} # Mondays at 03:00
           - new_data: {dataset: houses}   # a new version of a dataset
+          - new_segment: {column: district, min_share: 0.1}   # a district the champion never saw
         action:
           retrain: {window: 8000, older: 0.25, algorithm: lightgbm, params: {n_estimators: 300}}
         gates: ["mape beats champion by 0"]
@@ -31,7 +32,12 @@ holdout (the newest ``holdout`` share, never trained on) scoring challenger and 
 
 ``incremental`` updates the champion on the same window without starting over (:mod:`._incremental`: ``rounds``
 more boosting rounds for LightGBM and XGBoost, ``partial_fit``, or ``warm_start`` members) and is gated the same
-way. Not built yet, and refused by name: the ``online``, ``active_learning`` and ``transfer`` actions.
+way. ``transfer`` answers a ``new_segment`` trigger (a category the champion never saw, e.g. a new district,
+taking ``min_share`` of the live window, with ``min_labels`` of its predictions labelled): the champion is
+continued (as ``incremental``) on the segment's labelled rows mixed with as many recent rows of the others,
+and a model of the champion's algorithm is trained from scratch on the segment's rows alone; both are scored on
+the segment's newest rows, side by side in the evidence, and the continued one is gated and rolled out. Not
+built yet, and refused by name: the ``online`` and ``active_learning`` actions.
 
 **Rollouts.** ``promote`` moves the champion alias at once. ``canary`` and ``shadow`` point the ``challenger``
 alias at the new version first; servers started with a canary share (``driftloop serve --canary houses=0.1``)
@@ -79,6 +85,7 @@ TRIGGER_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "quality_failure": {},
     "schedule": {"cron": str},
     "new_data": {"dataset": str},
+    "new_segment": {"column": str, "min_share": (int, float), "min_labels": int},
 }
 TRIGGERS: Final = tuple(TRIGGER_OPTIONS)
 ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
@@ -91,9 +98,10 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
         "min_rows": int,
     },
     "incremental": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
+    "transfer": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
 }
 ACTIONS: Final = tuple(ACTION_OPTIONS)
-NOT_YET: Final = ("online", "active_learning", "transfer")
+NOT_YET: Final = ("online", "active_learning")
 """Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
 ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "promote": {},
@@ -130,6 +138,13 @@ class Trigger:
             if "dataset" not in options:
                 raise InvalidInput("A new_data trigger names its dataset, e.g. {dataset: houses}.")
             validate_name("dataset", options["dataset"])
+        if self.kind == "new_segment":
+            if "column" not in options:
+                raise InvalidInput("A new_segment trigger names its categorical column, e.g. {column: district}.")
+            if not 0.0 < options.get("min_share", 0.05) <= 1.0:
+                raise InvalidInput(
+                    f"The new_segment trigger's min_share must be in (0, 1]; got {options['min_share']}."
+                )
         if self.kind == "concept_drift" and "detector" in options:
             from driftloop.monitoring._concept import DETECTOR_NAMES
 
@@ -236,6 +251,11 @@ class Policy:
             raise InvalidInput(f"The window of policy {self.name!r} must be >= 10 predictions; got {self.window!r}.")
         if self.remedy not in ("quarantine", "none"):
             raise InvalidInput(f"The remedy of policy {self.name!r} must be quarantine or none; got {self.remedy!r}.")
+        if self.action.kind == "transfer" and any(trigger.kind != "new_segment" for trigger in self.triggers):
+            raise InvalidInput(
+                f"Policy {self.name!r} transfers to new segments: its triggers must be new_segment ones (put the "
+                "others in a policy of their own)."
+            )
         from driftloop.training import parse_gates
 
         gates = tuple(parse_gates(list(self.gates)))
