@@ -65,7 +65,19 @@ POLICY: Final[dict[str, Any]] = {
     "rollout": "promote",
     "cooldown": "25d",
 }
-"""The demo's policy, as it would read in a YAML file."""
+"""The demo's main policy, as it would read in a YAML file."""
+TRANSFER_POLICY: Final[dict[str, Any]] = {
+    "name": "houses-new-districts",
+    "model": MODEL,
+    "window": 2_000,
+    "triggers": [{"new_segment": {"column": "district", "min_share": 0.1, "min_labels": 200}}],
+    "action": {"transfer": {"window": WINDOW, "rounds": 150}},
+    "gates": ["mape beats champion by 0"],
+    "rollout": "promote",
+    "cooldown": "25d",
+}
+"""A district the champion never saw is learnt by continuing the champion on its first labelled sales (and
+compared with a model trained from scratch on them), before the main policy's next retrain."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,8 @@ class LoopDemo:
 
     @property
     def retrains(self) -> int:
-        return sum(1 for action in self.actions if action.action == "retrain")
+        """Actions that built a new model (retrain, incremental update or transfer), promoted or not."""
+        return sum(1 for action in self.actions if action.action in ("retrain", "incremental", "transfer"))
 
     @property
     def failed_requests(self) -> int:
@@ -163,9 +176,9 @@ def run_loop_demo(
         f"{first['mape']:.2%}; promoted to champion",
         markup=False,
     )
-    (policy,) = policies_from_dict({"policies": [POLICY]}, workspace)
+    policies = policies_from_dict({"policies": [TRANSFER_POLICY, POLICY]}, workspace)
     clock = _MonthClock(parameters)
-    controller = LoopController(workspace, [policy], clock=clock, seed=seed)
+    controller = LoopController(workspace, policies, clock=clock, seed=seed)
     frozen = workspace.models.load(f"{MODEL}/1")
     scheduled = _ScheduledRetrain(seed, first=frozen)
     with _Server(workspace) as server:
@@ -176,8 +189,9 @@ def run_loop_demo(
             server.send_labels(market[market["month"] == month - 1])
             server.flush()
             clock.month = month
-            (outcome,) = controller.tick()
-            if outcome.status == "promoted":
+            outcomes = controller.tick()
+            outcome = max(outcomes, key=_weight)  # the month's headline: what changed most
+            if any(o.status == "promoted" for o in outcomes):
                 server.wait_for_version(workspace.models.get(f"{MODEL}@champion").number)
             truth = rows[TARGET].to_numpy()
             month_result = MonthResult(
@@ -196,10 +210,10 @@ def run_loop_demo(
             )
             result.months.append(month_result)
             scheduled.retrain(market, month)  # the schedule's model for the next month: labels up to this one's
-            _print_month(out, month_result, outcome, result.events)
+            _print_month(out, month_result, outcomes, result.events)
     result.scheduled_retrains = scheduled.retrains
     result.incident_rows_trained_on = _incident_rows_trained_on(workspace, market)
-    result.actions = list(reversed(workspace.metadata.loop.list(policy=policy.name, limit=1_000)))
+    result.actions = list(reversed(workspace.metadata.loop.list(model=MODEL, limit=1_000)))
     result.alerts = workspace.metadata.alerts.list(limit=1_000)
     result.seconds = time.perf_counter() - started
     _print_summary(out, result)
@@ -391,20 +405,39 @@ def _mape(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.abs(predicted[known] - truth[known]) / np.abs(truth[known])))
 
 
-def _print_month(out: Console, month: MonthResult, outcome: PolicyOutcome, events: list[MarketEvent]) -> None:
+_WEIGHTS: Final = {"promoted": 6, "rejected": 5, "failed": 5, "rolling_out": 4, "remedied": 3, "held": 2}
+
+
+def _weight(outcome: PolicyOutcome) -> int:
+    return _WEIGHTS.get(outcome.status, 1 if outcome.status == "cooldown" else 0)
+
+
+def _print_month(out: Console, month: MonthResult, outcomes: list[PolicyOutcome], events: list[MarketEvent]) -> None:
     starting = [e.name for e in events if e.month == month.month]
-    what = outcome.status
-    if outcome.action is not None:
-        action = outcome.action
-        what = f"{action.trigger} -> {action.action}: {action.state}"
-        if action.challenger_version is not None:
-            what += f" (v{action.challenger_version})"
+    acted = [o for o in outcomes if o.action is not None]
+    what = "; ".join(_describe(o) for o in acted) if acted else max(outcomes, key=_weight).status
     out.print(
         f"month {month.month:2d}{' [' + ', '.join(starting) + ']' if starting else ''}: served by v"
         f"{month.champion_version}, MAPE loop {month.loop_mape:.1%} | frozen {month.frozen_mape:.1%} | scheduled "
         f"{month.scheduled_mape:.1%}; loop: {what} ({month.seconds:.1f} s)",
         markup=False,
     )
+
+
+def _describe(outcome: PolicyOutcome) -> str:
+    action = outcome.action
+    assert action is not None
+    text = f"{action.trigger} -> {action.action}: {action.state}"
+    if action.challenger_version is not None:
+        text += f" (v{action.challenger_version})"
+    compared = action.evidence.get("transfer")
+    if compared:
+        text += (
+            f" [{', '.join(compared['segment'])}: {compared['metric']} on its newest {compared['holdout_rows']} "
+            f"sales: transferred {compared['transferred']:.1%}, from scratch on the same {compared['learn_rows']} "
+            f"rows {compared['scratch']:.1%}, the old champion {compared['champion']:.1%}]"
+        )
+    return text
 
 
 def _print_summary(out: Console, result: LoopDemo) -> None:

@@ -322,7 +322,9 @@ class LoopController:
         if values.len() == 0 or new.len() / values.len() < float(trigger.options.get("min_share", 0.05)):
             return None
         segment = sorted(set(new.to_list()))
-        labelled = self._labelled(champion, last=None).inputs
+        from driftloop.monitoring._live import read_labelled
+
+        labelled = read_labelled(self.log, policy.model).inputs  # any version's: the segment's sales so far
         rows = 0 if column not in labelled.columns else int(labelled[column].cast(str).is_in(segment).sum())
         if rows < int(trigger.options.get("min_labels", 100)):
             return None  # wait until enough of the segment's predictions are labelled
@@ -330,6 +332,14 @@ class LoopController:
         return {"column": column, "segment": segment, "share": share, "labelled_rows": rows}
 
     def _known_categories(self, champion: ModelVersionInfo, column: str) -> set[str] | None:
+        """The categories of ``column`` the champion learnt from: those its training profile surely counted (else
+        its signature's), None when neither knows the column as categorical."""
+        from driftloop.data.profiles import CategoricalProfile, Profile
+
+        if champion.profile_digest is not None:
+            profile = Profile.from_bytes(self.workspace.blobs.get(champion.profile_digest)).columns.get(column)
+            if isinstance(profile, CategoricalProfile):
+                return {value for value, count in profile.top(1_000_000) if count > profile.maximum_error}
         signature = self.workspace.models.signature(champion.reference)
         if signature is None or column not in signature.features:
             return None
