@@ -111,6 +111,8 @@ class LoopDemo:
     report: Path | None = None
     incident_rows_trained_on: int = 0
     """Rows of the quality incidents that any training window of the loop held (the goal: none)."""
+    action_months: dict[int, int] = field(default_factory=dict)
+    """The month after which each loop action (by id) started."""
 
     def mean(self, name: str) -> float:
         return float(np.mean([getattr(month, f"{name}_mape") for month in self.months]))
@@ -191,6 +193,7 @@ def run_loop_demo(
             clock.month = month
             outcomes = controller.tick()
             outcome = max(outcomes, key=_weight)  # the month's headline: what changed most
+            result.action_months.update({o.action.id: month for o in outcomes if o.action is not None})
             if any(o.status == "promoted" for o in outcomes):
                 server.wait_for_version(workspace.models.get(f"{MODEL}@champion").number)
             truth = rows[TARGET].to_numpy()

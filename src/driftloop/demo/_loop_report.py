@@ -116,7 +116,7 @@ def _drift_figure(demo: LoopDemo) -> dict[str, Any]:
 
 
 def _action_row(demo: LoopDemo, action: Any) -> dict[str, Any]:
-    month = next((m.month for m in demo.months if m.action_id == action.id), None)
+    month = demo.action_months.get(action.id)
     versions = f"v{action.champion_version}" + (
         f" -> v{action.challenger_version}" if action.challenger_version is not None else ""
     )
