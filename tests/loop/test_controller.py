@@ -3,6 +3,8 @@ holds retraining, a failed retrain leaves the champion serving, and every step i
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from tests.loop.conftest import Clock, market, policy, serve
@@ -109,3 +111,32 @@ def test_the_incremental_action_continues_the_champion_and_gates_it(ws: Workspac
     info = ws.models.get("houses@champion")
     assert info.number == 2 and (info.dataset, info.dataset_version) == ("houses-window", 1)
     assert info.metrics["mape"] < outcome.action.evidence["trigger"]["measured"]
+
+
+def test_active_learning_queues_predictions_within_its_budget_and_refuses_a_strategy_that_does_not_fit(
+    ws: Workspace, client: TestClient
+) -> None:
+    serve(client, market(400, 9), ws, labels=False)  # served, not labelled yet
+    asking = policy(
+        triggers=[{"schedule": {"cron": "0 6 * * *"}}],
+        action={"active_learning": {"strategy": "random", "budget_per_day": 25, "hours": 48}},
+    )
+    clock = Clock()
+    clock.now = time.time()  # the queue reads predictions of the last 48 hours of this clock
+    controller = LoopController(ws, [asking], clock=clock)
+    clock.now += 86_400  # a day later: the schedule is due
+    (outcome,) = controller.tick()
+    assert outcome.status == "requested" and outcome.action is not None
+    queued = outcome.action.evidence["labels"]["queued"]
+    assert len(queued) == 25 and outcome.action.evidence["labels"]["candidates"] == 400
+    assert len(ws.metadata.label_requests.pending(model="houses", limit=100)) == 25
+    trees = policy(
+        triggers=[{"schedule": {"cron": "0 6 * * *"}}],
+        action={"active_learning": {"strategy": "ensemble_spread", "budget_per_day": 25, "hours": 96}},
+        name="other",
+    )
+    other = LoopController(ws, [trees], clock=clock)
+    clock.now += 2 * 86_400  # the first day's budget is spent: two days later
+    (failed,) = other.tick()
+    assert failed.status == "failed" and failed.action is not None
+    assert "ensemble" in (failed.action.error or "")  # a single LightGBM has no members to disagree

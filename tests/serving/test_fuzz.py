@@ -59,6 +59,8 @@ OPERATIONS = [
     ("POST", "/v2/models/{name}/infer"),
     ("POST", "/v2/models/{name}/versions/{version}/infer"),
     ("POST", "/v1/feedback"),
+    ("POST", "/v1/labels"),
+    ("GET", "/v1/labels/pending"),
     ("GET", "/v1/models"),
     ("GET", "/ping"),
     ("GET", "/health"),

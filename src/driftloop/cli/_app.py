@@ -17,6 +17,7 @@ from driftloop.cli import (
     _db,
     _experiments,
     _housekeeping,
+    _labels,
     _loop,
     _models,
     _monitoring,
@@ -47,6 +48,7 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_monitoring.app, name="monitor")
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_loop.app, name="loop")
+app.add_typer(_labels.app, name="labels")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)

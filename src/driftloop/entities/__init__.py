@@ -6,6 +6,7 @@ No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses t
 from driftloop.entities.alerts import Alert, AlertDelivery, AlertObservation, AlertState, AlertStatus, Severity
 from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
+from driftloop.entities.labels import LabelRequest
 from driftloop.entities.leases import Lease
 from driftloop.entities.loop import ACTION_STATES, FINISHED_STATES, ActionState, LoopAction, Quarantine
 from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
@@ -40,6 +41,7 @@ __all__ = [
     "DatasetVersionInfo",
     "Event",
     "Experiment",
+    "LabelRequest",
     "Lease",
     "Lifecycle",
     "LoopAction",

@@ -7,12 +7,14 @@ from typing import Any, Literal
 
 __all__ = ["ACTION_STATES", "FINISHED_STATES", "ActionState", "LoopAction", "Quarantine"]
 
-ActionState = Literal["started", "trained", "gated", "rolling_out", "promoted", "rejected", "failed", "remedied"]
+ActionState = Literal[
+    "started", "trained", "gated", "rolling_out", "promoted", "rejected", "failed", "remedied", "requested"
+]
 """Where an action stands: ``started`` (triggered, nothing built yet), ``trained`` (a challenger is registered),
 ``gated`` (it passed its gates, not rolled out yet), ``rolling_out`` (serving as the challenger, a canary or a
 shadow, until enough of its live predictions are labelled); finished: ``promoted``, ``rejected`` (it failed its
-gates, or did worse live than the champion), ``failed`` (an error; the champion kept serving) or ``remedied`` (a
-data remedy: the window was quarantined)."""
+gates, or did worse live than the champion), ``failed`` (an error; the champion kept serving), ``remedied`` (a
+data remedy: the window was quarantined) or ``requested`` (active learning: predictions queued for labels)."""
 ACTION_STATES: tuple[str, ...] = (
     "started",
     "trained",
@@ -22,8 +24,9 @@ ACTION_STATES: tuple[str, ...] = (
     "rejected",
     "failed",
     "remedied",
+    "requested",
 )
-FINISHED_STATES: frozenset[str] = frozenset({"promoted", "rejected", "failed", "remedied"})
+FINISHED_STATES: frozenset[str] = frozenset({"promoted", "rejected", "failed", "remedied", "requested"})
 
 
 @dataclass(frozen=True, slots=True)

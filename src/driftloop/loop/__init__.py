@@ -3,9 +3,25 @@
 - :class:`Policy` (from YAML with :func:`load_policies`): triggers → an action → gates → a rollout, per model;
 - :class:`LoopController` evaluates every policy on each tick (``driftloop loop run``, or inside
   ``driftloop serve --policies``, one process among all), acts, gates, promotes, and records each step as a
-  :class:`~driftloop.entities.LoopAction` with its evidence and cost.
+  :class:`~driftloop.entities.LoopAction` with its evidence and cost;
+- :func:`request_labels` queues the most informative unlabelled predictions for labelling (active learning,
+  ``GET /v1/labels/pending``), :func:`answer_labels` records the answers (``POST /v1/labels``) into the labels
+  table the retrains read.
 """
 
+from driftloop.loop._active import STRATEGIES, LabelAnswer, LabelRequestOutcome, answer_labels, request_labels
 from driftloop.loop._policy import Action, Policy, Rollout, Trigger, load_policies, policies_from_dict
 
-__all__ = ["Action", "Policy", "Rollout", "Trigger", "load_policies", "policies_from_dict"]
+__all__ = [
+    "STRATEGIES",
+    "Action",
+    "LabelAnswer",
+    "LabelRequestOutcome",
+    "Policy",
+    "Rollout",
+    "Trigger",
+    "answer_labels",
+    "load_policies",
+    "policies_from_dict",
+    "request_labels",
+]

@@ -398,6 +398,8 @@ class LoopController:
     def _resume(self, policy: Policy, action: LoopAction, *, detected: float | None = None) -> LoopAction:
         """Move ``action`` on from wherever it stands to a finished state."""
         try:
+            if action.state == "started" and action.action == "active_learning":
+                return self._request_labels(policy, action)
             if action.state == "started":
                 action = self._train(policy, action)
             if action.state == "gated":
@@ -417,6 +419,30 @@ class LoopController:
             log.warning("loop action %s of policy %s failed: %s", action.id, policy.name, message)
             return self.repository.advance(action.id, expected=action.state, state="failed", error=message[:4000])
         return action
+
+    def _request_labels(self, policy: Policy, action: LoopAction) -> LoopAction:
+        """Active learning: queue the most informative unlabelled predictions (``started`` → ``requested``)."""
+        from driftloop.loop._active import request_labels
+
+        options = policy.action.options
+        with _measured() as cost:
+            outcome = request_labels(
+                self.workspace,
+                policy.model,
+                strategy=options["strategy"],
+                budget_per_day=int(options.get("budget_per_day", 100)),
+                window=float(options.get("hours", 24)) * 3600.0,
+                companions=tuple(options.get("companions", ())),
+                now=self.clock(),
+                seed=self.seed,
+            )
+        return self.repository.advance(
+            action.id,
+            expected="started",
+            state="requested",
+            evidence={"labels": outcome.to_dict()},
+            cost={"request": cost},
+        )
 
     def _train(self, policy: Policy, action: LoopAction) -> LoopAction:
         """Build the training window, retrain or update, register the challenger if its gates pass:

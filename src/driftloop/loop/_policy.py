@@ -37,7 +37,10 @@ taking ``min_share`` of the live window, with ``min_labels`` of its predictions 
 continued (as ``incremental``) on the segment's labelled rows mixed with as many recent rows of the others,
 and a model of the champion's algorithm is trained from scratch on the segment's rows alone; both are scored on
 the segment's newest rows, side by side in the evidence, and the continued one is gated and rolled out. Not
-built yet, and refused by name: the ``online`` and ``active_learning`` actions.
+built yet, and refused by name: the ``online`` action. ``active_learning`` queues the champion's most informative
+unlabelled predictions of the last ``hours`` (24) for labelling, by ``strategy`` (:mod:`._active`: margin,
+entropy or uncertainty for classifiers; ensemble or quantile spread for regressors), within ``budget_per_day``;
+a ``schedule`` trigger usually runs it (``GET /v1/labels/pending`` and ``driftloop labels`` answer the queue).
 
 **Rollouts.** ``promote`` moves the champion alias at once. ``canary`` and ``shadow`` point the ``challenger``
 alias at the new version first; servers started with a canary share (``driftloop serve --canary houses=0.1``)
@@ -99,9 +102,10 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     },
     "incremental": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
     "transfer": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
+    "active_learning": {"strategy": str, "budget_per_day": int, "hours": (int, float), "companions": list},
 }
 ACTIONS: Final = tuple(ACTION_OPTIONS)
-NOT_YET: Final = ("online", "active_learning")
+NOT_YET: Final = ("online",)
 """Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
 ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "promote": {},
@@ -177,6 +181,20 @@ class Action:
             raise InvalidInput(f"The retrain action's 'older' must be in [0, 10]; got {options['older']!r}.")
         if "holdout" in options and not 0.05 <= options["holdout"] <= 0.5:
             raise InvalidInput(f"The {self.kind} action's holdout must be in [0.05, 0.5]; got {options['holdout']!r}.")
+        if self.kind == "active_learning":
+            from driftloop.loop._active import STRATEGIES
+
+            if options.get("strategy") not in STRATEGIES:
+                strategy = options.get("strategy")
+                raise InvalidInput(
+                    f"The active_learning action needs a strategy, one of {STRATEGIES}; got {strategy!r}."
+                )
+            if options.get("budget_per_day", 100) < 1:
+                raise InvalidInput(
+                    f"The active_learning budget_per_day must be >= 1; got {options['budget_per_day']!r}."
+                )
+            if not 0 < options.get("hours", 24) <= 24 * 365:
+                raise InvalidInput(f"The active_learning hours must be in (0, 8760]; got {options['hours']!r}.")
         if "rounds" in options and options["rounds"] < 1:
             raise InvalidInput(f"The incremental action's rounds must be >= 1; got {options['rounds']!r}.")
         if "algorithm" in options:

@@ -2,7 +2,8 @@
 
 Routes (every model is reachable by name; ``/invocations`` goes to the default model):
 
-- ours: ``POST /v1/models/{name}/predict``, ``GET /v1/models``;
+- ours: ``POST /v1/models/{name}/predict``, ``GET /v1/models``; ground truth: ``POST /v1/feedback``, and the label
+  queue of active learning, ``GET /v1/labels/pending`` and ``POST /v1/labels``;
 - MLflow's scoring server: ``POST /invocations``, ``GET /ping``, ``GET /health``, ``GET /version``;
 - the Open Inference Protocol V2 (KServe, MLServer, Triton): ``POST /v2/models/{name}/infer``,
   ``POST /v2/models/{name}/versions/{version}/infer``, ``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``,
@@ -43,6 +44,7 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 import driftloop
 from driftloop.errors import (
@@ -79,6 +81,8 @@ SCORING_ROUTES = (
     "/v2/models/{name}/versions/{version}/infer",
 )
 """The routes :class:`~driftloop.serving._fast_lane.FastLane` dispatches without FastAPI's routing."""
+MAX_PENDING = 1_000
+"""The most label requests ``GET /v1/labels/pending`` lists at once."""
 
 
 # FastAPI's own OpenTelemetry hooks (FastAPI 0.16x) cost a look at the environment per request; the server keeps
@@ -583,6 +587,36 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             pairs.append((item["request_id"], item["label"]))
         recorded = labels.record_many(pairs, source="feedback")
         return _json({"recorded": len(recorded)})
+
+    @app.get("/v1/labels/pending")
+    async def pending_labels(request: Request) -> Response:
+        """The label queue (:mod:`driftloop.loop._active`), the most informative first: ``?model=&limit=``."""
+        if labels is None:
+            raise NotFound("This server keeps no prediction log, so it has no label queue.")
+        from driftloop.loop._active import pending_dict
+
+        model = request.query_params.get("model") or None
+        limit = request.query_params.get("limit", "100")
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_PENDING):
+            raise InvalidInput(f"The 'limit' must be a whole number from 1 to {MAX_PENDING}; got {limit!r}.")
+        found = await run_in_threadpool(workspace.metadata.label_requests.pending, model, limit=int(limit))
+        return _json({"pending": [pending_dict(item) for item in found]})
+
+    @app.post("/v1/labels")
+    async def answer_label_queue(request: Request) -> Response:
+        """Labels for queued (or logged) predictions, all or none: ``{"labels": [{"request_id", "label"}]}``."""
+        if labels is None:
+            raise NotFound("This server keeps no prediction log, so it has no label queue.")
+        from driftloop.loop._active import answer_labels, label_items
+        from driftloop.serving._protocols import load_json_object, media_type
+
+        if media_type(request.headers.get("content-type")) not in ("application/json", None):
+            raise UnsupportedMediaType(
+                f"Labels are JSON (Content-Type: application/json); got {request.headers.get('content-type')!r}."
+            )
+        items = label_items(load_json_object(await read_body(request)))
+        answer = await run_in_threadpool(answer_labels, workspace, labels, items, log=prediction_log)
+        return _json(answer.to_dict())
 
     # -- probes ------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from driftloop.serving._app import REQUEST_IDS
+from driftloop.serving._app import MAX_PENDING, REQUEST_IDS
 from driftloop.serving._labels import MAX_TEXT
 from driftloop.serving._protocol_mlflow import MLFLOW_INPUT_KEYS
 from driftloop.serving._protocol_native import MAX_REQUEST_ID_LENGTH
@@ -81,6 +81,8 @@ def _complete(document: dict[str, Any]) -> None:
             responses.update(additions.get("responses", {}))
             if "requestBody" in additions:
                 operation["requestBody"] = additions["requestBody"]
+            if "parameters" in additions:
+                operation["parameters"] = additions["parameters"]
             if "description" in additions:
                 operation["description"] = additions["description"]
     _drop_unused_validation_error(document)
@@ -418,6 +420,94 @@ FEEDBACK_REQUEST: Schema = {
 }
 
 
+# -- GET /v1/labels/pending, POST /v1/labels -----------------------------------------------------------------
+
+QUEUE_LABEL: Schema = {
+    **LABEL,
+    "properties": {
+        **LABEL["properties"],
+        "label": {
+            "type": ["number", "string", "boolean"],
+            "description": "The ground truth: a number for a regressor, one of the classes of a classifier.",
+        },
+    },
+}
+
+LABELS_REQUEST: Schema = {
+    "type": "object",
+    "description": "Labels for predictions of the label queue (or any logged prediction); all are recorded or none.",
+    "required": ["labels"],
+    "properties": {"labels": {"type": "array", "minItems": 1, "items": QUEUE_LABEL}},
+}
+
+LABELS_ANSWER: Schema = {
+    "type": "object",
+    "required": ["recorded", "duplicates", "corrections", "answered"],
+    "properties": {
+        "recorded": {"type": "integer", "description": "Labels recorded."},
+        "duplicates": {"type": "integer", "description": "Items repeated with the same label: recorded once."},
+        "corrections": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Request ids that had a label already: the new one counts from now on.",
+        },
+        "answered": {"type": "integer", "description": "Labels that answered an item of the label queue."},
+    },
+}
+
+PENDING_ANSWER: Schema = {
+    "type": "object",
+    "required": ["pending"],
+    "properties": {
+        "pending": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "request_id",
+                    "model",
+                    "version",
+                    "inputs",
+                    "prediction",
+                    "score",
+                    "strategy",
+                    "requested_at",
+                ],
+                "properties": {
+                    "request_id": {"type": "string"},
+                    "model": {"type": "string"},
+                    "version": {"type": ["integer", "null"], "description": "The version that made the prediction."},
+                    "inputs": {"type": "object", "description": "The prediction's inputs, as logged."},
+                    "prediction": {"description": "What the model answered."},
+                    "score": {"type": "number", "description": "How informative the strategy found it (higher)."},
+                    "strategy": {"type": "string", "description": "margin, entropy, uncertainty, ensemble_spread..."},
+                    "requested_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        }
+    },
+}
+
+PENDING_PARAMETERS: list[Schema] = [
+    {
+        "name": "model",
+        "in": "query",
+        "required": False,
+        "description": "Only this model's requests (every model's by default).",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "At most this many, the most informative first.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PENDING, "default": 100},
+    },
+]
+
+NO_QUEUE = _error("This server keeps no prediction log, so it has no label queue.")
+
+
 # -- everything, by route ------------------------------------------------------------------------------------
 
 _COMPONENTS: dict[str, Schema] = {
@@ -454,6 +544,9 @@ _COMPONENTS: dict[str, Schema] = {
     "InferenceRequest": V2_REQUEST,
     "InferenceAnswer": V2_ANSWER,
     "FeedbackRequest": FEEDBACK_REQUEST,
+    "LabelsRequest": LABELS_REQUEST,
+    "LabelsAnswer": LABELS_ANSWER,
+    "PendingLabels": PENDING_ANSWER,
 }
 
 _SCORING_ERRORS = {code: ERROR_RESPONSES[code] for code in ("400", "413", "415", "422")}
@@ -539,6 +632,43 @@ _OPERATIONS: dict[str, dict[str, Schema]] = {
                 "400": ERROR_RESPONSES["400"],
                 "404": _error("This server keeps no prediction log, so it takes no feedback."),
                 "413": ERROR_RESPONSES["413"],
+            },
+        }
+    },
+    "/v1/labels/pending": {
+        "get": {
+            "description": "The label queue: predictions active learning chose for labelling, most informative first.",
+            "parameters": PENDING_PARAMETERS,
+            "responses": {
+                "200": _answer("The unanswered label requests.", _ref("PendingLabels")),
+                "400": _error(
+                    f"The limit is not a whole number from 1 to {MAX_PENDING}, or the model name is not valid."
+                ),
+                "404": NO_QUEUE,
+            },
+        }
+    },
+    "/v1/labels": {
+        "post": {
+            "description": "Answers the label queue into the labels table (source label_queue), all or none; "
+            "the next retrain reads them.",
+            "requestBody": _json_body(
+                _ref("LabelsRequest"),
+                "Labels for request ids of the label queue (or of any logged prediction).",
+                {"labels": [{"request_id": "r-1", "label": "yes"}]},
+            ),
+            "responses": {
+                "200": _answer("What was recorded, de-duplicated, corrected and answered.", _ref("LabelsAnswer")),
+                "400": _error("The body is not in this route's format, or one request id has two different labels."),
+                "404": _error(
+                    "Request ids neither queued nor in the prediction log (listed), or no label queue here; nothing "
+                    "was recorded."
+                ),
+                "413": ERROR_RESPONSES["413"],
+                "415": ERROR_RESPONSES["415"],
+                "422": _error(
+                    "A label does not fit its model: not a number for a regressor, not a class of a classifier."
+                ),
             },
         }
     },

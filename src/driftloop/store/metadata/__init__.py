@@ -14,6 +14,7 @@ from driftloop.store.metadata._datasets import DatasetRepository, NewVersion
 from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
 from driftloop.store.metadata._keys import KeyRepository
+from driftloop.store.metadata._label_requests import LabelRequestRepository, NewLabelRequest
 from driftloop.store.metadata._leases import LeaseRepository
 from driftloop.store.metadata._loop import LoopRepository
 from driftloop.store.metadata._metrics import MetricRepository
@@ -29,12 +30,14 @@ __all__ = [
     "EventRepository",
     "ExperimentRepository",
     "KeyRepository",
+    "LabelRequestRepository",
     "LeaseRepository",
     "LoopRepository",
     "MetadataStore",
     "MetricRepository",
     "ModelRepository",
     "MonitorRecordRepository",
+    "NewLabelRequest",
     "NewModelVersion",
     "NewVersion",
     "RunRepository",
@@ -59,6 +62,7 @@ class MetadataStore:
         self.alerts = AlertRepository(self.database)
         self.monitor_records = MonitorRecordRepository(self.database)
         self.loop = LoopRepository(self.database)
+        self.label_requests = LabelRequestRepository(self.database)
 
     @property
     def url(self) -> str:

@@ -369,3 +369,25 @@ quarantines = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_quarantines_model", "model", "window_start"),
 )
+
+# The label queue: logged predictions that active learning chose for a person to label, one row per request id
+# (queued once, whatever the number of selections), marked answered when its label arrives.
+label_requests = Table(
+    "label_requests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("request_id", String(NAME), nullable=False),
+    Column("model", String(NAME), nullable=False),
+    Column("version", Integer),
+    Column("score", Float, nullable=False),
+    Column("strategy", String(64), nullable=False),
+    Column("inputs", Text, nullable=False, default="{}"),
+    Column("prediction", Text, nullable=False, default="null"),
+    Column("requested_at", Float, nullable=False),
+    Column("answered_at", Float),
+    Column("answer_source", String(64)),
+    Column("answers", Integer, nullable=False, default=0),
+    UniqueConstraint("request_id", name="uq_label_requests_request_id"),
+    Index("ix_label_requests_model", "model", "requested_at"),
+    Index("ix_label_requests_pending", "answered_at", "score"),
+)
