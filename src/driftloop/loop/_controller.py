@@ -533,7 +533,25 @@ class LoopController:
         loaded = self.workspace.models.load(champion.reference)
         rounds = int(policy.action.options.get("rounds", 100))
         model, how = update_model(loaded.estimator, learn[features], learn[target], rounds=rounds)
-        version = self.workspace.models.register(
+        how = f"{how} from version {champion.number}"
+        return self._register(policy, action, champion, model, window, learn, holdout, target, features, how), None, how
+
+    def _register(
+        self,
+        policy: Policy,
+        action: LoopAction,
+        champion: ModelVersionInfo,
+        model: Any,
+        window: tuple[str, int],
+        learn: pd.DataFrame,
+        holdout: pd.DataFrame,
+        target: str,
+        features: list[str],
+        how: str,
+    ) -> ModelVersionInfo:
+        """Register a challenger built outside the training path; its gates judge it against the champion on
+        ``holdout`` (identical rows for both), and nothing is registered when they fail."""
+        return self.workspace.models.register(
             policy.model,
             model,
             dataset=window,
@@ -542,9 +560,8 @@ class LoopController:
             holdout=holdout[[*features, target]],
             training_data=learn[[*features, target]],
             gates=list(policy.gates),
-            description=f"loop action {action.id}: {how} from version {champion.number}",
+            description=f"loop action {action.id}: {how}",
         )
-        return version, None, f"{how} from version {champion.number}"
 
     def _transfer(
         self,
@@ -592,18 +609,10 @@ class LoopController:
         evidence = {"metric": metric, "segment": segment, "learn_rows": len(segment_learn),
                     "holdout_rows": len(segment_holdout), "algorithm": algorithm, **compared}  # fmt: skip
         self.repository.advance(action.id, expected="started", state="started", evidence={"transfer": evidence})
-        version = self.workspace.models.register(
-            policy.model,
-            transferred,
-            dataset=window,
-            task=champion.task,
-            target=target,
-            holdout=pd.concat([others_holdout, segment_holdout])[[*features, target]],
-            training_data=learn[[*features, target]],
-            gates=list(policy.gates),
-            description=f"loop action {action.id}: transfer to {column} {segment} ({how}) from {champion.number}",
-        )
-        return version, None, f"transfer to {column} {', '.join(segment)}: {how} from version {champion.number}"
+        holdout = pd.concat([others_holdout, segment_holdout])
+        how = f"transfer to {column} {', '.join(segment)}: {how} from version {champion.number}"
+        version = self._register(policy, action, champion, transferred, window, learn, holdout, target, features, how)
+        return version, None, how
 
     def _roll_out(self, policy: Policy, action: LoopAction, detected: float | None) -> LoopAction:
         """``gated`` → ``promoted`` at once, or → ``rolling_out`` as the challenger (canary or shadow)."""
