@@ -129,3 +129,19 @@ def test_in_the_foreground_it_runs_until_stopped_and_releases_its_lease(sqlite_w
     assert runs and sqlite_workspace.metadata.leases.get("fg").expired()  # type: ignore[union-attr]
     other = LeasedJob(sqlite_workspace.metadata.leases, "fg", runs.append, interval=1.0)
     assert other.run_once() is True  # released: another process may take it at once
+
+
+def test_a_run_longer_than_the_lease_keeps_it_renewed(sqlite_workspace: Workspace) -> None:
+    leases = sqlite_workspace.metadata.leases
+    others: list[bool] = []
+    rival = LeasedJob(leases, "long", lambda token: None, interval=0.1, ttl=0.3)
+
+    def slow(token: int) -> None:
+        for _ in range(6):  # 1.2 s: four times the lease's time to live
+            time.sleep(0.2)
+            others.append(rival.run_once())
+
+    job = LeasedJob(leases, "long", slow, interval=0.1, ttl=0.3)
+    assert job.run_once() is True
+    assert others == [False] * 6  # renewed all along: the rival never got it
+    assert job.failures == 0 and rival.runs == 0

@@ -16,7 +16,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 from driftloop.errors import InvalidInput
@@ -39,7 +38,8 @@ class LeasedJob:
     Args:
         leases: The store's leases (``workspace.metadata.leases``).
         name: The lease's name, the same in every process that may run the job.
-        job: The work; it gets the lease's fencing token. It should take well under ``ttl``.
+        job: The work; it gets the lease's fencing token. While it runs, the lease is renewed every third of
+            ``ttl``, so a run longer than the lease keeps it (unless the store stays unreachable for a ``ttl``).
         interval: Seconds between two runs (and two looks at the lease).
         ttl: How long a lease lasts unless renewed; three intervals by default.
         holder: This process's name as a holder (unique per process by default).
@@ -125,19 +125,32 @@ class LeasedJob:
         self._holding = lease is not None
         if lease is None:
             return False
-        started = time.monotonic()
+        renewing = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew, args=(renewing,), name=f"driftloop-lease-{self.name}", daemon=True
+        )
+        renewer.start()
         try:
             self.job(lease.token)
         except Exception as error:
             self._failed(f"the job failed: {error}")
             log.exception("job %r failed", self.name)
             return True
+        finally:
+            renewing.set()
+            renewer.join()
         self.runs += 1
-        if time.monotonic() - started > self.ttl:
-            log.warning(
-                "job %r ran longer than its lease (%.0f s); another process may have started it", self.name, self.ttl
-            )
         return True
+
+    def _renew(self, done: threading.Event) -> None:
+        """While the job runs, renew the lease every third of its time to live, so a long run keeps it."""
+        while not done.wait(self.ttl / 3):
+            try:
+                if self.leases.renew(self.name, self.holder, ttl=self.ttl) is None:
+                    log.warning("job %r lost its lease while running; another process may start it", self.name)
+                    return
+            except Exception as error:  # the store is briefly unreachable: try again at the next beat
+                log.warning("job %r could not renew its lease: %s", self.name, error)
 
     def _failed(self, problem: str) -> None:
         self.failures += 1
