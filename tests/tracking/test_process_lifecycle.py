@@ -33,7 +33,16 @@ def _run(body: str, store: str, root: str, *, check: bool = True) -> subprocess.
 
 
 def _start(body: str, store: str, root: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(_script(body, store, root), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    """The script in a child process; its stderr goes to a file that :func:`_stderr` reads (for failure messages)."""
+    path = Path(root).parent / f"stderr-{time.monotonic_ns()}.txt"
+    with path.open("w") as errors:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(_script(body, store, root), stdout=subprocess.PIPE, stderr=errors, text=True)
+    process.stderr_path = path  # type: ignore[attr-defined]
+    return process
+
+
+def _stderr(process: subprocess.Popen[str]) -> str:
+    return str(process.stderr_path.read_text()[-4000:])  # type: ignore[attr-defined]
 
 
 WRITER = """
@@ -136,7 +145,7 @@ def test_sigterm_flushes_and_marks_the_run_killed(store_url: str, tmp_path: Path
         run_id = process.stdout.readline().strip()
         assert run_id
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, _stderr(process)
     ws = Workspace(root, store=store_url)
     run = ws.tracking.get_run(run_id)
     assert run.status is RunStatus.KILLED
@@ -234,7 +243,7 @@ def test_sigterm_during_a_flush_neither_hangs_nor_loses_the_run(store_url: str, 
         run_id = process.stdout.readline().strip()
         time.sleep(1.0)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, _stderr(process)
     ws = Workspace(root, store=store_url)
     run = ws.tracking.get_run(run_id)
     assert run.status is RunStatus.KILLED
