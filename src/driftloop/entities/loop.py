@@ -8,13 +8,14 @@ from typing import Any, Literal
 __all__ = ["ACTION_STATES", "FINISHED_STATES", "ActionState", "LoopAction", "Quarantine"]
 
 ActionState = Literal[
-    "started", "trained", "gated", "rolling_out", "promoted", "rejected", "failed", "remedied", "requested"
+    "started", "trained", "gated", "rolling_out", "promoted", "rejected", "failed", "remedied", "requested", "done"
 ]
 """Where an action stands: ``started`` (triggered, nothing built yet), ``trained`` (a challenger is registered),
 ``gated`` (it passed its gates, not rolled out yet), ``rolling_out`` (serving as the challenger, a canary or a
 shadow, until enough of its live predictions are labelled); finished: ``promoted``, ``rejected`` (it failed its
 gates, or did worse live than the champion), ``failed`` (an error; the champion kept serving), ``remedied`` (a
-data remedy: the window was quarantined) or ``requested`` (active learning: predictions queued for labels)."""
+data remedy: the window was quarantined), ``requested`` (active learning: predictions queued for labels) or
+``done`` (a scheduled job: an ingest, a training, a check)."""
 ACTION_STATES: tuple[str, ...] = (
     "started",
     "trained",
@@ -25,8 +26,9 @@ ACTION_STATES: tuple[str, ...] = (
     "failed",
     "remedied",
     "requested",
+    "done",
 )
-FINISHED_STATES: frozenset[str] = frozenset({"promoted", "rejected", "failed", "remedied", "requested"})
+FINISHED_STATES: frozenset[str] = frozenset({"promoted", "rejected", "failed", "remedied", "requested", "done"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ import numpy as np
 
 from driftloop.entities import LoopAction
 from driftloop.errors import Conflict, DriftloopError, GateFailed, InvalidData, InvalidState, NotFound
-from driftloop.loop._policy import Policy, Trigger
+from driftloop.loop._policy import JOBS, Policy, Trigger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -400,6 +400,8 @@ class LoopController:
         try:
             if action.state == "started" and action.action == "active_learning":
                 return self._request_labels(policy, action)
+            if action.state == "started" and action.action in JOBS:
+                return self._run_job(policy, action)
             if action.state == "started":
                 action = self._train(policy, action)
             if action.state == "gated":
@@ -419,6 +421,38 @@ class LoopController:
             log.warning("loop action %s of policy %s failed: %s", action.id, policy.name, message)
             return self.repository.advance(action.id, expected=action.state, state="failed", error=message[:4000])
         return action
+
+    def _run_job(self, policy: Policy, action: LoopAction) -> LoopAction:
+        """A scheduled job: an ingest, a training from a config file, or the model's monitor pass."""
+        options = policy.action.options
+        with _measured() as cost:
+            if action.action == "ingest":
+                ingested = self.workspace.datasets.ingest(
+                    options["dataset"], options["source"], mode=options.get("mode", "append"), actor="loop"
+                )
+                done = {"dataset": options["dataset"], "version": ingested.version.number, "created": ingested.created}
+            elif action.action == "train":
+                from pathlib import Path
+
+                from driftloop.training import TrainConfig
+
+                path = Path(options["config"])
+                arguments = TrainConfig.from_yaml(path.read_text(encoding="utf-8"), source=str(path)).arguments()
+                result = self.workspace.training.train(**arguments)
+                version = None if result.version is None else result.version.number
+                done = {"run_id": result.run_id, "algorithm": result.algorithm, "version": version}
+            else:
+                from driftloop.monitoring import AlertConfig
+                from driftloop.monitoring._scheduled import run_monitors
+
+                alerts = AlertConfig.from_yaml(options["alerts"]) if "alerts" in options else None
+                checked = run_monitors(
+                    self.workspace, [f"{policy.model}@champion"], last=int(options.get("last", 1_000)), alerts=alerts
+                )
+                done = {"failed": checked.failed, "models": [m.status for m in checked.models]}
+        return self.repository.advance(
+            action.id, expected="started", state="done", evidence={"job": done}, cost={action.action: cost}
+        )
 
     def _request_labels(self, policy: Policy, action: LoopAction) -> LoopAction:
         """Active learning: queue the most informative unlabelled predictions (``started`` → ``requested``)."""

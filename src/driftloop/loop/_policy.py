@@ -42,6 +42,11 @@ unlabelled predictions of the last ``hours`` (24) for labelling, by ``strategy``
 entropy or uncertainty for classifiers; ensemble or quantile spread for regressors), within ``budget_per_day``;
 a ``schedule`` trigger usually runs it (``GET /v1/labels/pending`` and ``driftloop labels`` answer the queue).
 
+**Scheduled jobs** run in the same controller, on ``schedule`` triggers only: ``ingest`` (a source into a
+dataset: ``{dataset: sales, source: sales.csv, mode: append}``; an unchanged source makes no version),
+``train`` (a training config file, as ``driftloop train --config`` runs it: selection, tuning, gates, and
+promotion if the config asks) and ``check`` (the model's monitor pass, ``{last: 1000, alerts: rules.yaml}``).
+
 **Rollouts.** ``promote`` moves the champion alias at once. ``canary`` and ``shadow`` point the ``challenger``
 alias at the new version first; servers started with a canary share (``driftloop serve --canary houses=0.1``)
 or a shadow (``--shadow houses``) then send it live traffic. Once ``requests`` of its live predictions are
@@ -103,7 +108,12 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "incremental": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
     "transfer": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
     "active_learning": {"strategy": str, "budget_per_day": int, "hours": (int, float), "companions": list},
+    "ingest": {"dataset": str, "source": str, "mode": str},
+    "train": {"config": str},
+    "check": {"last": int, "alerts": str},
 }
+JOBS: Final = ("ingest", "train", "check")
+"""Actions that are scheduled jobs rather than answers to drift: they run on a ``schedule`` trigger only."""
 ACTIONS: Final = tuple(ACTION_OPTIONS)
 NOT_YET: Final = ("online",)
 """Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
@@ -197,6 +207,17 @@ class Action:
                 raise InvalidInput(f"The active_learning hours must be in (0, 8760]; got {options['hours']!r}.")
         if "rounds" in options and options["rounds"] < 1:
             raise InvalidInput(f"The incremental action's rounds must be >= 1; got {options['rounds']!r}.")
+        if self.kind == "ingest":
+            for key in ("dataset", "source"):
+                if key not in options:
+                    raise InvalidInput(f"The ingest job needs its {key}, e.g. {{dataset: sales, source: sales.csv}}.")
+            validate_name("dataset", options["dataset"])
+            if options.get("mode", "append") not in ("append", "overwrite"):
+                raise InvalidInput(f"The ingest job's mode must be append or overwrite; got {options['mode']!r}.")
+        if self.kind == "train" and "config" not in options:
+            raise InvalidInput("The train job needs its training config file, e.g. {config: train.yaml}.")
+        if self.kind == "check" and options.get("last", 1_000) < 1:
+            raise InvalidInput(f"The check job's last must be >= 1 prediction; got {options['last']!r}.")
         if "algorithm" in options:
             from driftloop.training import ALGORITHMS
 
@@ -269,6 +290,10 @@ class Policy:
             raise InvalidInput(f"The window of policy {self.name!r} must be >= 10 predictions; got {self.window!r}.")
         if self.remedy not in ("quarantine", "none"):
             raise InvalidInput(f"The remedy of policy {self.name!r} must be quarantine or none; got {self.remedy!r}.")
+        if self.action.kind in JOBS and any(trigger.kind != "schedule" for trigger in self.triggers):
+            raise InvalidInput(
+                f"Policy {self.name!r} runs the scheduled job {self.action.kind!r}: its triggers must be schedules."
+            )
         if self.action.kind == "transfer" and any(trigger.kind != "new_segment" for trigger in self.triggers):
             raise InvalidInput(
                 f"Policy {self.name!r} transfers to new segments: its triggers must be new_segment ones (put the "
