@@ -25,7 +25,7 @@ def pending(
     as_json: JsonOption = False,
 ) -> None:
     """The unanswered label requests, the most informative first."""
-    from driftloop.loop._active import pending_dict
+    from driftloop.serving._label_queue import pending_dict
 
     found = [pending_dict(request) for request in workspace().metadata.label_requests.pending(model, limit=limit)]
     if as_json:
@@ -99,7 +99,7 @@ def answer(
     as_json: JsonOption = False,
 ) -> None:
     """Record the labels of FILE (all or none) into the labels table; the next retrain reads them."""
-    from driftloop.loop._active import answer_labels
+    from driftloop.serving._label_queue import answer_labels
     from driftloop.serving._labels import LabelStore
     from driftloop.store.tables import TableStore
 
@@ -123,7 +123,7 @@ def answer(
 
 def _read_answers(path: Path) -> list[tuple[Any, Any]]:
     """``(request_id, label)`` pairs from a CSV or JSON file; CSV labels that read as numbers become numbers."""
-    from driftloop.loop._active import label_items
+    from driftloop.serving._label_queue import label_items
 
     if not path.is_file():
         raise InvalidInput(f"No file {str(path)!r}.")

@@ -9,8 +9,9 @@
   table the retrains read.
 """
 
-from driftloop.loop._active import STRATEGIES, LabelAnswer, LabelRequestOutcome, answer_labels, request_labels
+from driftloop.loop._active import STRATEGIES, LabelRequestOutcome, request_labels
 from driftloop.loop._policy import Action, Policy, Rollout, Trigger, load_policies, policies_from_dict
+from driftloop.serving._label_queue import LabelAnswer, answer_labels
 
 __all__ = [
     "STRATEGIES",

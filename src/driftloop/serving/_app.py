@@ -590,10 +590,10 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/labels/pending")
     async def pending_labels(request: Request) -> Response:
-        """The label queue (:mod:`driftloop.loop._active`), the most informative first: ``?model=&limit=``."""
+        """The label queue (:mod:`driftloop.serving._label_queue`), the most informative first: ``?model=&limit=``."""
         if labels is None:
             raise NotFound("This server keeps no prediction log, so it has no label queue.")
-        from driftloop.loop._active import pending_dict
+        from driftloop.serving._label_queue import pending_dict
 
         model = request.query_params.get("model") or None
         limit = request.query_params.get("limit", "100")
@@ -607,7 +607,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         """Labels for queued (or logged) predictions, all or none: ``{"labels": [{"request_id", "label"}]}``."""
         if labels is None:
             raise NotFound("This server keeps no prediction log, so it has no label queue.")
-        from driftloop.loop._active import answer_labels, label_items
+        from driftloop.serving._label_queue import answer_labels, label_items
         from driftloop.serving._protocols import load_json_object, media_type
 
         if media_type(request.headers.get("content-type")) not in ("application/json", None):

@@ -1,0 +1,234 @@
+"""The label queue's answers: labels for queued (or logged) predictions, checked and recorded all or none.
+
+``POST /v1/labels`` and ``driftloop labels answer`` call :func:`answer_labels`: every request id must be queued
+(:mod:`driftloop.loop._active` queues the most informative predictions) or logged, every label must fit the model
+that made the prediction (a number for a regressor, one of its classes for a classifier); repeated items with the
+same label are recorded once, and a label for a prediction that had one already is a correction. The labels go to
+the labels table that feedback fills (source ``label_queue``), so the next retrain reads them like any label.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from driftloop.errors import InvalidData, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from driftloop.entities import LabelRequest
+    from driftloop.registry import LoadedModel
+    from driftloop.serving._labels import LabelStore
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.workspace import Workspace
+
+__all__ = ["QUEUE_SOURCE", "LabelAnswer", "answer_labels", "label_items", "pending_dict"]
+
+QUEUE_SOURCE: Final = "label_queue"
+"""The ``source`` of the labels answered through the queue, in the labels table."""
+
+
+@dataclass(frozen=True)
+class LabelAnswer:
+    """What :func:`answer_labels` recorded: labels, duplicates dropped, corrections, queue items answered."""
+
+    recorded: int
+    duplicates: int = 0
+    """Items repeated in the answer with the same label: recorded once."""
+    corrections: tuple[str, ...] = ()
+    """Request ids that already had a label: the new one is recorded and counts from now on."""
+    answered: int = 0
+    """Items that were in the label queue (the others were logged predictions not queued)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recorded": self.recorded,
+            "duplicates": self.duplicates,
+            "corrections": list(self.corrections),
+            "answered": self.answered,
+        }
+
+
+def answer_labels(
+    workspace: Workspace,
+    labels: LabelStore,
+    items: Sequence[tuple[Any, Any]],
+    *,
+    log: PredictionLog | None = None,
+    source: str = QUEUE_SOURCE,
+    actor: str | None = None,
+) -> LabelAnswer:
+    """Record labels for queued or logged predictions, all or nothing, and mark the queue items answered.
+
+    Each label must fit the model version that made the prediction: a number for a regressor, one of the classes
+    of a classifier (``"1"`` names the class ``1``: files carry text). Identical repeats are recorded once; a
+    request id given two different labels is refused. A label for a prediction that already has one is a
+    correction: recorded, it counts from now on, and the answer lists it.
+
+    Args:
+        workspace: The workspace whose registry and label queue to use.
+        labels: The labels table (the server's, so that its buffer holds them with the feedback).
+        items: ``(request_id, label)`` pairs.
+        log: The prediction log where request ids not queued are looked up (the workspace's by default).
+        source: The labels' source in the labels table.
+        actor: Who gave the labels.
+
+    Raises:
+        InvalidInput: An item is not a text request id with a number, text or boolean label, or a request id has
+            two different labels; nothing was recorded.
+        NotFound: Request ids that are neither queued nor in the prediction log (listed); nothing was recorded.
+        InvalidData: A label does not fit its model (the message names the item); nothing was recorded.
+    """
+    from driftloop.serving._labels import MAX_TEXT
+
+    pairs: dict[str, Any] = {}
+    positions: dict[str, int] = {}
+    duplicates = 0
+    for index, (request_id, label) in enumerate(items):
+        if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_TEXT:
+            raise InvalidInput(
+                f"labels[{index}]: the request_id must be a non-empty string of at most {MAX_TEXT} characters; "
+                f"got {request_id!r}."
+            )
+        if not _is_scalar(label):
+            raise InvalidInput(
+                f"labels[{index}] (request {request_id!r}): a label is a number, a string or a boolean; got {label!r}."
+            )
+        if request_id in pairs:
+            if not _same(pairs[request_id], label):
+                raise InvalidInput(
+                    f"labels[{index}]: request {request_id!r} has two different labels in one answer "
+                    f"({pairs[request_id]!r} at labels[{positions[request_id]}] and {label!r}); send one."
+                )
+            duplicates += 1
+            continue
+        pairs[request_id] = label
+        positions[request_id] = index
+    if not pairs:
+        raise InvalidInput('An answer holds at least one label: {"labels": [{"request_id": "...", "label": ...}]}.')
+    queued = workspace.metadata.label_requests.find(pairs)
+    versions = {request_id: (request.model, request.version) for request_id, request in queued.items()}
+    unresolved = [request_id for request_id in pairs if versions.get(request_id, (None, None))[1] is None]
+    if unresolved:
+        versions.update(_logged_versions(log or _workspace_log(workspace), unresolved))
+    unknown = [request_id for request_id in pairs if request_id not in versions]
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:20])) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+        raise NotFound(
+            f"{len(unknown)} request id(s) are neither in the label queue nor in the prediction log: {shown}. "
+            "Nothing was recorded."
+        )
+    models: dict[tuple[str, int | None], LoadedModel] = {}
+    checked: list[tuple[str, Any]] = []
+    for request_id, label in pairs.items():
+        model, number = versions[request_id]
+        key = (model, number)
+        if key not in models:
+            models[key] = workspace.models.load(f"{model}/{number}")
+        where = f"labels[{positions[request_id]}] (request {request_id!r})"
+        checked.append((request_id, _fitting_label(models[key], label, where, f"{model}/{number}")))
+    earlier = {request_id for request_id, request in queued.items() if request.answered}
+    earlier |= set(labels.read(request_ids=list(pairs)).column("request_id").to_pylist())
+    recorded = labels.record_many(checked, source=source, actor=actor)
+    answered = workspace.metadata.label_requests.answered(list(queued), source=source, actor=actor or "labeller")
+    return LabelAnswer(
+        recorded=len(recorded),
+        duplicates=duplicates,
+        corrections=tuple(request_id for request_id in pairs if request_id in earlier),
+        answered=len(answered),
+    )
+
+
+def _workspace_log(workspace: Workspace) -> PredictionLog:
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.store.tables import TableStore
+
+    return PredictionLog(TableStore(workspace.settings.tables_url))
+
+
+def _logged_versions(log: PredictionLog, request_ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+    """The model and version that answered each logged request id (not a shadow's, when there is another)."""
+    import pyarrow.compute as pc
+
+    from driftloop.serving._log_tables import read_committed
+    from driftloop.serving._prediction_records import PREDICTION_SCHEMA
+
+    rows = read_committed(
+        log.tables,
+        log.table,
+        PREDICTION_SCHEMA,
+        where=pc.field("request_id").isin(list(request_ids)),
+        table_version=None,
+    )
+    found: dict[str, tuple[str, int | None]] = {}
+    shadows: dict[str, tuple[str, int | None]] = {}
+    for request_id, model, version, served_by in zip(
+        *(rows.column(name).to_pylist() for name in ("request_id", "model", "version", "served_by")), strict=True
+    ):
+        (shadows if served_by == "shadow" else found)[request_id] = (model, version)
+    return {**shadows, **found}
+
+
+def _is_scalar(label: Any) -> bool:
+    if isinstance(label, float):
+        return math.isfinite(label)
+    return isinstance(label, str | int | bool)
+
+
+def _same(first: Any, second: Any) -> bool:
+    return type(first) is type(second) and first == second
+
+
+def _same_number(first: Any, second: Any) -> bool:
+    """Equal numbers of either kind (the class 1.0 and the label 1); booleans are no numbers here."""
+    numbers = all(isinstance(value, int | float) and not isinstance(value, bool) for value in (first, second))
+    return numbers and first == second
+
+
+def _fitting_label(model: LoadedModel, label: Any, where: str, reference: str) -> Any:
+    """The label as the model knows it: a float for a regressor, the class itself for a classifier."""
+    if not model.is_classifier:
+        if isinstance(label, bool) or not isinstance(label, int | float):
+            raise InvalidData(f"{where}: {reference} is a regressor, so its label is a number; got {label!r}.")
+        return float(label)
+    if model.classes_ is None:  # a river classifier that named no classes when packaged: any class may come
+        return label
+    classes = model.classes_.tolist()
+    for known in classes:
+        if _same(known, label) or (isinstance(label, str) and str(known) == label) or _same_number(known, label):
+            return known
+    shown = ", ".join(map(repr, classes[:20])) + (" ..." if len(classes) > 20 else "")
+    raise InvalidData(f"{where}: {reference} is a classifier of the classes {shown}; {label!r} is not one of them.")
+
+
+def pending_dict(request: LabelRequest) -> dict[str, Any]:
+    """A queued request as the HTTP route and the command line show it."""
+    return {
+        "request_id": request.request_id,
+        "model": request.model,
+        "version": request.version,
+        "inputs": request.inputs,
+        "prediction": request.prediction,
+        "score": request.score,
+        "strategy": request.strategy,
+        "requested_at": datetime.fromtimestamp(request.requested_at, UTC).isoformat(),
+    }
+
+
+def label_items(document: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """The ``(request_id, label)`` pairs of ``{"labels": [{"request_id": ..., "label": ...}, ...]}``.
+
+    Raises:
+        InvalidInput: The document is not of that form (the message names the item).
+    """
+    items = document.get("labels")
+    if not isinstance(items, list) or not items:
+        raise InvalidInput('Labels are {"labels": [{"request_id": "...", "label": ...}, ...]}, at least one.')
+    pairs = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+            raise InvalidInput(f"labels[{index}] needs a 'request_id' and a 'label'; got {item!r}.")
+        pairs.append((item["request_id"], item["label"]))
+    return pairs
