@@ -227,7 +227,7 @@ def compare(
             dataset_drift_share=dataset_drift_share,
         )
     left, right = _as_frame(reference, "reference"), _as_frame(current, "current")
-    names = _feature_names(left, columns, prediction)
+    names = feature_names(left.columns, columns, prediction, reference="window")
     listed = set(categorical or ())
     unknown = sorted(listed - set(names) - {prediction})
     if unknown:
@@ -293,15 +293,19 @@ def _as_frame(data: Any, window: str) -> pl.DataFrame:
     return frame
 
 
-def _feature_names(frame: pl.DataFrame, columns: Sequence[str] | None, prediction: str | None) -> list[str]:
-    if prediction is not None and prediction not in frame.columns:
-        raise InvalidInput(f"The prediction column {prediction!r} is not in the reference window.")
+def feature_names(
+    available: Sequence[str], columns: Sequence[str] | None, prediction: str | None, *, reference: str
+) -> list[str]:
+    """The columns to test: ``columns`` (all of ``available`` by default) but the prediction, checked against the
+    reference's columns (``reference`` names it in messages: "window", "profile")."""
+    if prediction is not None and prediction not in available:
+        raise InvalidInput(f"The prediction column {prediction!r} is not in the reference {reference}.")
     if columns is None:
-        names = list(frame.columns)
+        names = list(available)
     else:
-        absent = [name for name in columns if name not in frame.columns]
+        absent = [name for name in columns if name not in available]
         if absent:
-            raise InvalidInput(f"Columns not in the reference window: {', '.join(map(repr, absent))}.")
+            raise InvalidInput(f"Columns not in the reference {reference}: {', '.join(map(repr, absent))}.")
         names = list(dict.fromkeys(columns))
     names = [name for name in names if name != prediction]
     if not names and prediction is None:

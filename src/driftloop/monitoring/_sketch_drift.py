@@ -97,7 +97,7 @@ from scipy import stats
 
 from driftloop.data.profiles import CategoricalProfile, NumericProfile, Profile
 from driftloop.errors import InvalidData, InvalidInput
-from driftloop.monitoring._drift import DriftReport, _choose, _Column, _stack, _store, verdicts
+from driftloop.monitoring._drift import DriftReport, _choose, _Column, _stack, _store, feature_names, verdicts
 from driftloop.monitoring._frames import as_frame
 from driftloop.monitoring._stattests import METHODS, run_method
 
@@ -163,7 +163,7 @@ def compare_profiles(
         if profile.rows == 0:
             raise InvalidData(f"The {window} profile has no rows.", source=window)
     _refuse_raw_only(methods)
-    names = _feature_names(reference, columns, prediction)
+    names = feature_names(list(reference.columns), columns, prediction, reference="profile")
     tested = [*names, prediction] if prediction is not None else names
     work: dict[str, _Column] = {}
     counts: dict[str, tuple[FloatArray, FloatArray]] = {}
@@ -199,22 +199,6 @@ def _refuse_raw_only(methods: str | Mapping[str, str] | None) -> None:
                 f"The drift method {name!r} needs the raw rows, which a profile does not keep; from profiles use one "
                 f"of {usable}, or compare the data itself."
             )
-
-
-def _feature_names(profile: Profile, columns: Sequence[str] | None, prediction: str | None) -> list[str]:
-    if prediction is not None and prediction not in profile.columns:
-        raise InvalidInput(f"The prediction column {prediction!r} is not in the reference profile.")
-    if columns is None:
-        names = list(profile.columns)
-    else:
-        absent = [name for name in columns if name not in profile.columns]
-        if absent:
-            raise InvalidInput(f"Columns not in the reference profile: {', '.join(map(repr, absent))}.")
-        names = list(dict.fromkeys(columns))
-    names = [name for name in names if name != prediction]
-    if not names and prediction is None:
-        raise InvalidInput("There are no columns to compare.")
-    return names
 
 
 def _column(
