@@ -62,7 +62,6 @@ def test_a_full_policy_file_loads(tmp_path: Path) -> None:
     [
         ({"triggers": [{"drift_storm": {}}]}, "Unknown trigger 'drift_storm'; known: data_drift"),
         ({"action": {"reboot": {}}}, "Unknown action 'reboot'; known: retrain"),
-        ({"action": {"online": {}}}, "'online' is not available"),
         ({"action": {"retrain": {"windw": 5}}}, r"unknown options \['windw'\]"),
         ({"action": {"retrain": {"window": "big"}}}, "'window' of action 'retrain' has the wrong type"),
         ({"action": {"retrain": {"algorithm": "magic"}}}, "Unknown algorithm 'magic'"),

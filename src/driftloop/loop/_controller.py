@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -64,9 +64,16 @@ log = logging.getLogger("driftloop.loop")
 CONTROLLER_LEASE = "loop.controller"
 """The lease of the controller: one process among ``driftloop loop run`` and every server worker runs it."""
 WINDOW_SUFFIX = "-window"
+LABEL_SETTLE_SECONDS = 5.0
+"""Labels are read once they are this old (by when they were recorded): each server process flushes its buffer
+about every second, so a label recorded a moment ago by another process may not be on disk yet."""
 """The dataset a policy's training windows are versions of: ``<model>-window``."""
 TIME_COLUMN = "at"
 REQUEST_ID = "request_id"
+SERVED = "served_prediction"
+"""In an online window: what the servers answered for the row (scored next to the learner's test-then-train)."""
+_RECORDED_AT = "label_recorded_at"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ class LoopController:
         alerts: Channels (and extra rules) for the loop's alerts: the built-in ``loop-data-quality`` rule notifies
             every channel given here.
         seed: Seeds the training runs.
+        label_settle: Seconds a label must have been recorded before the loop reads it as arrived (``new_labels``
+            triggers, the ``online`` action).
     """
 
     def __init__(
@@ -113,6 +122,7 @@ class LoopController:
         clock: Callable[[], float] = time.time,
         alerts: AlertConfig | None = None,
         seed: int = 0,
+        label_settle: float = LABEL_SETTLE_SECONDS,
     ) -> None:
         from driftloop.monitoring import AlertConfig, AlertEngine, AlertRule
         from driftloop.serving._labels import LabelStore
@@ -124,6 +134,7 @@ class LoopController:
         self.policies = tuple(policies)
         self.clock = clock
         self.seed = seed
+        self.label_settle = label_settle
         self.repository = LoopRepository(workspace.metadata.database, clock=clock)
         tables = TableStore(workspace.settings.tables_url)
         self.log = PredictionLog(tables)
@@ -224,6 +235,8 @@ class LoopController:
             return self._new_data(policy, trigger)
         if trigger.kind == "new_segment" and live is not None:
             return self._new_segment(policy, trigger, champion, live)
+        if trigger.kind == "new_labels":
+            return self._new_labels(policy, trigger)
         return None
 
     def _performance_drop(
@@ -331,6 +344,37 @@ class LoopController:
         share = new.len() / values.len()
         return {"column": column, "segment": segment, "share": share, "labelled_rows": rows}
 
+    def _new_labels(self, policy: Policy, trigger: Trigger) -> dict[str, Any] | None:
+        """At least ``min`` labels of the model's predictions arrived since the policy last acted."""
+        arrived = self._arrived(policy, self._labels_period(policy))
+        needed = int(trigger.options.get("min", 100))
+        return {"labels": arrived.rows, "min": needed} if arrived.rows >= needed else None
+
+    def _labels_period(self, policy: Policy) -> dict[str, Any]:
+        """The labels the policy has not acted on yet: from where its last action (failed ones aside) left off,
+        up to the labels that have settled. ``start`` is the first label's (recorded_at, at, request_id)."""
+        # Wall time, not self.clock: labels carry the wall clock of the process that recorded them.
+        until = datetime.fromtimestamp(time.time() - self.label_settle, UTC).isoformat()
+        for action in self.repository.list(policy=policy.name, limit=100):
+            period = action.evidence.get("labels")
+            if isinstance(period, Mapping) and action.state != "failed":
+                return {"start": period.get("next"), "until": until}
+        return {"start": None, "until": until}
+
+    def _arrived(self, policy: Policy, period: Mapping[str, Any]) -> LabelledWindow:
+        """The labelled predictions whose labels arrived in ``period``, in arrival order."""
+        from driftloop.monitoring._live import read_arrived
+
+        start = period.get("start")
+        since = None if start is None else datetime.fromisoformat(start["recorded_at"])
+        window = read_arrived(self.log, policy.model, since=since, until=datetime.fromisoformat(period["until"]))
+        if start is None or window.rows == 0:
+            return window
+        assert window.label_recorded_at is not None
+        first = (since, datetime.fromisoformat(start["at"]), start["request_id"])
+        keys = zip(window.label_recorded_at, window.at, window.request_ids, strict=True)
+        return _filtered(window, np.fromiter((key >= first for key in keys), dtype=bool, count=window.rows))
+
     def _known_categories(self, champion: ModelVersionInfo, column: str) -> set[str] | None:
         """The categories of ``column`` the champion learnt from: those its training profile surely counted (else
         its signature's), None when neither knows the column as categorical."""
@@ -384,13 +428,17 @@ class LoopController:
         evidence: dict[str, Any],
     ) -> PolicyOutcome:
         detected = time.monotonic()
+        period = self._labels_period(policy)
+        # The next action reads labels from the end of this period on (an online update moves it back to its
+        # held-out rows, so that the next checkpoint learns them).
+        period["next"] = {"recorded_at": period["until"], "at": _EPOCH, "request_id": ""}
         action = self.repository.start(
             policy.name,
             policy.model,
             trigger=trigger.kind,
             action=policy.action.kind,
             champion_version=champion.number,
-            evidence={"trigger": evidence},
+            evidence={"trigger": evidence, "labels": period},
         )
         action = self._resume(policy, action, detected=detected)
         return PolicyOutcome(policy.name, policy.model, action.state, action, evidence)
@@ -491,7 +539,10 @@ class LoopController:
                 )
         champion = self.workspace.models.get(f"{policy.model}/{action.champion_version}")
         with _measured() as window_cost:
-            frame, target, features, window_evidence = self._training_window(policy, champion)
+            if policy.action.kind == "online":
+                frame, target, features, window_evidence = self._arrived_window(policy, champion, action)
+            else:
+                frame, target, features, window_evidence = self._training_window(policy, champion)
             schema = self._window_schema(champion, frame, features)
             ingested = self.workspace.datasets.ingest(dataset, frame, mode="overwrite", schema=schema)
         window_evidence["dataset_version"] = ingested.version.number
@@ -505,6 +556,10 @@ class LoopController:
         with _measured() as train_cost:
             if policy.action.kind == "incremental":
                 challenger, run_id, how = self._update(
+                    policy, action, champion, frame, target, features, (dataset, ingested.version.number)
+                )
+            elif policy.action.kind == "online":
+                challenger, run_id, how = self._learn_online(
                     policy, action, champion, frame, target, features, (dataset, ingested.version.number)
                 )
             elif policy.action.kind == "transfer":
@@ -569,6 +624,58 @@ class LoopController:
         model, how = update_model(loaded.estimator, learn[features], learn[target], rounds=rounds)
         how = f"{how} from version {champion.number}"
         return self._register(policy, action, champion, model, window, learn, holdout, target, features, how), None, how
+
+    def _learn_online(
+        self,
+        policy: Policy,
+        action: LoopAction,
+        champion: ModelVersionInfo,
+        frame: pd.DataFrame,
+        target: str,
+        features: list[str],
+        window: tuple[str, int],
+    ) -> tuple[ModelVersionInfo, None, str]:
+        """The River champion learns the arrived rows in order, test-then-train, all but the newest ``holdout``
+        share, on which its gates score it against the champion (:mod:`._online`)."""
+        from driftloop.loop._online import learn_online, split_arrivals
+        from driftloop.monitoring._window_performance import window_metrics
+
+        loaded = self.workspace.models.load(champion.reference)
+        if loaded.flavour != "river":
+            raise InvalidData(
+                f"{champion.reference} is a {loaded.flavour} model; the online action needs a River champion."
+            )
+        learnt = split_arrivals(len(frame), policy.action.holdout)
+        if learnt < 1:
+            raise InvalidData(f"Only {len(frame)} label(s) arrived: too few to learn from and hold some out.")
+        learn, holdout = frame.iloc[:learnt], frame.iloc[learnt:]
+        task = champion.task or "regression"
+        truth = learn[target].to_numpy()
+        tested = learn_online(loaded.estimator, learn[features], truth)
+        scored = {
+            name: window_metrics(truth, predictions, task=task)  # type: ignore[arg-type]
+            for name, predictions in (("test_then_train", tested), ("served", learn[SERVED].to_numpy()))
+        }
+        first = holdout.iloc[0]
+        evidence = {
+            "learnt_rows": learnt,
+            "holdout_rows": len(holdout),
+            **{name: {k: v for k, v in metrics.items() if v is not None} for name, metrics in scored.items()},
+        }
+        resume_at = {
+            "recorded_at": first[_RECORDED_AT].isoformat(),
+            "at": first[TIME_COLUMN].isoformat(),
+            "request_id": str(first[REQUEST_ID]),
+        }
+        labels = {**action.evidence.get("labels", {}), "next": resume_at}
+        self.repository.advance(
+            action.id, expected="started", state="started", evidence={"online": evidence, "labels": labels}
+        )
+        how = f"online: learnt {learnt} labelled predictions in arrival order from version {champion.number}"
+        version = self._register(
+            policy, action, champion, loaded.estimator, window, learn, holdout, target, features, how
+        )
+        return version, None, how
 
     def _register(
         self,
@@ -747,21 +854,28 @@ class LoopController:
     def _training_window(
         self, policy: Policy, champion: ModelVersionInfo
     ) -> tuple[pd.DataFrame, str, list[str], dict[str, Any]]:
-        """The latest labelled predictions (quarantined windows left out) as training rows, with ``at`` and
-        ``request_id`` (not features: the time split's order, and the rows' lineage)."""
+        """The latest labelled predictions (quarantined windows left out) as training rows."""
         from driftloop.monitoring._live import read_labelled
 
-        target = champion.evaluation.get("target")
-        signature = self.workspace.models.signature(champion.reference)
-        if target is None or signature is None:
-            raise InvalidData(f"{champion.reference} was registered without its target or signature: cannot retrain.")
-        features = list(signature.features)
         excluded = [
             (datetime.fromtimestamp(q.window_start, UTC), datetime.fromtimestamp(q.window_end, UTC))
             for q in self.repository.quarantines(policy.model)
         ]
         rows = int(policy.action.window * (1.0 + float(policy.action.options.get("older", 0.0))))
         window = read_labelled(self.log, policy.model, last=rows, exclude=excluded)
+        frame, target, features, evidence = self._as_rows(policy, champion, window)
+        return frame, target, features, {**evidence, "quarantined_windows": len(excluded)}
+
+    def _as_rows(
+        self, policy: Policy, champion: ModelVersionInfo, window: LabelledWindow
+    ) -> tuple[pd.DataFrame, str, list[str], dict[str, Any]]:
+        """``window`` as training rows of the champion's features and target, with ``at`` and ``request_id``
+        (not features: the time split's order, and the rows' lineage)."""
+        target = champion.evaluation.get("target")
+        signature = self.workspace.models.signature(champion.reference)
+        if target is None or signature is None:
+            raise InvalidData(f"{champion.reference} was registered without its target or signature: cannot retrain.")
+        features = list(signature.features)
         if window.rows < policy.action.min_rows:
             raise InvalidData(
                 f"Only {window.rows} labelled predictions of {policy.model!r} outside quarantined windows; "
@@ -775,12 +889,21 @@ class LoopController:
         frame[target] = labels.astype(np.float64) if champion.task == "regression" else labels
         frame[TIME_COLUMN] = window.at.to_pandas().to_numpy()
         frame[REQUEST_ID] = window.request_ids.to_list()  # lineage: which predictions the model learnt from
-        evidence = {
-            "rows": window.rows,
-            "first_at": window.at[0].isoformat(),
-            "last_at": window.at[-1].isoformat(),
-            "quarantined_windows": len(excluded),
-        }
+        first, last = cast(datetime, window.at.min()), cast(datetime, window.at.max())
+        evidence = {"rows": window.rows, "first_at": first.isoformat(), "last_at": last.isoformat()}
+        return frame, target, features, evidence
+
+    def _arrived_window(
+        self, policy: Policy, champion: ModelVersionInfo, action: LoopAction
+    ) -> tuple[pd.DataFrame, str, list[str], dict[str, Any]]:
+        """The labelled predictions whose labels arrived in the action's period, in arrival order, as rows with
+        ``at``, ``request_id``, when the label arrived and what the servers answered (kept: the rows' lineage)."""
+        window = self._arrived(policy, action.evidence["labels"])
+        frame, target, features, evidence = self._as_rows(policy, champion, window)
+        assert window.label_recorded_at is not None
+        frame[_RECORDED_AT] = window.label_recorded_at.to_pandas().to_numpy()
+        served = window.predictions.to_numpy()
+        frame[SERVED] = served.astype(np.float64) if champion.task == "regression" else served
         return frame, target, features, evidence
 
     def _window_schema(self, champion: ModelVersionInfo, frame: pd.DataFrame, features: list[str]) -> DataSchema:
@@ -855,7 +978,12 @@ def _live_metric(policy: Policy, version: ModelVersionInfo) -> str:
 
 def _only(window: LabelledWindow, request_ids: set[str]) -> LabelledWindow:
     """The rows of ``window`` whose request id is in ``request_ids``."""
-    keep = window.request_ids.is_in(list(request_ids)).to_numpy()
+    return _filtered(window, window.request_ids.is_in(list(request_ids)).to_numpy())
+
+
+def _filtered(window: LabelledWindow, keep: np.ndarray) -> LabelledWindow:
+    """The rows of ``window`` where ``keep`` is true."""
+    recorded = window.label_recorded_at
     return type(window)(
         model=window.model,
         rows=int(keep.sum()),
@@ -865,23 +993,13 @@ def _only(window: LabelledWindow, request_ids: set[str]) -> LabelledWindow:
         inputs=window.inputs.filter(keep),
         predictions=window.predictions.filter(keep),
         labels=window.labels.filter(keep),
+        label_recorded_at=None if recorded is None else recorded.filter(keep),
     )
 
 
 def _tail(window: LabelledWindow, rows: int) -> LabelledWindow:
-    if window.rows <= rows:
-        return window
-    start = window.rows - rows
-    return type(window)(
-        model=window.model,
-        rows=rows,
-        request_ids=window.request_ids[start:],
-        at=window.at[start:],
-        versions=window.versions[start:],
-        inputs=window.inputs[start:],
-        predictions=window.predictions[start:],
-        labels=window.labels[start:],
-    )
+    """The newest ``rows`` rows of ``window``."""
+    return window if window.rows <= rows else _filtered(window, np.arange(window.rows) >= window.rows - rows)
 
 
 def _summary(live: LiveCheck | None) -> dict[str, Any]:

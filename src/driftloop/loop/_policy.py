@@ -14,6 +14,7 @@ A policy names a model and lists **triggers**, one **action**, **gates** and a *
           - schedule: {cron: "0 3 * * 1"} # Mondays at 03:00
           - new_data: {dataset: houses}   # a new version of a dataset
           - new_segment: {column: district, min_share: 0.1}   # a district the champion never saw
+          - new_labels: {min: 500}        # 500 labels arrived since the policy last acted
         action:
           retrain: {window: 8000, older: 0.25, algorithm: lightgbm, params: {n_estimators: 300}}
         gates: ["mape beats champion by 0"]
@@ -36,8 +37,19 @@ way. ``transfer`` answers a ``new_segment`` trigger (a category the champion nev
 taking ``min_share`` of the live window, with ``min_labels`` of its predictions labelled): the champion is
 continued (as ``incremental``) on the segment's labelled rows mixed with as many recent rows of the others,
 and a model of the champion's algorithm is trained from scratch on the segment's rows alone; both are scored on
-the segment's newest rows, side by side in the evidence, and the continued one is gated and rolled out. Not
-built yet, and refused by name: the ``online`` action. ``active_learning`` queues the champion's most informative
+the segment's newest rows, side by side in the evidence, and the continued one is gated and rolled out.
+
+``online`` keeps a River champion learning from each labelled prediction as its label arrives (usually on a
+``new_labels`` trigger). The controller is the one learner process: it loads the champion and reads the labels
+that arrived since the policy last acted, in arrival order (:func:`~driftloop.monitoring._live.read_arrived`); the
+model predicts each row, then learns it (test-then-train), all but the newest ``holdout`` share (0.2). The learnt
+model is the next checkpoint, a model version like any other (the rows stored as a version of
+``<model>-window`` for lineage), gated against the champion on the held-out rows, which the next checkpoint
+learns first. The evidence sets the learner's test-then-train score beside the score of what the servers
+answered on the same rows. Serving workers follow the champion alias and load each promoted checkpoint; the
+rows a rejected checkpoint learnt are not learnt again.
+
+``active_learning`` queues the champion's most informative
 unlabelled predictions of the last ``hours`` (24) for labelling, by ``strategy`` (:mod:`._active`: margin,
 entropy or uncertainty for classifiers; ensemble or quantile spread for regressors), within ``budget_per_day``;
 a ``schedule`` trigger usually runs it (``GET /v1/labels/pending`` and ``driftloop labels`` answer the queue).
@@ -94,6 +106,7 @@ TRIGGER_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "schedule": {"cron": str},
     "new_data": {"dataset": str},
     "new_segment": {"column": str, "min_share": (int, float), "min_labels": int},
+    "new_labels": {"min": int},
 }
 TRIGGERS: Final = tuple(TRIGGER_OPTIONS)
 ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
@@ -107,6 +120,7 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     },
     "incremental": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
     "transfer": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
+    "online": {"min_rows": int},
     "active_learning": {"strategy": str, "budget_per_day": int, "hours": (int, float), "companions": list},
     "ingest": {"dataset": str, "source": str, "mode": str},
     "train": {"config": str},
@@ -115,8 +129,6 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
 JOBS: Final = ("ingest", "train", "check")
 """Actions that are scheduled jobs rather than answers to drift: they run on a ``schedule`` trigger only."""
 ACTIONS: Final = tuple(ACTION_OPTIONS)
-NOT_YET: Final = ("online",)
-"""Actions of the issue not built yet: a policy naming one is refused with that said, not run as something else."""
 ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "promote": {},
     "shadow": {"requests": int, "margin": (int, float)},
@@ -165,6 +177,8 @@ class Trigger:
             if options["detector"] not in DETECTOR_NAMES:
                 known = ", ".join(DETECTOR_NAMES)
                 raise InvalidInput(f"Unknown concept drift detector {options['detector']!r}; known: {known}.")
+        if self.kind == "new_labels" and options.get("min", 100) < 1:
+            raise InvalidInput(f"The new_labels trigger's min must be >= 1 label; got {options['min']!r}.")
         for name in ("min_labels",):
             if name in options and options[name] < 1:
                 raise InvalidInput(f"The {self.kind} trigger's {name} must be >= 1; got {options[name]!r}.")
@@ -178,13 +192,10 @@ class Action:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind in NOT_YET:
-            raise InvalidInput(
-                f"The action {self.kind!r} is not available in this version of driftloop; available: "
-                f"{', '.join(ACTIONS)}."
-            )
         object.__setattr__(self, "options", _options("action", self.kind, ACTION_OPTIONS, self.options))
         options = self.options
+        if "min_rows" in options and options["min_rows"] < 1:
+            raise InvalidInput(f"The {self.kind} action's min_rows must be >= 1; got {options['min_rows']!r}.")
         if "window" in options and options["window"] < 10:
             raise InvalidInput(f"The {self.kind} action's window must be >= 10 labelled rows; got {options['window']}.")
         if "older" in options and not 0.0 <= options["older"] <= 10.0:
@@ -235,7 +246,8 @@ class Action:
 
     @property
     def min_rows(self) -> int:
-        return int(self.options.get("min_rows", 200))
+        """Labelled rows the action needs (200 by default; an online update needs 1)."""
+        return int(self.options.get("min_rows", 1 if self.kind == "online" else 200))
 
 
 @dataclass(frozen=True)
@@ -353,6 +365,8 @@ def policies_from_dict(spec: Mapping[str, Any], workspace: Workspace | None = No
         for policy in policies:
             if policy.model not in known:
                 raise NotFound(f"Policy {policy.name!r} watches the model {policy.model!r}, which is not registered.")
+            if policy.action.kind == "online":
+                _check_online(policy, workspace)
     return policies
 
 
@@ -420,6 +434,21 @@ def _options(
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(f"The {name!r} of {what} {kind!r} must be finite; got {value!r}.")
     return dict(options)
+
+
+def _check_online(policy: Policy, workspace: Workspace) -> None:
+    """An online policy needs a River champion: only it learns one row at a time."""
+    try:
+        champion = workspace.models.get(f"{policy.model}@champion")
+    except NotFound:
+        raise NotFound(
+            f"Policy {policy.name!r} updates the champion of {policy.model!r} online; it has none."
+        ) from None
+    if champion.flavour != "river":
+        raise InvalidInput(
+            f"Policy {policy.name!r} updates {policy.model!r} online, but its champion (version {champion.number}) "
+            f"is a {champion.flavour} model; online learning needs a River model (e.g. algorithm river_arf)."
+        )
 
 
 def _check_metric(metric: str) -> None:

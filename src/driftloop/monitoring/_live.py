@@ -45,7 +45,15 @@ if TYPE_CHECKING:
     from driftloop.training._tasks import Task
     from driftloop.workspace import Workspace
 
-__all__ = ["LabelledWindow", "LiveCheck", "LogWindow", "check_live_drift", "read_labelled", "read_window"]
+__all__ = [
+    "LabelledWindow",
+    "LiveCheck",
+    "LogWindow",
+    "check_live_drift",
+    "read_arrived",
+    "read_labelled",
+    "read_window",
+]
 
 PREDICTION = "prediction"
 
@@ -159,6 +167,8 @@ class LabelledWindow:
     inputs: pl.DataFrame
     predictions: pl.Series
     labels: pl.Series
+    label_recorded_at: pl.Series | None = None
+    """When each label reached driftloop (read by :func:`read_arrived` only)."""
 
 
 def read_labelled(
@@ -197,6 +207,46 @@ def read_labelled(
         inputs=_decoded_objects(arrow.column("inputs")),
         predictions=_decoded_values(arrow.column("prediction")).alias(PREDICTION),
         labels=_decoded_values(arrow.column("label")).alias("label"),
+    )
+
+
+def read_arrived(
+    log: PredictionLog, model: str, *, since: datetime | None = None, until: datetime | None = None
+) -> LabelledWindow:
+    """The predictions of ``model`` whose labels reached driftloop in ``[since, until)``, in the order they did.
+
+    This is the stream an online learner reads: each labelled prediction once, when its label arrives (by
+    ``recorded_at``, not by when the label says it was true), however long after the prediction. A request id
+    labelled twice in the period counts once, with its latest label; shadow predictions are left out. Labels that
+    arrived together (one feedback call) are ordered by their predictions' time, then request id. Only the labels
+    of the period and the predictions they name are read.
+    """
+    from driftloop.serving._labels import LabelStore
+
+    store = LabelStore(log.tables)
+    arrived = cast(pl.DataFrame, pl.from_arrow(store.read(recorded_since=since, recorded_until=until)))
+    arrived = arrived.sort(["recorded_at", "at"], maintain_order=True).unique(
+        subset="request_id", keep="last", maintain_order=True
+    )
+    predictions = cast(
+        pl.DataFrame, pl.from_arrow(log.read(model, request_ids=arrived["request_id"].to_list()))
+    ).filter(pl.col("served_by") != "shadow")
+    kept = (
+        arrived.select("request_id", "label", pl.col("recorded_at").alias("label_recorded_at"))
+        .join(predictions, on="request_id", how="inner")
+        .sort(["label_recorded_at", "at", "request_id"], maintain_order=True)
+    )
+    arrow = kept.to_arrow()
+    return LabelledWindow(
+        model=model,
+        rows=kept.height,
+        request_ids=kept["request_id"],
+        at=kept["at"],
+        versions=kept["version"],
+        inputs=_decoded_objects(arrow.column("inputs")),
+        predictions=_decoded_values(arrow.column("prediction")).alias(PREDICTION),
+        labels=_decoded_values(arrow.column("label")).alias("label"),
+        label_recorded_at=kept["label_recorded_at"],
     )
 
 

@@ -185,13 +185,17 @@ class LabelStore:
         source: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        recorded_since: datetime | None = None,
+        recorded_until: datetime | None = None,
         table_version: int | None = None,
     ) -> pa.Table:
         """Every committed label (corrections included) matching the filters, in :data:`LABEL_SCHEMA`.
 
-        ``since`` and ``until`` bound ``at``, the moment the label was true.
+        ``since`` and ``until`` bound ``at``, the moment the label was true; ``recorded_since`` and
+        ``recorded_until`` bound ``recorded_at``, the moment it reached driftloop (``since <= moment < until``).
         """
         conditions = time_conditions(since, until)
+        conditions.extend(time_conditions(recorded_since, recorded_until, column="recorded_at"))
         if request_ids is not None:
             conditions.append(pc.field("request_id").isin(list(request_ids)))
         if source is not None:

@@ -257,6 +257,7 @@ class PredictionLog:
         since: datetime | None = None,
         until: datetime | None = None,
         version: int | None = None,
+        request_ids: Sequence[str] | None = None,
         table_version: int | None = None,
     ) -> pa.Table:
         """Committed predictions, oldest first, in :data:`PREDICTION_SCHEMA`.
@@ -266,9 +267,13 @@ class PredictionLog:
             since: Only predictions made at or after this moment (timezone-aware).
             until: Only predictions made before this moment (timezone-aware).
             version: Only predictions of this model version.
+            request_ids: Only the predictions of these requests.
             table_version: Read the table as it was at this Delta version (the latest by default).
         """
         where = _prediction_filter(model, since, until, version)
+        if request_ids is not None:
+            wanted = pc.field("request_id").isin(list(request_ids))
+            where = wanted if where is None else where & wanted
         rows = read_committed(self.tables, self.table, PREDICTION_SCHEMA, where=where, table_version=table_version)
         return rows.sort_by([("at", "ascending"), ("request_id", "ascending")])
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RiverEstimator",
     "build_river_pipeline",
+    "is_river_regressor",
     "river_learn",
     "river_predict",
     "river_predict_proba",
@@ -91,7 +92,7 @@ def river_learn(model: Any, frame: pd.DataFrame, y: Sequence[Any] | pd.Series | 
     targets = _targets(y)
     if len(targets) != len(rows):
         raise InvalidData(f"The targets must match the rows one to one; got {len(targets)} for {len(rows)} rows.")
-    regression = _is_regressor(model)
+    regression = is_river_regressor(model)
     for row, target in zip(rows, targets, strict=True):
         if target is None or (isinstance(target, float) and math.isnan(target)):
             continue  # an unlabelled row teaches nothing
@@ -102,7 +103,7 @@ def river_learn(model: Any, frame: pd.DataFrame, y: Sequence[Any] | pd.Series | 
 def river_predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
     """One prediction per row: a label (None before the model saw any) or, for regression, a float."""
     predictions = [model.predict_one(row) for row in river_rows(frame)]
-    if _is_regressor(model):
+    if is_river_regressor(model):
         return np.array([math.nan if value is None else float(value) for value in predictions], dtype=np.float64)
     result = np.empty(len(predictions), dtype=object)
     result[:] = predictions
@@ -182,7 +183,8 @@ def _targets(y: Sequence[Any] | pd.Series | np.ndarray) -> list[Any]:
     return [None if value is pd.NA else value for value in values]
 
 
-def _is_regressor(model: Any) -> bool:
+def is_river_regressor(model: Any) -> bool:
+    """Whether the River ``model`` (or the last step of its pipeline) is a regressor."""
     from river import base
 
     steps = getattr(model, "steps", None)
@@ -203,7 +205,7 @@ class RiverEstimator:
 
     def fit(self, frame: pd.DataFrame, y: Sequence[Any] | pd.Series | np.ndarray) -> RiverEstimator:
         river_learn(self.model, frame, y)
-        if not _is_regressor(self.model):
+        if not is_river_regressor(self.model):
             seen = set(self.classes_.tolist()) if self.classes_ is not None else set()
             seen.update(value for value in _targets(y) if value is not None)
             self.classes_ = np.asarray(sorted(seen, key=str), dtype=object)
@@ -213,6 +215,6 @@ class RiverEstimator:
         return river_predict(self.model, frame)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        if _is_regressor(self.model) or self.classes_ is None:
+        if is_river_regressor(self.model) or self.classes_ is None:
             raise InvalidInput("Only a River classifier that has learned some rows gives class probabilities.")
         return river_predict_proba(self.model, frame, self.classes_)
