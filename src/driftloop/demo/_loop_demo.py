@@ -13,7 +13,8 @@
    available then) and no data checks.
 
 Every figure printed is measured in the run: MAPE per month (prices inflate, so errors are relative), actions
-with their evidence and cost, requests that failed. An HTML report (:mod:`._loop_report`) draws them.
+with their evidence and cost, requests that failed. While the replay runs, :mod:`._timeline` shows each month as
+it ends (a live table on a terminal, plain lines elsewhere); an HTML report (:mod:`._loop_report`) draws them.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ import numpy as np
 import pandas as pd
 
 from driftloop.demo._market import FEATURES, TARGET, MarketEvent, MarketParameters, generate_market, market_events
+from driftloop.demo._timeline import MonthTimeline
 from driftloop.errors import InvalidState
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from driftloop.entities import LoopAction
     from driftloop.loop._controller import PolicyOutcome
     from driftloop.workspace import Workspace
 
@@ -50,6 +53,8 @@ PARAMS: Final = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31}
 WINDOW: Final = 5_000
 """Labelled predictions a retrain reads: about two and a half months of sales."""
 BATCH: Final = 250
+DRIFT_SHARE: Final = 0.5
+"""The share of drifted features that triggers a retrain (the timeline shows months at or above it in colour)."""
 POLICY: Final[dict[str, Any]] = {
     "name": "houses-loop",
     "model": MODEL,
@@ -57,7 +62,7 @@ POLICY: Final[dict[str, Any]] = {
     "triggers": [
         {"performance_drop": {"metric": "mape", "by": 0.05, "min_labels": 500}},
         {"performance_drop": {"metric": "mape", "by": 0.25, "estimated": True}},
-        {"data_drift": {"share": 0.5}},
+        {"data_drift": {"share": DRIFT_SHARE}},
         {"concept_drift": {"min_labels": 600}},
     ],
     "action": {"retrain": {"window": WINDOW, "algorithm": "lightgbm", "params": PARAMS, "holdout": 0.2}},
@@ -82,7 +87,12 @@ compared with a model trained from scratch on them), before the main policy's ne
 
 @dataclass(frozen=True)
 class MonthResult:
-    """One replayed month: its errors under the loop and the baselines, and what the loop did after it."""
+    """One replayed month: its errors under the loop and the baselines, and what the loop did after it.
+
+    ``status``, ``trigger`` and ``action_id`` are the headline of the month's tick (what changed most);
+    ``actions`` every action the tick started or moved on, as it left them, and ``alerts`` the rules whose alerts
+    opened during the tick.
+    """
 
     month: int
     rows: int
@@ -96,6 +106,8 @@ class MonthResult:
     action_id: int | None = None
     drift_share: float | None = None
     seconds: float = 0.0
+    actions: tuple[LoopAction, ...] = ()
+    alerts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -183,7 +195,9 @@ def run_loop_demo(
     controller = LoopController(workspace, policies, clock=clock, seed=seed)
     frozen = workspace.models.load(f"{MODEL}/1")
     scheduled = _ScheduledRetrain(seed, first=frozen)
-    with _Server(workspace) as server:
+    alerts = _OpenedAlerts(workspace).start()
+    timeline = MonthTimeline(out, events=result.events, drift_threshold=DRIFT_SHARE)
+    with _Server(workspace) as server, timeline:
         for month in range(FIRST_LIVE_MONTH, parameters.months):
             month_started = time.perf_counter()
             rows = market[market["month"] == month]
@@ -210,10 +224,12 @@ def run_loop_demo(
                 action_id=None if outcome.action is None else outcome.action.id,
                 drift_share=outcome.observed.get("drift_share"),
                 seconds=time.perf_counter() - month_started,
+                actions=tuple(o.action for o in outcomes if o.action is not None),
+                alerts=alerts.since_last(),
             )
             result.months.append(month_result)
             scheduled.retrain(market, month)  # the schedule's model for the next month: labels up to this one's
-            _print_month(out, month_result, outcomes, result.events)
+            timeline.add(month_result)
     result.scheduled_retrains = scheduled.retrains
     result.incident_rows_trained_on = _incident_rows_trained_on(workspace, market)
     result.actions = list(reversed(workspace.metadata.loop.list(model=MODEL, limit=1_000)))
@@ -286,6 +302,24 @@ class _MonthClock:
 
     def __call__(self) -> float:
         return float((self.start + pd.DateOffset(months=self.month + 1)).timestamp())
+
+
+class _OpenedAlerts:
+    """The alerts the loop opens, month by month: :meth:`since_last` names the rules of those opened since
+    :meth:`start` or its previous call (alert ids only grow)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.seen = 0
+
+    def start(self) -> _OpenedAlerts:
+        self.seen = max((a.id for a in self.workspace.metadata.alerts.list(limit=1)), default=0)
+        return self
+
+    def since_last(self) -> tuple[str, ...]:
+        opened = [a for a in self.workspace.metadata.alerts.list(limit=1_000) if a.id > self.seen]
+        self.seen = max((a.id for a in opened), default=self.seen)
+        return tuple(a.rule for a in reversed(opened))
 
 
 class _ScheduledRetrain:
@@ -413,34 +447,6 @@ _WEIGHTS: Final = {"promoted": 6, "rejected": 5, "failed": 5, "rolling_out": 4, 
 
 def _weight(outcome: PolicyOutcome) -> int:
     return _WEIGHTS.get(outcome.status, 1 if outcome.status == "cooldown" else 0)
-
-
-def _print_month(out: Console, month: MonthResult, outcomes: list[PolicyOutcome], events: list[MarketEvent]) -> None:
-    starting = [e.name for e in events if e.month == month.month]
-    acted = [o for o in outcomes if o.action is not None]
-    what = "; ".join(_describe(o) for o in acted) if acted else max(outcomes, key=_weight).status
-    out.print(
-        f"month {month.month:2d}{' [' + ', '.join(starting) + ']' if starting else ''}: served by v"
-        f"{month.champion_version}, MAPE loop {month.loop_mape:.1%} | frozen {month.frozen_mape:.1%} | scheduled "
-        f"{month.scheduled_mape:.1%}; loop: {what} ({month.seconds:.1f} s)",
-        markup=False,
-    )
-
-
-def _describe(outcome: PolicyOutcome) -> str:
-    action = outcome.action
-    assert action is not None
-    text = f"{action.trigger} -> {action.action}: {action.state}"
-    if action.challenger_version is not None:
-        text += f" (v{action.challenger_version})"
-    compared = action.evidence.get("transfer")
-    if compared:
-        text += (
-            f" [{', '.join(compared['segment'])}: {compared['metric']} on its newest {compared['holdout_rows']} "
-            f"sales: transferred {compared['transferred']:.1%}, from scratch on the same {compared['learn_rows']} "
-            f"rows {compared['scratch']:.1%}, the old champion {compared['champion']:.1%}]"
-        )
-    return text
 
 
 def _print_summary(out: Console, result: LoopDemo) -> None:
