@@ -17,6 +17,7 @@ Each class also inherits the builtin a Python user would catch for it, and carri
     │   ├── ParamConflict                            param_conflict       409
     │   ├── InvalidState                             invalid_state        409
     │   └── GateFailed                               gate_failed          409
+    ├── Unauthenticated (PermissionError)            unauthenticated      401
     ├── PermissionDenied (PermissionError)           permission_denied    403
     ├── SourceError (OSError)                        source_error         502
     └── StoreError (OSError)                         store_error          503
@@ -62,6 +63,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "StoreUnavailable",
+    "Unauthenticated",
     "UnsupportedMediaType",
 ]
 
@@ -177,6 +179,15 @@ class GateFailed(Conflict):
         self.report = report
 
 
+class Unauthenticated(DriftloopError, PermissionError):
+    """No valid credentials came: no token, or one that is unknown, revoked, expired or of a disabled user.
+
+    The message never says which of these it was, so a caller holding a stolen or guessed token learns nothing.
+    """
+
+    code = "unauthenticated"
+
+
 class PermissionDenied(DriftloopError, PermissionError):
     """The actor may not perform the operation."""
 
@@ -234,6 +245,7 @@ HTTP_STATUS: dict[str, int] = {
     ParamConflict.code: 409,
     InvalidState.code: 409,
     GateFailed.code: 409,
+    Unauthenticated.code: 401,
     PermissionDenied.code: 403,
     SourceError.code: 502,
     StoreError.code: 503,

@@ -17,6 +17,7 @@ from driftloop.cli import (
     _db,
     _experiments,
     _housekeeping,
+    _identity,
     _labels,
     _loop,
     _models,
@@ -49,6 +50,9 @@ app.add_typer(_monitoring.app, name="monitor")
 app.add_typer(_alerts.app, name="alerts")
 app.add_typer(_loop.app, name="loop")
 app.add_typer(_labels.app, name="labels")
+app.add_typer(_identity.users, name="users")
+app.add_typer(_identity.tokens, name="tokens")
+app.add_typer(_identity.grants, name="grants")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)

@@ -6,6 +6,16 @@ No ORM row ever leaves ``driftloop.store``; these dataclasses are what crosses t
 from driftloop.entities.alerts import Alert, AlertDelivery, AlertObservation, AlertState, AlertStatus, Severity
 from driftloop.entities.data import Dataset, DatasetVersionInfo
 from driftloop.entities.events import Event
+from driftloop.entities.identity import (
+    WORKSPACE_SCOPE,
+    Grant,
+    Role,
+    Token,
+    TokenStatus,
+    User,
+    UserKind,
+    parse_scope,
+)
 from driftloop.entities.labels import LabelRequest
 from driftloop.entities.leases import Lease
 from driftloop.entities.loop import ACTION_STATES, FINISHED_STATES, ActionState, LoopAction, Quarantine
@@ -28,6 +38,7 @@ from driftloop.entities.tracking import (
 __all__ = [
     "ACTION_STATES",
     "FINISHED_STATES",
+    "WORKSPACE_SCOPE",
     "ActionState",
     "Alert",
     "AlertDelivery",
@@ -41,6 +52,7 @@ __all__ = [
     "DatasetVersionInfo",
     "Event",
     "Experiment",
+    "Grant",
     "LabelRequest",
     "Lease",
     "Lifecycle",
@@ -54,8 +66,14 @@ __all__ = [
     "Quarantine",
     "RegisteredModel",
     "Resources",
+    "Role",
     "Run",
     "RunEnvironment",
     "RunStatus",
     "Severity",
+    "Token",
+    "TokenStatus",
+    "User",
+    "UserKind",
+    "parse_scope",
 ]

@@ -13,6 +13,7 @@ from driftloop.store.metadata._database import Database, redact
 from driftloop.store.metadata._datasets import DatasetRepository, NewVersion
 from driftloop.store.metadata._events import EventRepository
 from driftloop.store.metadata._experiments import ExperimentRepository
+from driftloop.store.metadata._identity import IdentityRepository
 from driftloop.store.metadata._keys import KeyRepository
 from driftloop.store.metadata._label_requests import LabelRequestRepository, NewLabelRequest
 from driftloop.store.metadata._leases import LeaseRepository
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetRepository",
     "EventRepository",
     "ExperimentRepository",
+    "IdentityRepository",
     "KeyRepository",
     "LabelRequestRepository",
     "LeaseRepository",
@@ -63,6 +65,7 @@ class MetadataStore:
         self.monitor_records = MonitorRecordRepository(self.database)
         self.loop = LoopRepository(self.database)
         self.label_requests = LabelRequestRepository(self.database)
+        self.identities = IdentityRepository(self.database)
 
     @property
     def url(self) -> str:

@@ -28,6 +28,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 NAME = 256
 KEY = 250
+SCOPE = NAME + 16  # "dataset:" or "model:" and a name
 metadata = MetaData()
 
 experiments = Table(
@@ -390,4 +391,45 @@ label_requests = Table(
     UniqueConstraint("request_id", name="uq_label_requests_request_id"),
     Index("ix_label_requests_model", "model", "requested_at"),
     Index("ix_label_requests_pending", "answered_at", "score"),
+)
+
+# Who may reach a shared workspace. Users are never deleted (events name them as actors), only disabled.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("disabled_at", Float),
+)
+
+# API tokens: only the SHA-256 digest of each token is kept, never the token (see _identity.py for why a fast
+# digest is enough). ``prefix`` is the token's non-secret start, ``dl_<id>_``, shown in listings.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(NAME), ForeignKey("users.name"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("prefix", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("revoked_by", String(NAME)),
+    Column("last_used_at", Float),
+    Index("ix_tokens_user", "user"),
+)
+
+# One role per (user, scope); the scope is "workspace", "dataset:<name>" or "model:<name>".
+grants = Table(
+    "grants",
+    metadata,
+    Column("user", String(NAME), ForeignKey("users.name"), primary_key=True),
+    Column("scope", String(SCOPE), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("granted_at", Float, nullable=False),
+    Column("granted_by", String(NAME), nullable=False),
+    Index("ix_grants_scope", "scope"),
 )
