@@ -404,6 +404,15 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             raise NotFound(f"No model named {name!r} is served here; served: {', '.join(sorted(served))}.")
         return model
 
+    def loaded_versions() -> dict[tuple[str, int | None], LoadedModel]:
+        """The versions serving now (champions, canaries, shadows), so checking a label loads none of them again."""
+        return {
+            (slot.name, slot.version): slot.model
+            for model in (*served.values(), *challengers.values())
+            if model.ready
+            for slot in (model.current,)
+        }
+
     def choose(name: str, key: str | None) -> tuple[ModelSlot, str]:
         """The slot answering a request of model ``name``, and its role (champion or canary)."""
         policy = policies.get(name)
@@ -567,9 +576,17 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
 
     @app.post("/v1/feedback")
     async def feedback(request: Request) -> Response:
-        """Ground truth for earlier predictions: ``{"labels": [{"request_id": "...", "label": ...}, ...]}``."""
-        if labels is None:
+        """Ground truth for earlier predictions, all or none: ``{"labels": [{"request_id", "label"}, ...]}``.
+
+        A label is a number, a text or a boolean; where the request id is in the committed prediction log, it must
+        fit the version that made the prediction. Request ids not in the log are recorded all the same (their
+        predictions may be in a server's buffer) and listed as ``unmatched``; identical repeats are recorded once
+        (``duplicates``); labels replacing earlier ones are listed as ``corrections``
+        (:func:`~driftloop.serving._label_queue.record_feedback`).
+        """
+        if labels is None or prediction_log is None:
             raise NotFound("This server keeps no prediction log, so it takes no feedback.")
+        from driftloop.serving._label_queue import label_items, record_feedback
         from driftloop.serving._protocols import load_json_object, media_type
 
         if media_type(request.headers.get("content-type")) not in ("application/json", None):
@@ -577,16 +594,11 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 f"Feedback is JSON (Content-Type: application/json); got {request.headers.get('content-type')!r}."
             )
         document = load_json_object(await read_body(request))
-        items = [document] if "request_id" in document else document.get("labels")
-        if not isinstance(items, list) or not items:
-            raise InvalidInput('Feedback is {"labels": [{"request_id": "...", "label": ...}, ...]}.')
-        pairs = []
-        for index, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) or "label" not in item:
-                raise InvalidInput(f"labels[{index}] needs a text 'request_id' and a 'label'; got {item!r}.")
-            pairs.append((item["request_id"], item["label"]))
-        recorded = labels.record_many(pairs, source="feedback")
-        return _json({"recorded": len(recorded)})
+        items = label_items({"labels": [document]} if "request_id" in document else document)
+        answer = await run_in_threadpool(
+            record_feedback, workspace, labels, items, log=prediction_log, models=loaded_versions()
+        )
+        return _json(answer.to_dict())
 
     @app.get("/v1/labels/pending")
     async def pending_labels(request: Request) -> Response:
@@ -615,7 +627,9 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 f"Labels are JSON (Content-Type: application/json); got {request.headers.get('content-type')!r}."
             )
         items = label_items(load_json_object(await read_body(request)))
-        answer = await run_in_threadpool(answer_labels, workspace, labels, items, log=prediction_log)
+        answer = await run_in_threadpool(
+            answer_labels, workspace, labels, items, log=prediction_log, models=loaded_versions()
+        )
         return _json(answer.to_dict())
 
     # -- probes ------------------------------------------------------------------------------------------

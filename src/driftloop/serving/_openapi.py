@@ -31,6 +31,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from driftloop.serving._app import MAX_PENDING, REQUEST_IDS
+from driftloop.serving._label_queue import MAX_LISTED
 from driftloop.serving._labels import MAX_TEXT
 from driftloop.serving._protocol_mlflow import MLFLOW_INPUT_KEYS
 from driftloop.serving._protocol_native import MAX_REQUEST_ID_LENGTH
@@ -400,14 +401,15 @@ LABEL: Schema = {
             "description": "The request id a prediction was answered with.",
         },
         "label": {
-            "type": ["number", "string", "boolean", "array", "object"],
-            "description": "The ground truth: a class or a number (any JSON value but null).",
+            "type": ["number", "string", "boolean"],
+            "description": "The ground truth: a number for a regressor, one of the classes of a classifier.",
         },
     },
 }
 
 FEEDBACK_REQUEST: Schema = {
-    "description": "Ground truth for earlier predictions: a list of labels, or one label on its own.",
+    "description": "Ground truth for earlier predictions: a list of labels, or one label on its own; all are "
+    "recorded or none.",
     "anyOf": [
         {
             "type": "object",
@@ -419,25 +421,37 @@ FEEDBACK_REQUEST: Schema = {
     ],
 }
 
+LISTED_IDS: Schema = {"type": "array", "maxItems": MAX_LISTED, "items": {"type": "string"}}
 
-# -- GET /v1/labels/pending, POST /v1/labels -----------------------------------------------------------------
-
-QUEUE_LABEL: Schema = {
-    **LABEL,
+FEEDBACK_ANSWER: Schema = {
+    "type": "object",
+    "required": ["recorded", "duplicates", "corrections", "corrections_count", "unmatched", "unmatched_count"],
     "properties": {
-        **LABEL["properties"],
-        "label": {
-            "type": ["number", "string", "boolean"],
-            "description": "The ground truth: a number for a regressor, one of the classes of a classifier.",
+        "recorded": {"type": "integer", "description": "Labels recorded."},
+        "duplicates": {"type": "integer", "description": "Items repeated with the same label: recorded once."},
+        "corrections": {
+            **LISTED_IDS,
+            "description": f"Request ids that had a committed label already (the first {MAX_LISTED}): the new one "
+            "counts from now on.",
         },
+        "corrections_count": {"type": "integer", "description": "How many request ids were corrections."},
+        "unmatched": {
+            **LISTED_IDS,
+            "description": f"Request ids not in the committed prediction log (the first {MAX_LISTED}): recorded "
+            "all the same, since a prediction may wait up to a second in a server's buffer; a typo shows here.",
+        },
+        "unmatched_count": {"type": "integer", "description": "How many request ids were unmatched."},
     },
 }
+
+
+# -- GET /v1/labels/pending, POST /v1/labels -----------------------------------------------------------------
 
 LABELS_REQUEST: Schema = {
     "type": "object",
     "description": "Labels for predictions of the label queue (or any logged prediction); all are recorded or none.",
     "required": ["labels"],
-    "properties": {"labels": {"type": "array", "minItems": 1, "items": QUEUE_LABEL}},
+    "properties": {"labels": {"type": "array", "minItems": 1, "items": LABEL}},
 }
 
 LABELS_ANSWER: Schema = {
@@ -544,6 +558,7 @@ _COMPONENTS: dict[str, Schema] = {
     "InferenceRequest": V2_REQUEST,
     "InferenceAnswer": V2_ANSWER,
     "FeedbackRequest": FEEDBACK_REQUEST,
+    "FeedbackAnswer": FEEDBACK_ANSWER,
     "LabelsRequest": LABELS_REQUEST,
     "LabelsAnswer": LABELS_ANSWER,
     "PendingLabels": PENDING_ANSWER,
@@ -619,6 +634,9 @@ _OPERATIONS: dict[str, dict[str, Schema]] = {
     "/v2/models/{name}/versions/{version}/infer": {"post": _V2_INFER},
     "/v1/feedback": {
         "post": {
+            "description": "Records ground truth into the labels table (source feedback), all or none. Where a "
+            "request id is in the committed prediction log, its label must fit the version that made the "
+            "prediction; request ids not there yet are recorded and listed as unmatched.",
             "requestBody": _json_body(
                 _ref("FeedbackRequest"),
                 "Labels for request ids the server answered with.",
@@ -626,12 +644,21 @@ _OPERATIONS: dict[str, dict[str, Schema]] = {
             ),
             "responses": {
                 "200": _answer(
-                    "How many labels were recorded.",
-                    {"type": "object", "required": ["recorded"], "properties": {"recorded": {"type": "integer"}}},
+                    "What was recorded, de-duplicated, corrected, and not found in the prediction log.",
+                    _ref("FeedbackAnswer"),
                 ),
-                "400": ERROR_RESPONSES["400"],
+                "400": _error(
+                    "The body is not valid JSON, or not in this route's format (a label that is not a number, a "
+                    "text or a boolean, a request id that is not a non-empty text), or one request id has two "
+                    "different labels; the message names the item and nothing was recorded."
+                ),
                 "404": _error("This server keeps no prediction log, so it takes no feedback."),
                 "413": ERROR_RESPONSES["413"],
+                "415": ERROR_RESPONSES["415"],
+                "422": _error(
+                    "A label does not fit the version that made its prediction: not a number for a regressor, not "
+                    "a class of a classifier; the message names the item and nothing was recorded."
+                ),
             },
         }
     },
