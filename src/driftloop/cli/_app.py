@@ -80,7 +80,11 @@ def _root(
 @app.command()
 def demo(
     scenario: Annotated[
-        str, typer.Option(help="market: the closed loop on a housing market; tour: tracking and training only.")
+        str,
+        typer.Option(
+            help="market: the closed loop on a housing market; stream: online and active learning on a drifting "
+            "classification stream; tour: tracking and training only."
+        ),
     ] = "market",
     report: Annotated[Path, typer.Option(help="Where the market scenario writes its HTML report.")] = Path(
         "driftloop-loop-report.html"
@@ -95,8 +99,14 @@ def demo(
         run_tour(workspace())
         run_training_tour(workspace())
         return
+    if scenario == "stream":
+        from driftloop.demo._stream_demo import run_stream_demo
+
+        with _fresh_demo_workspace() as ws:
+            run_stream_demo(ws, seed=seed)
+        return
     if scenario != "market":
-        raise InvalidInput(f"Unknown demo scenario {scenario!r}; known: market, tour.")
+        raise InvalidInput(f"Unknown demo scenario {scenario!r}; known: market, stream, tour.")
     if not report.parent.is_dir():
         raise InvalidInput(f"Cannot write {str(report)!r}: the folder {str(report.parent)!r} is missing.")
     from driftloop.demo._loop_demo import run_loop_demo

@@ -21,21 +21,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import socket
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 import numpy as np
 import pandas as pd
 
 from driftloop.demo._market import FEATURES, TARGET, MarketEvent, MarketParameters, generate_market, market_events
+from driftloop.demo._server import DemoServer
 from driftloop.demo._timeline import MonthTimeline
-from driftloop.errors import InvalidState
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,7 +48,6 @@ FIRST_LIVE_MONTH: Final = 6
 PARAMS: Final = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31}
 WINDOW: Final = 5_000
 """Labelled predictions a retrain reads: about two and a half months of sales."""
-BATCH: Final = 250
 DRIFT_SHARE: Final = 0.5
 """The share of drifted features that triggers a retrain (the timeline shows months at or above it in colour)."""
 POLICY: Final[dict[str, Any]] = {
@@ -197,12 +192,16 @@ def run_loop_demo(
     scheduled = _ScheduledRetrain(seed, first=frozen)
     alerts = _OpenedAlerts(workspace).start()
     timeline = MonthTimeline(out, events=result.events, drift_threshold=DRIFT_SHARE)
-    with _Server(workspace) as server, timeline:
+    with DemoServer(workspace, MODEL, FEATURES, id_column="sale_id") as server, timeline:
         for month in range(FIRST_LIVE_MONTH, parameters.months):
             month_started = time.perf_counter()
             rows = market[market["month"] == month]
             answered, failed = server.score(rows)
-            server.send_labels(market[market["month"] == month - 1])
+            answered["predictions"] = np.array(
+                [math.nan if p is None else p for p in answered["predictions"]], dtype=np.float64
+            )
+            labelled = market[market["month"] == month - 1]
+            server.send_labels(labelled["sale_id"], labelled[TARGET].astype(float))
             server.flush()
             clock.month = month
             outcomes = controller.tick()
@@ -344,97 +343,6 @@ class _ScheduledRetrain:
         model = build_model("lightgbm", "regression", features, PARAMS, seed=self.seed)
         self.model = fit_model(model, features, labelled[TARGET].to_numpy())
         self.retrains += 1
-
-
-class _Server:
-    """The serving application on a loopback port, in a thread of this process, and a client for it."""
-
-    def __init__(self, workspace: Workspace) -> None:
-        from driftloop.serving import ServerSettings, create_app
-
-        self.app = create_app(
-            workspace,
-            ServerSettings(models=[MODEL], monitor_interval=0, upkeep_interval=0, poll_interval=0.2),
-        )
-        self.port = _free_port()
-        self._thread: threading.Thread | None = None
-        self._server: Any = None
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60.0)
-
-    def __enter__(self) -> _Server:
-        import uvicorn
-
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="driftloop-demo-server", daemon=True)
-        self._thread.start()
-        _wait(lambda: bool(self._server.started), "the demo server did not start within 30 s")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def score(self, rows: pd.DataFrame) -> tuple[dict[str, Any], int]:
-        """Score ``rows`` in batches; the predictions (in order), the version that answered most, failed requests."""
-        predictions = np.full(len(rows), np.nan)
-        versions: list[int] = []
-        failed = 0
-        for start in range(0, len(rows), BATCH):
-            part = rows.iloc[start : start + BATCH]
-            body = {
-                "columns": {name: _json_values(part[name]) for name in FEATURES},
-                "request_ids": part["sale_id"].tolist(),
-            }
-            answer = self.client.post(f"/v1/models/{MODEL}/predict", json=body)
-            if answer.status_code != 200:
-                failed += 1
-                continue
-            document = answer.json()
-            predictions[start : start + len(part)] = document["predictions"]
-            versions.append(int(document["version"]))
-        version = max(set(versions), key=versions.count) if versions else 0
-        return {"predictions": predictions, "version": version}, failed
-
-    def send_labels(self, rows: pd.DataFrame) -> None:
-        """The true prices of ``rows``, as feedback."""
-        for start in range(0, len(rows), 1_000):
-            part = rows.iloc[start : start + 1_000]
-            labels = [{"request_id": i, "label": float(p)} for i, p in zip(part["sale_id"], part[TARGET], strict=True)]
-            self.client.post("/v1/feedback", json={"labels": labels}).raise_for_status()
-
-    def flush(self) -> None:
-        """Commit what the server buffered (predictions and labels), so the controller reads all of it."""
-        self.app.state.prediction_log.flush()
-        self.app.state.labels.flush()
-
-    def wait_for_version(self, version: int) -> None:
-        def serving() -> bool:
-            (model,) = self.client.get("/v1/models").json()["models"]
-            return bool(model["version"] == version)
-
-        _wait(serving, f"the server did not swap to version {version} within 30 s")
-
-
-def _wait(condition: Callable[[], bool], message: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise InvalidState(message)
-        time.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _json_values(column: pd.Series) -> list[Any]:
-    values = column.astype(object).where(column.notna(), None).tolist()
-    return [value.item() if hasattr(value, "item") else value for value in values]
 
 
 def _mape(truth: np.ndarray, predicted: np.ndarray) -> float:

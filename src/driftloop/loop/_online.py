@@ -38,7 +38,7 @@ def learn_online(model: Any, features: pd.DataFrame, targets: Sequence[Any] | pd
     model could predict; a label or None for a classifier). ``model`` itself learns (River models learn in
     place); a row without a target is predicted but teaches nothing.
     """
-    from driftloop.training._river import is_river_regressor, river_rows
+    from driftloop.training._river import is_river_regressor, labels_array, river_rows
 
     rows = river_rows(features)
     values = targets.tolist() if isinstance(targets, pd.Series | np.ndarray) else list(targets)
@@ -54,9 +54,7 @@ def learn_online(model: Any, features: pd.DataFrame, targets: Sequence[Any] | pd
         model.learn_one(row, float(target) if regression else target)
     if regression:
         return np.asarray(predicted, dtype=np.float64)
-    result = np.empty(len(predicted), dtype=object)
-    result[:] = predicted
-    return result
+    return labels_array(predicted)
 
 
 def split_arrivals(rows: int, holdout: float) -> int:

@@ -120,7 +120,7 @@ ACTION_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     },
     "incremental": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
     "transfer": {"window": int, "rounds": int, "holdout": (int, float), "min_rows": int},
-    "online": {"min_rows": int},
+    "online": {"holdout": (int, float), "min_rows": int},
     "active_learning": {"strategy": str, "budget_per_day": int, "hours": (int, float), "companions": list},
     "ingest": {"dataset": str, "source": str, "mode": str},
     "train": {"config": str},

@@ -37,6 +37,7 @@ __all__ = [
     "RiverEstimator",
     "build_river_pipeline",
     "is_river_regressor",
+    "labels_array",
     "river_learn",
     "river_predict",
     "river_predict_proba",
@@ -101,10 +102,21 @@ def river_learn(model: Any, frame: pd.DataFrame, y: Sequence[Any] | pd.Series | 
 
 
 def river_predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """One prediction per row: a label (None before the model saw any) or, for regression, a float."""
+    """One prediction per row: a label (None before the model saw any; an object array then) or, for regression,
+    a float."""
     predictions = [model.predict_one(row) for row in river_rows(frame)]
     if is_river_regressor(model):
         return np.array([math.nan if value is None else float(value) for value in predictions], dtype=np.float64)
+    return labels_array(predictions)
+
+
+def labels_array(predictions: Sequence[Any]) -> np.ndarray:
+    """A classifier's predicted labels as an array: numbers and booleans keep their dtype (the metrics take ints,
+    not objects of ints); text, mixed kinds or a None (no prediction yet) make an object array."""
+    if predictions and all(value is not None for value in predictions):
+        labels = np.asarray(predictions)
+        if labels.dtype.kind in "iufb":
+            return labels
     result = np.empty(len(predictions), dtype=object)
     result[:] = predictions
     return result
