@@ -19,9 +19,9 @@ def test_the_served_champion_learns_online_and_the_active_learners_share_a_budge
     sqlite_workspace: Workspace,
 ) -> None:
     console = Console(record=True, width=160, force_terminal=False)
-    result = run_stream_demo(sqlite_workspace, events=4_000, console=console)
+    result = run_stream_demo(sqlite_workspace, events=3_000, console=console)
     first, second = result.batches
-    assert (first.first_event, second.first_event) == (2_000, 3_000)
+    assert (first.first_event, second.first_event) == (2_000, 2_500)
     assert first.served_version == 1 and first.failed_requests == second.failed_requests == 0
     assert result.checkpoints >= 1 and first.online_status == "promoted"
     assert second.served_version == 2  # the server loaded the checkpoint before the next batch
@@ -31,4 +31,4 @@ def test_the_served_champion_learns_online_and_the_active_learners_share_a_budge
     for batch in result.batches:
         assert all(0.0 <= value <= 1.0 for value in (batch.online, batch.frozen, batch.margin, batch.random))
     text = console.export_text()
-    assert "active learning, 200 labels each" in text and "failed requests: 0" in text
+    assert "active learning, 100 labels each" in text and "failed requests: 0" in text
