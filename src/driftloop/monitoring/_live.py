@@ -197,17 +197,7 @@ def read_labelled(
         kept = kept.filter(~pl.col("at").is_between(start, end, closed="both"))
     if last is not None and kept.height > last:
         kept = kept.tail(last)
-    arrow = kept.to_arrow()
-    return LabelledWindow(
-        model=model,
-        rows=kept.height,
-        request_ids=kept["request_id"],
-        at=kept["at"],
-        versions=kept["version"],
-        inputs=_decoded_objects(arrow.column("inputs")),
-        predictions=_decoded_values(arrow.column("prediction")).alias(PREDICTION),
-        labels=_decoded_values(arrow.column("label")).alias("label"),
-    )
+    return _labelled_window(model, kept)
 
 
 def read_arrived(
@@ -236,6 +226,11 @@ def read_arrived(
         .join(predictions, on="request_id", how="inner")
         .sort(["label_recorded_at", "at", "request_id"], maintain_order=True)
     )
+    return _labelled_window(model, kept, recorded_at=kept["label_recorded_at"])
+
+
+def _labelled_window(model: str, kept: pl.DataFrame, *, recorded_at: pl.Series | None = None) -> LabelledWindow:
+    """Labelled predictions (the log's columns and ``label``) decoded into a :class:`LabelledWindow`."""
     arrow = kept.to_arrow()
     return LabelledWindow(
         model=model,
@@ -246,7 +241,7 @@ def read_arrived(
         inputs=_decoded_objects(arrow.column("inputs")),
         predictions=_decoded_values(arrow.column("prediction")).alias(PREDICTION),
         labels=_decoded_values(arrow.column("label")).alias("label"),
-        label_recorded_at=kept["label_recorded_at"],
+        label_recorded_at=recorded_at,
     )
 
 
