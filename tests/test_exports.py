@@ -221,6 +221,16 @@ PUBLIC_MODULES = {
         "redact",
     },
     "driftloop.store.blobs": {"BlobInfo", "BlobStore", "FsspecBlobStore", "open_blob_store"},
+    "driftloop.server": {
+        "Access",
+        "GuardedRoute",
+        "WorkspaceServerSettings",
+        "access_settings",
+        "create_server_app",
+        "is_loopback",
+        "run_server",
+        "unguarded_routes",
+    },
     "driftloop.serving": {
         "AliasWatcher",
         "InputChecker",

@@ -23,6 +23,7 @@ from driftloop.cli import (
     _models,
     _monitoring,
     _runs,
+    _server,
     _serving,
     _training,
 )
@@ -56,6 +57,7 @@ app.add_typer(_identity.grants, name="grants")
 app.command("train")(_training.train)
 app.command("gate")(_training.gate)
 app.command("serve")(_serving.serve)
+app.command("server")(_server.server)
 app.command("predict")(_serving.predict)
 app.command("events")(_housekeeping.events)
 app.command("gc")(_housekeeping.gc)

@@ -11,16 +11,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from driftloop.entities import Artifact, Experiment, MetricHistory, Run
-from driftloop.errors import InvalidInput, NotFound
+from driftloop.entities import (
+    Artifact,
+    Experiment,
+    Lifecycle,
+    MetricHistory,
+    MetricPoint,
+    Resources,
+    Run,
+    RunEnvironment,
+    RunStatus,
+)
+from driftloop.errors import InvalidInput, InvalidState, NotFound
 from driftloop.filtering import And, Comparison, Expression, Field, OrderBy, parse_filter, parse_order_by
 from driftloop.names import validate_actor, validate_key, validate_name
 from driftloop.store.blobs import BlobStore
 from driftloop.store.metadata import MetadataStore
 from driftloop.tracking import _lifecycle
-from driftloop.tracking._active_run import ActiveRun
+from driftloop.tracking._active_run import (
+    _MAX_STEP,
+    _MIN_STEP,
+    ActiveRun,
+    _as_status,
+    _as_step,
+    _as_timestamp,
+    _as_value,
+)
 from driftloop.tracking._provenance import capture_environment
 from driftloop.tracking._run_writer import RunWriter, as_text
+from driftloop.types import MetricRow
 
 __all__ = ["RunComparison", "Tracking"]
 
@@ -94,28 +113,104 @@ class Tracking:
         >>> ws.close()
         """
         actor = self._who(actor)
+        parent_id = parent.id if isinstance(parent, ActiveRun) else parent
+        run = self.create_run(experiment, name=name, parent=parent_id, tags=tags, params=params, actor=actor)
+        writer = RunWriter(self._metadata, self._blobs, actor=actor)
+        return ActiveRun(run, writer, start_child=functools.partial(self.start_run, actor=actor), owner=self)
+
+    # -- a run logged to by id, from elsewhere -------------------------------------------------------
+    # ActiveRun's writes, addressed by the run's id: what a client in another process or on another machine
+    # calls through the workspace server, which holds no ActiveRun for it (and must not end it on exit).
+
+    def create_run(
+        self,
+        experiment: str = DEFAULT_EXPERIMENT,
+        *,
+        name: str | None = None,
+        parent: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        environment: RunEnvironment | None = None,
+        actor: str | None = None,
+    ) -> Run:
+        """Create a running run in ``experiment`` (created on first use) without a handle in this process.
+
+        ``environment`` is where the run's code runs (a remote client's); by default this process's.
+        """
+        actor = self._who(actor)
         # Everything is checked before anything is written: a bad name or key leaves no trace.
         validate_name("experiment", experiment)
         run_id = uuid.uuid4().hex
         run_name = validate_name("run", name) if name is not None else _default_run_name(run_id)
         tag_text = as_text("tag", tags or {})
         param_text = as_text("param", params or {})
-        parent_id = parent.id if isinstance(parent, ActiveRun) else parent
         experiment_id = self._metadata.experiments.get_or_create(experiment, actor=actor).id
-        run = self._metadata.runs.create(
+        return self._metadata.runs.create(
             run_id=run_id,
             experiment_id=experiment_id,
             name=run_name,
             user=actor,
             start_time=time.time(),
-            environment=capture_environment(),
-            parent_id=parent_id,
+            environment=capture_environment() if environment is None else environment,
+            parent_id=parent,
             tags=tag_text,
             params=param_text,
             actor=actor,
         )
-        writer = RunWriter(self._metadata, self._blobs, actor=actor)
-        return ActiveRun(run, writer, start_child=functools.partial(self.start_run, actor=actor), owner=self)
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> int:
+        """Append metric points to a running run in one write; returns how many were written.
+
+        Each point is checked as :meth:`ActiveRun.log_metric` checks it, and nothing is written when one fails.
+
+        Raises:
+            NotFound: No such run.
+            InvalidState: The run has ended or is deleted.
+            InvalidInput: A point's key, value, step or timestamp is not acceptable; the message names the key.
+        """
+        rows = _checked_points(points)
+        run = self.get_run(run_id)
+        if run.lifecycle is Lifecycle.DELETED:
+            raise InvalidState(f"The run {run_id!r} is deleted; restore it before logging to it.")
+        if run.status is not RunStatus.RUNNING:
+            raise InvalidState(
+                f"The run {run_id!r} has ended ({run.status}); metrics can only be logged while it runs."
+            )
+        self._metadata.metrics.append(run_id, rows)
+        return len(rows)
+
+    def log_params(self, run_id: str, values: Mapping[str, Any], *, actor: str | None = None) -> None:
+        """Record params of a running run (stored as text); a key logged again must keep its value."""
+        RunWriter(self._metadata, self._blobs, actor=self._who(actor)).log_params(run_id, values)
+
+    def set_tags(self, run_id: str, values: Mapping[str, Any], *, actor: str | None = None) -> None:
+        """Set tags of a run, running or ended; unlike params, tags may be overwritten."""
+        RunWriter(self._metadata, self._blobs, actor=self._who(actor)).set_tags(run_id, values)
+
+    def log_artifact(
+        self,
+        run_id: str,
+        path: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> list[Artifact]:
+        """Store a file, or a folder with everything below it, as artifacts of a run (see
+        :meth:`ActiveRun.log_artifact`)."""
+        return RunWriter(self._metadata, self._blobs, actor=self._who(actor)).log_artifact(
+            run_id, Path(path), artifact_path
+        )
+
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, actor: str | None = None) -> Run:
+        """Mark a running run ``finished``, ``failed`` or ``killed``; returns the ended run.
+
+        The resources it used are unknown here (they belong to the process that ran it) and stay empty.
+
+        Raises:
+            InvalidState: The run has ended already.
+        """
+        writer = RunWriter(self._metadata, self._blobs, actor=self._who(actor))
+        return writer.end_run(run_id, status=_as_status(status), resources=Resources(), details={})
 
     def get_run(self, run_id: str) -> Run:
         return self._metadata.runs.get(run_id)
@@ -254,3 +349,21 @@ class Tracking:
 
 def _default_run_name(run_id: str) -> str:
     return f"run-{run_id[:8]}"
+
+
+def _checked_points(points: Sequence[MetricPoint]) -> list[MetricRow]:
+    """The points as rows for the store, each checked as ``ActiveRun.log_metric`` checks it."""
+    keys: set[str] = set()
+    rows: list[MetricRow] = []
+    for point in points:
+        key, value, step, timestamp = point.key, point.value, point.step, point.timestamp
+        if key not in keys:
+            keys.add(validate_key("metric", key))
+        if type(value) is not float:
+            value = _as_value(key, value)
+        if type(step) is not int or not _MIN_STEP <= step <= _MAX_STEP:
+            step = _as_step(key, step)
+        if type(timestamp) is not float or timestamp - timestamp != 0.0:  # the subtraction catches inf, NaN
+            timestamp = _as_timestamp(key, timestamp)
+        rows.append((key, value, step, timestamp))
+    return rows

@@ -1,0 +1,38 @@
+"""``driftloop server``: share the workspace over HTTP, behind users, tokens and roles."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+
+from driftloop.errors import InvalidInput
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback needs users (or --insecure).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65_535)] = 8787,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve a workspace without users on a non-loopback address, open to anyone who reaches it.",
+        ),
+    ] = False,
+    max_upload_mb: Annotated[
+        float, typer.Option(help="The largest upload (a dataset file, an artifact) in MiB; larger ones answer 413.")
+    ] = 1024.0,
+) -> None:
+    """Share the workspace over HTTP: tracking, datasets, models, the audit log and alerts (OpenAPI at
+    /api/v1/openapi.json). On loopback with no users, requests without a token act as you."""
+    from driftloop.cli._output import workspace
+    from driftloop.server import run_server
+
+    if not math.isfinite(max_upload_mb) or max_upload_mb <= 0:
+        raise InvalidInput(f"--max-upload-mb must be a number of MiB above 0; got {max_upload_mb:g}.")
+    run_server(
+        workspace(), host=host, port=port, insecure=insecure, max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024))
+    )

@@ -1,0 +1,231 @@
+"""Datasets over HTTP: list, versions, ingest an uploaded file, read a version as Parquet or Arrow, its profile.
+
+A dataset's routes need their role on ``dataset:<name>`` (a workspace role, or a grant on that dataset): ``viewer``
+to read, ``editor`` to ingest. An upload (CSV or Parquet, up to the server's upload limit) is spooled to a temporary
+file and ingested as any file is: transformed, validated and profiled into a new version, recorded with where it
+came from (``CSV upload 'houses.csv' by ana from 10.0.0.7``). A version streams out in record batches, so a large
+one never sits whole in the server's memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+from fastapi import Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from driftloop.data import DatasetVersion
+from driftloop.data.sources import FileSource
+from driftloop.entities import Dataset, DatasetVersionInfo, Role
+from driftloop.errors import UnsupportedMediaType
+from driftloop.names import validate_name
+from driftloop.server._access import Routes
+from driftloop.server._bodies import spooled
+from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, attachment, json_response
+from driftloop.server._services import Services, ServicesDependency
+
+__all__ = ["routes"]
+
+routes = Routes("datasets", responses=ERROR_RESPONSES)
+
+DATASET = "dataset:{name}"
+UploadFormat = Literal["csv", "parquet"]
+ReadFormat = Literal["parquet", "arrow"]
+MEDIA_TYPES: dict[str, str] = {
+    "parquet": "application/vnd.apache.parquet",
+    "arrow": "application/vnd.apache.arrow.stream",
+}
+UPLOAD_FORMATS: dict[str, UploadFormat] = {
+    "text/csv": "csv",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+"""The upload formats an upload's ``Content-Type`` names (``?format=`` names them whatever the type)."""
+FORMAT_LABELS: dict[str, str] = {"csv": "CSV", "parquet": "Parquet"}
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        media: BINARY_BODY["content"]["application/octet-stream"]
+        for media in (*UPLOAD_FORMATS, "application/octet-stream")
+    },
+}
+"""The upload's OpenAPI body: a file of a format its type names, or any bytes with ``?format=``."""
+Version = Annotated[str, Path(pattern=r"^(latest|[0-9]{1,9})$", description="A version number, or 'latest'.")]
+
+
+class IngestAnswer(BaseModel):
+    version: DatasetVersionInfo
+    created: bool
+    rows: int
+    quarantined_rows: int
+    report: dict[str, Any]
+
+
+@routes.get("/datasets", Role.VIEWER, response_model=list[Dataset])
+def list_datasets(services: ServicesDependency) -> Response:
+    return json_response(services.datasets.list())
+
+
+@routes.get("/datasets/{name}/versions", Role.VIEWER, scope=DATASET, response_model=list[DatasetVersionInfo])
+def list_versions(name: str, services: ServicesDependency) -> Response:
+    """Every version of a dataset, oldest first."""
+    return json_response(services.datasets.versions(name))
+
+
+@routes.post(
+    "/datasets/{name}/versions",
+    Role.EDITOR,
+    scope=DATASET,
+    upload=True,
+    response_model=IngestAnswer,
+    status_code=201,
+    responses={200: {"model": IngestAnswer, "description": "The data is identical to a version's: none was made."}},
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+async def ingest(
+    name: str,
+    request: Request,
+    services: ServicesDependency,
+    format: Annotated[UploadFormat | None, Query(description="The file's format; else its Content-Type's.")] = None,
+    mode: Literal["append", "overwrite"] = "append",
+    on_rule_failure: Literal["reject", "quarantine"] = "reject",
+    filename: Annotated[str | None, Query(max_length=256, description="The file's name, for lineage.")] = None,
+) -> Response:
+    """Ingest the body (a CSV or Parquet file) as a new version: 201, or 200 when identical data exists already."""
+    name = validate_name("dataset", name)
+    if filename is not None:
+        filename = validate_name("file", filename)
+    chosen = format or _upload_format(request.headers.get("content-type"))
+    caller = services.caller
+    async with spooled(request, request.app.state.gate.max_upload_bytes, f"upload.{chosen}") as file:
+        uploaded = _Upload(
+            FileSource(file, format=chosen),
+            f"{FORMAT_LABELS[chosen]} upload {'without a file name' if filename is None else repr(filename)} "
+            f"by {caller.name} from {caller.address or 'an unknown address'}",
+        )
+        result = await run_in_threadpool(
+            services.datasets.ingest, name, uploaded, mode=mode, on_rule_failure=on_rule_failure
+        )
+    answer = {
+        "version": result.version.info,
+        "created": result.created,
+        "rows": result.rows,
+        "quarantined_rows": result.quarantined_rows,
+        "report": result.report,
+    }
+    return json_response(answer, 201 if result.created else 200)
+
+
+@routes.get("/datasets/{name}/versions/{version}", Role.VIEWER, scope=DATASET, response_model=DatasetVersionInfo)
+def get_version(name: str, version: Version, services: ServicesDependency) -> Response:
+    return json_response(_version(services, name, version).info)
+
+
+@routes.get(
+    "/datasets/{name}/versions/{version}/data",
+    Role.VIEWER,
+    scope=DATASET,
+    response_class=StreamingResponse,
+    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}, "description": "The version's rows."}},
+)
+def read_version(
+    name: str, version: Version, services: ServicesDependency, format: ReadFormat = "parquet"
+) -> StreamingResponse:
+    """The version's rows as a Parquet file or an Arrow IPC stream, streamed batch by batch."""
+    handle = _version(services, name, version)
+    filename = f"{handle.name}-v{handle.number}.{'parquet' if format == 'parquet' else 'arrows'}"
+    return StreamingResponse(_encoded(handle, format), media_type=MEDIA_TYPES[format], headers=attachment(filename))
+
+
+@routes.get("/datasets/{name}/versions/{version}/profile", Role.VIEWER, scope=DATASET, response_model=dict[str, Any])
+def profile(name: str, version: Version, services: ServicesDependency) -> Response:
+    """Per-column statistics of every row the version holds (the drift reference)."""
+    return json_response(services.datasets.profile(name, _number(version)).to_dict())
+
+
+@routes.get("/datasets/{name}/versions/{version}/report", Role.VIEWER, scope=DATASET, response_model=dict[str, Any])
+def quality_report(name: str, version: Version, services: ServicesDependency) -> Response:
+    """The data-quality report of the ingest that made the version."""
+    return json_response(_version(services, name, version).report())
+
+
+def _number(version: str) -> int | None:
+    return None if version == "latest" else int(version)
+
+
+def _version(services: Services, name: str, version: str) -> DatasetVersion:
+    return services.datasets.get(validate_name("dataset", name), _number(version))
+
+
+def _upload_format(content_type: str | None) -> UploadFormat:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    chosen = UPLOAD_FORMATS.get(media)
+    if chosen is None:
+        raise UnsupportedMediaType(
+            "Send the file as text/csv or application/vnd.apache.parquet, or name its format with "
+            f"?format=csv or ?format=parquet; got the Content-Type {media or 'none'!r}."
+        )
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """An uploaded file as an ingest's source: read from its spooled copy, described by where it came from."""
+
+    file: FileSource
+    description: str
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        return self.file.batches()
+
+
+def _encoded(version: DatasetVersion, format: ReadFormat) -> Iterator[bytes]:
+    """The version's batches written as Parquet or an Arrow IPC stream, yielded as they are encoded."""
+    import pyarrow.parquet as pq
+
+    batches = version.batches()
+    first = next(batches, None)
+    schema = version.to_arrow().schema if first is None else first.schema
+    sink = _Chunks()
+    target = pa.PythonFile(sink, mode="w")
+    writer = pq.ParquetWriter(target, schema) if format == "parquet" else pa.ipc.new_stream(target, schema)
+    with writer:
+        for batch in itertools.chain([] if first is None else [first], batches):
+            writer.write_batch(batch)
+            yield sink.take()
+    yield sink.take()
+
+
+class _Chunks:
+    """A write-only file for pyarrow's writers that hands over what was written since it was last asked."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._position = 0
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        """Nothing is buffered here: :meth:`take` hands everything over."""
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        written = b"".join(self._parts)
+        self._parts.clear()
+        return written

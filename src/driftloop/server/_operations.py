@@ -1,0 +1,70 @@
+"""What happened and what needs attention, over HTTP: the audit log, alerts and the loop's actions.
+
+Reading needs ``viewer`` on the workspace; acknowledging or resolving an alert, ``deployer`` (who answers for what
+is served). The audit log has no route that changes it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query, Response
+
+from driftloop.entities import Alert, AlertStatus, Event, LoopAction, Role
+from driftloop.server._access import Routes
+from driftloop.server._http import ERROR_RESPONSES, json_response
+from driftloop.server._services import ServicesDependency
+
+__all__ = ["routes"]
+
+routes = Routes("operations", responses=ERROR_RESPONSES)
+
+Limit = Annotated[int, Query(ge=1, le=10_000, description="At most this many, newest first.")]
+Text = Annotated[str | None, Query(max_length=256)]
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@routes.get("/events", Role.VIEWER, response_model=list[Event])
+def events(
+    services: ServicesDependency,
+    object_type: Text = None,
+    object_id: Text = None,
+    action: Text = None,
+    actor: Text = None,
+    since: Annotated[float | None, Query(allow_inf_nan=False, description="Seconds since the epoch.")] = None,
+    limit: Limit = 100,
+) -> Response:
+    """The audit log: who did what to which object, when, with the details; newest first."""
+    found = services.metadata.events.list(
+        object_type=object_type, object_id=object_id, action=action, actor=actor, since=since, limit=limit
+    )
+    return json_response(found)
+
+
+@routes.get("/alerts", Role.VIEWER, response_model=list[Alert])
+def alerts(
+    services: ServicesDependency,
+    status: AlertStatus | None = None,
+    rule: Text = None,
+    subject: Text = None,
+    limit: Limit = 100,
+) -> Response:
+    return json_response(services.metadata.alerts.list(status=status, rule=rule, subject=subject, limit=limit))
+
+
+@routes.post("/alerts/{alert_id}/ack", Role.DEPLOYER, response_model=Alert)
+def acknowledge_alert(alert_id: AlertId, services: ServicesDependency) -> Response:
+    """Mark an open alert as seen by the caller: no more notifications until it resolves (409 when resolved)."""
+    return json_response(services.metadata.alerts.acknowledge(alert_id, by=services.actor))
+
+
+@routes.post("/alerts/{alert_id}/resolve", Role.DEPLOYER, response_model=Alert)
+def resolve_alert(alert_id: AlertId, services: ServicesDependency) -> Response:
+    """Resolve an active alert by hand; its rule must breach again to fire again (409 when resolved already)."""
+    return json_response(services.metadata.alerts.resolve(alert_id, by=services.actor))
+
+
+@routes.get("/loop/actions", Role.VIEWER, response_model=list[LoopAction])
+def loop_actions(services: ServicesDependency, policy: Text = None, model: Text = None, limit: Limit = 100) -> Response:
+    """What the loop did (retrain, promote, roll back…), with its trigger, evidence and cost; newest first."""
+    return json_response(services.metadata.loop.list(policy=policy, model=model, limit=limit))

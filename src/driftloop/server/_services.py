@@ -1,0 +1,69 @@
+"""The workspace's services acting as the caller of one request: what every route calls.
+
+The services record their ``actor`` on every event they write, so each request gets services built for its caller
+(building them does no I/O) over the workspace's one set of stores.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from driftloop.server._access import Caller
+
+if TYPE_CHECKING:
+    from driftloop.data import Datasets
+    from driftloop.registry import ModelRegistry
+    from driftloop.store.metadata import MetadataStore
+    from driftloop.store.tables import TableStore
+    from driftloop.tracking import Tracking
+    from driftloop.workspace import Workspace
+
+__all__ = ["Services", "ServicesDependency", "services"]
+
+
+class Services:
+    """Tracking, datasets and the registry acting as ``caller``, with the metadata repositories (alerts, events,
+    loop actions, identities) whose writes take the actor as an argument."""
+
+    def __init__(self, workspace: Workspace, tables: TableStore, caller: Caller) -> None:
+        self._workspace = workspace
+        self._tables = tables
+        self.caller = caller
+
+    @property
+    def actor(self) -> str:
+        return self.caller.name
+
+    @property
+    def metadata(self) -> MetadataStore:
+        return self._workspace.metadata
+
+    @functools.cached_property
+    def tracking(self) -> Tracking:
+        from driftloop.tracking import Tracking
+
+        return Tracking(self._workspace.metadata, self._workspace.blobs, actor=self.actor)
+
+    @functools.cached_property
+    def datasets(self) -> Datasets:
+        from driftloop.data import Datasets
+
+        return Datasets(self._workspace.metadata, self._workspace.blobs, self._tables, actor=self.actor)
+
+    @functools.cached_property
+    def models(self) -> ModelRegistry:
+        from driftloop.registry import ModelRegistry
+
+        return ModelRegistry(self._workspace.metadata, self._workspace.blobs, datasets=self.datasets, actor=self.actor)
+
+
+def services(request: Request) -> Services:
+    """The services for the request's caller, whom its :class:`~driftloop.server._access.GuardedRoute` admitted."""
+    caller: Caller = request.state.caller
+    return Services(request.app.state.workspace, request.app.state.tables, caller)
+
+
+ServicesDependency = Annotated[Services, Depends(services)]
