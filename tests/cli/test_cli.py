@@ -65,6 +65,13 @@ def test_delete_gc_and_events(populated: tuple[Workspace, list[str]]) -> None:
     assert report["runs_purged"] == 1
     events = json.loads(cli(ws, "events", "--type", "run", "--json").stdout)
     assert {"run.start", "run.end", "run.delete", "run.purge"} <= {e["action"] for e in events}
+    (deleted,) = [e for e in events if e["action"] == "run.delete"]
+    found = cli(ws, "audit", "--actor", deleted["actor"], "--since", "1h", "--action", "run.delete", "--json")
+    audit = json.loads(found.stdout)
+    assert [(e["action"], e["object_id"]) for e in audit] == [("run.delete", ids[0])]
+    assert json.loads(cli(ws, "audit", "--actor", "nobody", "--json").stdout) == []
+    refused = cli(ws, "audit", "--since", "soon")
+    assert refused.returncode != 0 and "--since" in refused.stderr
 
 
 @pytest.mark.parametrize(

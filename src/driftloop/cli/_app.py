@@ -60,6 +60,7 @@ app.command("serve")(_serving.serve)
 app.command("server")(_server.server)
 app.command("predict")(_serving.predict)
 app.command("events")(_housekeeping.events)
+app.command("audit")(_housekeeping.events)  # the same trail, by the name the workspace server's users know
 app.command("gc")(_housekeeping.gc)
 
 

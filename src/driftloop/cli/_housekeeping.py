@@ -36,11 +36,20 @@ def events(
     object_type: Annotated[str | None, typer.Option("--type", help="run, experiment, workspace…")] = None,
     object_id: Annotated[str | None, typer.Option("--id", help="The object's id.")] = None,
     action: Annotated[str | None, typer.Option(help="e.g. run.start")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only what this user or service account did.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only the last ... (e.g. 90m, 24h, 7d).")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """The audit trail, newest first."""
-    found = workspace().events.list(object_type=object_type, object_id=object_id, action=action, limit=limit)
+    """The audit trail, newest first: who did what, when, to which object, with the evidence."""
+    import time
+
+    from driftloop.loop._policy import parse_duration
+
+    start = None if since is None else time.time() - parse_duration(since, "--since")
+    found = workspace().events.list(
+        object_type=object_type, object_id=object_id, action=action, actor=actor, since=start, limit=limit
+    )
     if as_json:
         print_json([{name: getattr(e, name) for name in e.__dataclass_fields__} for e in found])
         return
