@@ -78,6 +78,22 @@ def test_the_champion_learns_arrived_labels_and_each_checkpoint_is_a_gated_versi
     assert nothing.status == "quiet"  # no label arrived since
 
 
+def test_a_rejected_checkpoint_leaves_its_labels_to_the_next_attempt(
+    river_ws: Workspace, river_client: TestClient
+) -> None:
+    ws = river_ws
+    strict = policy(**{**ONLINE, "gates": ["mape <= 0.0001"]})  # no checkpoint can pass
+    controller = LoopController(ws, [strict], label_settle=0.0)
+    serve(river_client, market(400, 1, scale=1.6), ws)
+    (first,) = controller.tick()
+    assert first.status == "rejected" and ws.models.get("houses@champion").number == 1
+    serve(river_client, market(300, 2, scale=1.6), ws)
+    (second,) = controller.tick()
+    assert second.status == "rejected" and second.evidence["labels"] == 700  # the first 400 again, and 300 new
+    assert second.action is not None and second.action.evidence["window"]["rows"] == 700
+    assert len(ws.models.versions("houses")) == 1  # nothing half-registered
+
+
 def test_an_online_policy_needs_a_river_champion(ws: Workspace) -> None:
     spec = {"name": "online", "model": "houses", **ONLINE}
     with pytest.raises(InvalidInput, match="online learning needs a River model"):

@@ -351,13 +351,15 @@ class LoopController:
         return {"labels": arrived.rows, "min": needed} if arrived.rows >= needed else None
 
     def _labels_period(self, policy: Policy) -> dict[str, Any]:
-        """The labels the policy has not acted on yet: from where its last action (failed ones aside) left off,
-        up to the labels that have settled. ``start`` is the first label's (recorded_at, at, request_id)."""
+        """The labels the policy has not acted on yet: from where its last action left off, up to the labels that
+        have settled. ``start`` is the first label's (recorded_at, at, request_id). A failed action, and an online
+        checkpoint that was rejected, leave their labels to the next action (the champion never learnt them)."""
         # Wall time, not self.clock: labels carry the wall clock of the process that recorded them.
         until = datetime.fromtimestamp(time.time() - self.label_settle, UTC).isoformat()
         for action in self.repository.list(policy=policy.name, limit=100):
             period = action.evidence.get("labels")
-            if isinstance(period, Mapping) and action.state != "failed":
+            unlearnt = action.state == "failed" or (action.action == "online" and action.state == "rejected")
+            if isinstance(period, Mapping) and not unlearnt:
                 return {"start": period.get("next"), "until": until}
         return {"start": None, "until": until}
 

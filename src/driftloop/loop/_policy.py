@@ -47,7 +47,7 @@ model is the next checkpoint, a model version like any other (the rows stored as
 ``<model>-window`` for lineage), gated against the champion on the held-out rows, which the next checkpoint
 learns first. The evidence sets the learner's test-then-train score beside the score of what the servers
 answered on the same rows. Serving workers follow the champion alias and load each promoted checkpoint; the
-rows a rejected checkpoint learnt are not learnt again.
+labels of a rejected checkpoint are learnt again, with the next ones, by the next attempt.
 
 ``active_learning`` queues the champion's most informative
 unlabelled predictions of the last ``hours`` (24) for labelling, by ``strategy`` (:mod:`._active`: margin,
