@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
 import threading
 import time
@@ -14,16 +12,15 @@ from types import TracebackType
 from typing import Any
 
 from driftloop.entities import Artifact, DatasetInput, Run, RunStatus
-from driftloop.errors import InvalidInput, InvalidState
+from driftloop.errors import InvalidState
 from driftloop.names import validate_key
 from driftloop.tracking import _lifecycle
 from driftloop.tracking._async_logger import MetricLogger
+from driftloop.tracking._checks import MAX_STEP, MIN_STEP, ending_status, metric_step, metric_timestamp, metric_value
 from driftloop.tracking._provenance import ResourceMeter
 from driftloop.tracking._run_writer import RunWriter
 
 __all__ = ["ActiveRun"]
-
-_MIN_STEP, _MAX_STEP = -(2**63), 2**63 - 1
 
 
 class ActiveRun:
@@ -73,15 +70,15 @@ class ActiveRun:
             self._metric_keys.add(key)
         if step is None:
             step = self._next_step.get(key, 0)
-        elif type(step) is not int or not _MIN_STEP <= step <= _MAX_STEP:
-            step = _as_step(key, step)
+        elif type(step) is not int or not MIN_STEP <= step <= MAX_STEP:
+            step = metric_step(key, step)
         self._next_step[key] = step + 1
         if type(value) is not float:
-            value = _as_value(key, value)
+            value = metric_value(key, value)
         if timestamp is None:
             timestamp = time.time()
         elif type(timestamp) is not float or timestamp - timestamp != 0.0:  # the subtraction catches inf, NaN
-            timestamp = _as_timestamp(key, timestamp)
+            timestamp = metric_timestamp(key, timestamp)
         self._logger.log((key, value, step, timestamp))
         self._points_logged += 1
 
@@ -136,7 +133,7 @@ class ActiveRun:
         When the last points cannot be written, the run is marked ``failed`` (with how many points were
         lost) and the write error is raised.
         """
-        status = _as_status(status)
+        status = ending_status(status)
         with self._end_lock:
             if self._ended is not None:
                 raise InvalidState(f"The run {self.id!r} has already ended as {self._ended.value!r}.")
@@ -191,36 +188,3 @@ class ActiveRun:
 
     def _write_points(self, points: Any) -> None:
         self._writer.append_points(self.id, points)
-
-
-def _as_value(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidInput(f"The value of metric {key!r} must be a real number; got {type(value).__name__} {value!r}.")
-    return float(value)
-
-
-def _as_step(key: str, step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or not _MIN_STEP <= int(step) <= _MAX_STEP:
-        raise InvalidInput(
-            f"The step of metric {key!r} must be an integer that fits in 64 bits; got {type(step).__name__} {step!r}."
-        )
-    return int(step)
-
-
-def _as_timestamp(key: str, timestamp: Any) -> float:
-    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real) or not math.isfinite(timestamp):
-        raise InvalidInput(
-            f"The timestamp of metric {key!r} must be a finite number of seconds since the epoch; "
-            f"got {type(timestamp).__name__} {timestamp!r}."
-        )
-    return float(timestamp)
-
-
-def _as_status(status: RunStatus | str) -> RunStatus:
-    try:
-        parsed = RunStatus(status)
-    except ValueError:
-        parsed = None
-    if parsed is None or not parsed.is_terminal:
-        raise InvalidInput(f"A run ends as finished, failed or killed; got {status!r}.")
-    return parsed

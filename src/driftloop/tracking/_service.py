@@ -28,15 +28,8 @@ from driftloop.names import validate_actor, validate_key, validate_name
 from driftloop.store.blobs import BlobStore
 from driftloop.store.metadata import MetadataStore
 from driftloop.tracking import _lifecycle
-from driftloop.tracking._active_run import (
-    _MAX_STEP,
-    _MIN_STEP,
-    ActiveRun,
-    _as_status,
-    _as_step,
-    _as_timestamp,
-    _as_value,
-)
+from driftloop.tracking._active_run import ActiveRun
+from driftloop.tracking._checks import MAX_STEP, MIN_STEP, ending_status, metric_step, metric_timestamp, metric_value
 from driftloop.tracking._provenance import capture_environment
 from driftloop.tracking._run_writer import RunWriter, as_text
 from driftloop.types import MetricRow
@@ -210,7 +203,7 @@ class Tracking:
             InvalidState: The run has ended already.
         """
         writer = RunWriter(self._metadata, self._blobs, actor=self._who(actor))
-        return writer.end_run(run_id, status=_as_status(status), resources=Resources(), details={})
+        return writer.end_run(run_id, status=ending_status(status), resources=Resources(), details={})
 
     def get_run(self, run_id: str) -> Run:
         return self._metadata.runs.get(run_id)
@@ -360,10 +353,10 @@ def _checked_points(points: Sequence[MetricPoint]) -> list[MetricRow]:
         if key not in keys:
             keys.add(validate_key("metric", key))
         if type(value) is not float:
-            value = _as_value(key, value)
-        if type(step) is not int or not _MIN_STEP <= step <= _MAX_STEP:
-            step = _as_step(key, step)
+            value = metric_value(key, value)
+        if type(step) is not int or not MIN_STEP <= step <= MAX_STEP:
+            step = metric_step(key, step)
         if type(timestamp) is not float or timestamp - timestamp != 0.0:  # the subtraction catches inf, NaN
-            timestamp = _as_timestamp(key, timestamp)
+            timestamp = metric_timestamp(key, timestamp)
         rows.append((key, value, step, timestamp))
     return rows
