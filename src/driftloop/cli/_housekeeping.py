@@ -44,7 +44,7 @@ def events(
     """The audit trail, newest first: who did what, when, to which object, with the evidence."""
     import time
 
-    from driftloop.loop._policy import parse_duration
+    from driftloop.durations import parse_duration
 
     start = None if since is None else time.time() - parse_duration(since, "--since")
     found = workspace().events.list(

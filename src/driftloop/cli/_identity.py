@@ -93,7 +93,7 @@ def create_token(
     as_json: JsonOption = False,
 ) -> None:
     """Create a token for USER and print it, this once: only its hash is kept."""
-    from driftloop.loop._policy import parse_duration
+    from driftloop.durations import parse_duration
 
     ws = workspace()
     expires_in = None if expires is None else parse_duration(expires, "--expires")

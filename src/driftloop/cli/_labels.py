@@ -66,8 +66,8 @@ def request(
     as_json: JsonOption = False,
 ) -> None:
     """Queue the most informative unlabelled predictions of MODEL's champion, within the daily budget."""
+    from driftloop.durations import parse_duration
     from driftloop.loop._active import request_labels
-    from driftloop.loop._policy import parse_duration
 
     outcome = request_labels(
         workspace(),

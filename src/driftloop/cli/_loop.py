@@ -31,9 +31,9 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate every policy: quarantine broken data, or retrain, gate and promote when a trigger fires."""
+    from driftloop.durations import parse_duration
     from driftloop.loop import load_policies
     from driftloop.loop._controller import LoopController
-    from driftloop.loop._policy import parse_duration
     from driftloop.monitoring import AlertConfig
 
     ws = workspace()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,8 +24,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 MultivariateOption = Annotated[
     bool, typer.Option("--multivariate", help="Also test the joint distribution (a domain classifier).")
 ]
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @app.command()
@@ -430,7 +427,9 @@ def _read(path: Path) -> object:
 
 
 def _duration(text: str, *, option: str = "--since") -> timedelta:
-    match = _DURATION.fullmatch(text.strip())
-    if match is None or float(match[1]) <= 0:
+    from driftloop.durations import parse_duration
+
+    seconds = parse_duration(text, option)
+    if seconds <= 0:
         raise InvalidInput(f"{option} takes a duration such as 30m, 6h or 2d; got {text!r}.")
-    return timedelta(**{_UNITS[match[2]]: float(match[1])})
+    return timedelta(seconds=seconds)

@@ -73,12 +73,12 @@ registry does not know (when a workspace is given), gates that no model can pass
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from driftloop.durations import parse_duration
 from driftloop.errors import InvalidInput, NotFound
 from driftloop.names import validate_name
 
@@ -94,7 +94,6 @@ __all__ = [
     "Rollout",
     "Trigger",
     "load_policies",
-    "parse_duration",
     "policies_from_dict",
 ]
 
@@ -136,8 +135,6 @@ ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
 }
 ROLLOUTS: Final = tuple(ROLLOUT_OPTIONS)
 POLICY_KEYS: Final = ("name", "model", "window", "triggers", "action", "gates", "rollout", "cooldown", "remedy")
-_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_SECONDS: Final = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclass(frozen=True)
@@ -382,23 +379,6 @@ def load_policies(path: str | Path, workspace: Workspace | None = None) -> list[
     except yaml.YAMLError as error:
         raise InvalidInput(f"The policy file {str(file)!r} is not valid YAML: {error}") from None
     return policies_from_dict(spec, workspace)
-
-
-def parse_duration(value: Any, what: str) -> float:
-    """Seconds from a number or a text such as ``90``, ``30m``, ``2h``, ``1d``.
-
-    >>> parse_duration("2h", "a cooldown"), parse_duration(45, "a cooldown")
-    (7200.0, 45.0)
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match[1]) * _SECONDS[match[2]]
-    else:
-        raise InvalidInput(f"{what[0].upper()}{what[1:]} must be seconds or a duration such as 30m; got {value!r}.")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InvalidInput(f"{what[0].upper()}{what[1:]} must be a duration >= 0; got {value!r}.")
-    return seconds
 
 
 def _kind_and_options(what: str, item: Any) -> tuple[str, Mapping[str, Any]]:
