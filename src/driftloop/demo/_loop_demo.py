@@ -135,8 +135,13 @@ class LoopDemo:
 
     @property
     def detection_to_promotion(self) -> list[float]:
-        """Seconds from each trigger's detection to the champion alias's move, for every promotion."""
-        return [a.cost["detection_to_promotion_seconds"] for a in self.actions if a.state == "promoted"]
+        """Seconds from each trigger's detection to the champion alias's move, for every direct promotion (one
+        after a canary or a shadow waits for its labelled live requests, so it has no such figure)."""
+        return [
+            a.cost["detection_to_promotion_seconds"]
+            for a in self.actions
+            if a.state == "promoted" and "detection_to_promotion_seconds" in a.cost
+        ]
 
     def recoveries(self) -> list[tuple[MarketEvent, float, int | None]]:
         """For each drift event (concept or data) after the first live month: the loop's MAPE the month before,
