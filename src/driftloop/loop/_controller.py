@@ -15,7 +15,7 @@ A tick, per policy (:meth:`LoopController.tick`):
    ``remedied``), the ``loop-data-quality`` alert opens, and the policy holds: no action runs until a window is
    healthy again (the alert then resolves).
 4. **Cooldown**: no new action within ``cooldown`` seconds of the policy's last one.
-5. **Triggers** in the policy's order; the first that fires starts the action with its evidence.
+5. **Triggers** in the policy's order (:mod:`._triggers`); the first that fires starts the action with its evidence.
 6. **Act → gate → roll out**: ``retrain`` ingests the training window (the latest labelled predictions, minus
    quarantined windows) as a version of the dataset ``<model>-window``, trains through the training path with a
    time split (the newest ``holdout`` share is the time-later holdout, never trained on; challenger and champion
@@ -47,6 +47,7 @@ import numpy as np
 from driftloop.entities import LoopAction
 from driftloop.errors import Conflict, DriftloopError, GateFailed, InvalidData, InvalidState, NotFound
 from driftloop.loop._policy import JOBS, Policy, Trigger
+from driftloop.loop._triggers import Triggers, is_worse, only, summary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,7 +135,6 @@ class LoopController:
         self.policies = tuple(policies)
         self.clock = clock
         self.seed = seed
-        self.label_settle = label_settle
         self.repository = LoopRepository(workspace.metadata.database, clock=clock)
         tables = TableStore(workspace.settings.tables_url)
         self.log = PredictionLog(tables)
@@ -159,7 +159,7 @@ class LoopController:
             message="{subject}: a loop action failed; the champion keeps serving (driftloop loop actions).",
         )
         self.alerts = AlertEngine(workspace.metadata.alerts, (quality, failed, *config.rules), config.channels)
-        self._started_at = clock()
+        self.triggers = Triggers(workspace, self.repository, self.log, clock=clock, label_settle=label_settle)
 
     # -- the tick ------------------------------------------------------------------------------------
 
@@ -192,7 +192,7 @@ class LoopController:
         except InvalidData:
             live = None  # no traffic yet: only label-based and scheduled triggers can fire
         outcome = self._decide(policy, champion, live)
-        return dataclasses.replace(outcome, observed=_summary(live))
+        return dataclasses.replace(outcome, observed=summary(live))
 
     def _decide(self, policy: Policy, champion: ModelVersionInfo, live: LiveCheck | None) -> PolicyOutcome:
         if live is not None:
@@ -204,197 +204,10 @@ class LoopController:
             remaining = policy.cooldown - (self.clock() - last.started_at)
             return PolicyOutcome(policy.name, policy.model, "cooldown", evidence={"seconds_left": remaining})
         for trigger in policy.triggers:
-            evidence = self._fired(policy, trigger, champion, live)
+            evidence = self.triggers.fired(policy, trigger, champion, live)
             if evidence is not None:
                 return self._act(policy, trigger, champion, live, evidence)
         return PolicyOutcome(policy.name, policy.model, "quiet")
-
-    # -- triggers ------------------------------------------------------------------------------------
-
-    def _fired(
-        self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck | None
-    ) -> dict[str, Any] | None:
-        """The evidence that ``trigger`` fired, or None."""
-        options = trigger.options
-        if trigger.kind == "data_drift" and live is not None:
-            share = live.report.share
-            threshold = options.get("share")
-            fired = live.report.dataset_drift is True if threshold is None else share is not None and share >= threshold
-            if fired:
-                drifted = [f.column for f in live.report.features if f.drifted]
-                return {"share": share, "threshold": threshold, "drifted": drifted, **_summary(live)}
-        if trigger.kind == "performance_drop":
-            return self._performance_drop(trigger, champion, live)
-        if trigger.kind == "concept_drift":
-            return self._concept_drift(policy, trigger, champion)
-        if trigger.kind == "quality_failure" and live is not None and live.quality.broken:
-            return {"problems": list(live.quality.problems)}  # reached with remedy: none
-        if trigger.kind == "schedule":
-            return self._schedule(policy, trigger)
-        if trigger.kind == "new_data":
-            return self._new_data(policy, trigger)
-        if trigger.kind == "new_segment" and live is not None:
-            return self._new_segment(policy, trigger, champion, live)
-        if trigger.kind == "new_labels":
-            return self._new_labels(policy, trigger)
-        return None
-
-    def _performance_drop(
-        self, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck | None
-    ) -> dict[str, Any] | None:
-        from driftloop.monitoring import check_window_performance
-
-        metric, by = trigger.options["metric"], float(trigger.options.get("by", 0.1))
-        validation = champion.metrics.get(metric)
-        if validation is None or champion.task is None:
-            return None
-        if trigger.options.get("estimated"):
-            if live is None or live.estimate is None:
-                return None
-            current = live.estimate.metrics.get(metric)
-            if current is None:
-                return None
-            worse = _worse(metric, current, validation, by)
-            return {"metric": metric, "estimated": current, "validation": validation, "by": by} if worse else None
-        window = self._labelled(champion, last=None)
-        if window.rows < int(trigger.options.get("min_labels", 200)):
-            return None
-        window = _tail(window, max(int(trigger.options.get("min_labels", 200)), 1_000))
-        check = check_window_performance(
-            window.labels.to_numpy(),
-            window.predictions.to_numpy(),
-            task=champion.task,  # type: ignore[arg-type]
-            validation={metric: validation},
-            tolerances={metric: by},
-        )
-        (result,) = check.metrics
-        if result.degraded:
-            return {"metric": metric, "measured": result.current, "validation": validation, "by": by,
-                    "labelled_rows": window.rows}  # fmt: skip
-        return None
-
-    def _concept_drift(self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo) -> dict[str, Any] | None:
-        from driftloop.monitoring import ConceptDriftMonitor
-
-        window = self._labelled(champion, last=None)
-        # The default detector (GLR) tests nothing before about 530 outcomes: fewer labels cannot fire it.
-        if window.rows < int(trigger.options.get("min_labels", 600)):
-            return None
-        truth, predicted = window.labels.to_numpy(), window.predictions.to_numpy()
-        if champion.task == "regression":
-            # A regressor's outcome is 1 when its relative error exceeds the tolerance (2x its validation MAPE
-            # by default): the detectors watch the rate of large misses.
-            tolerance = float(trigger.options.get("tolerance", 2.0 * champion.metrics.get("mape", 0.1)))
-            truth, predicted = truth.astype(np.float64), predicted.astype(np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                errors = np.abs(predicted - truth) > tolerance * np.abs(truth)
-        else:
-            errors = predicted != truth
-        detector = trigger.options.get("detector")
-        monitor = ConceptDriftMonitor(detector) if detector else ConceptDriftMonitor()
-        events = [event for event in monitor.update_many(errors) if event.kind == "drift"]
-        if not events:
-            return None
-        moment = window.at[events[-1].position]
-        last = next(iter(self.repository.list(policy=policy.name, limit=1)), None)
-        if last is not None and moment.timestamp() <= last.started_at:
-            return None  # the detection predates the policy's last action: already acted on
-        return {"detector": monitor.detector, "position": events[-1].position, "at": moment.isoformat(),
-                "labelled_rows": window.rows, "error_rate": float(np.mean(errors))}  # fmt: skip
-
-    def _schedule(self, policy: Policy, trigger: Trigger) -> dict[str, Any] | None:
-        from croniter import croniter
-
-        previous = [a for a in self.repository.list(policy=policy.name, limit=50) if a.trigger == "schedule"]
-        since = previous[0].started_at if previous else self._started_at
-        now = self.clock()
-        due = croniter(trigger.options["cron"], datetime.fromtimestamp(since, UTC)).get_next(float)
-        return {"cron": trigger.options["cron"], "due": due} if due <= now else None
-
-    def _new_data(self, policy: Policy, trigger: Trigger) -> dict[str, Any] | None:
-        dataset = trigger.options["dataset"]
-        try:
-            latest = self.workspace.datasets.get(dataset).info.number
-        except NotFound:
-            return None
-        acted = [a for a in self.repository.list(policy=policy.name, limit=50) if a.trigger == "new_data"]
-        seen = acted[0].evidence.get("dataset_version", 0) if acted else self._trained_on(policy, dataset)
-        return {"dataset": dataset, "dataset_version": latest, "seen": seen} if latest > seen else None
-
-    def _new_segment(
-        self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck
-    ) -> dict[str, Any] | None:
-        """Categories of ``column`` the champion never saw, taking ``min_share`` of the live window, once
-        ``min_labels`` of their predictions are labelled."""
-        column = trigger.options["column"]
-        known = self._known_categories(champion, column)
-        if known is None or column not in live.window.inputs.columns:
-            return None
-        values = live.window.inputs[column].drop_nulls().cast(str)
-        new = values.filter(~values.is_in(sorted(known)))
-        if values.len() == 0 or new.len() / values.len() < float(trigger.options.get("min_share", 0.05)):
-            return None
-        segment = sorted(set(new.to_list()))
-        from driftloop.monitoring._live import read_labelled
-
-        labelled = read_labelled(self.log, policy.model).inputs  # any version's: the segment's sales so far
-        rows = 0 if column not in labelled.columns else int(labelled[column].cast(str).is_in(segment).sum())
-        if rows < int(trigger.options.get("min_labels", 100)):
-            return None  # wait until enough of the segment's predictions are labelled
-        share = new.len() / values.len()
-        return {"column": column, "segment": segment, "share": share, "labelled_rows": rows}
-
-    def _new_labels(self, policy: Policy, trigger: Trigger) -> dict[str, Any] | None:
-        """At least ``min`` labels of the model's predictions arrived since the policy last acted."""
-        arrived = self._arrived(policy, self._labels_period(policy))
-        needed = int(trigger.options.get("min", 100))
-        return {"labels": arrived.rows, "min": needed} if arrived.rows >= needed else None
-
-    def _labels_period(self, policy: Policy) -> dict[str, Any]:
-        """The labels the policy has not acted on yet: from where its last action left off, up to the labels that
-        have settled. ``start`` is the first label's (recorded_at, at, request_id). A failed action, and an online
-        checkpoint that was rejected, leave their labels to the next action (the champion never learnt them)."""
-        # Wall time, not self.clock: labels carry the wall clock of the process that recorded them.
-        until = datetime.fromtimestamp(time.time() - self.label_settle, UTC).isoformat()
-        for action in self.repository.list(policy=policy.name, limit=100):
-            period = action.evidence.get("labels")
-            unlearnt = action.state == "failed" or (action.action == "online" and action.state == "rejected")
-            if isinstance(period, Mapping) and not unlearnt:
-                return {"start": period.get("next"), "until": until}
-        return {"start": None, "until": until}
-
-    def _arrived(self, policy: Policy, period: Mapping[str, Any]) -> LabelledWindow:
-        """The labelled predictions whose labels arrived in ``period``, in arrival order."""
-        from driftloop.monitoring._live import read_arrived
-
-        start = period.get("start")
-        since = None if start is None else datetime.fromisoformat(start["recorded_at"])
-        window = read_arrived(self.log, policy.model, since=since, until=datetime.fromisoformat(period["until"]))
-        if start is None or window.rows == 0:
-            return window
-        assert window.label_recorded_at is not None
-        first = (since, datetime.fromisoformat(start["at"]), start["request_id"])
-        keys = zip(window.label_recorded_at, window.at, window.request_ids, strict=True)
-        return _filtered(window, np.fromiter((key >= first for key in keys), dtype=bool, count=window.rows))
-
-    def _known_categories(self, champion: ModelVersionInfo, column: str) -> set[str] | None:
-        """The categories of ``column`` the champion learnt from: those its training profile surely counted (else
-        its signature's), None when neither knows the column as categorical."""
-        from driftloop.data.profiles import CategoricalProfile, Profile
-
-        if champion.profile_digest is not None:
-            profile = Profile.from_bytes(self.workspace.blobs.get(champion.profile_digest)).columns.get(column)
-            if isinstance(profile, CategoricalProfile):
-                return {value for value, count in profile.top(1_000_000) if count > profile.maximum_error}
-        signature = self.workspace.models.signature(champion.reference)
-        if signature is None or column not in signature.features:
-            return None
-        categories = signature.inputs.column(column).categories
-        return None if categories is None else set(categories)
-
-    def _trained_on(self, policy: Policy, dataset: str) -> int:
-        champion = self.workspace.models.get(f"{policy.model}@champion")
-        return champion.dataset_version or 0 if champion.dataset == dataset else 0
 
     # -- actions -------------------------------------------------------------------------------------
 
@@ -430,7 +243,7 @@ class LoopController:
         evidence: dict[str, Any],
     ) -> PolicyOutcome:
         detected = time.monotonic()
-        period = self._labels_period(policy)
+        period = self.triggers.labels_period(policy)
         # The next action reads labels from the end of this period on (an online update moves it back to its
         # held-out rows, so that the next checkpoint learns them).
         period["next"] = {"recorded_at": period["until"], "at": _EPOCH, "request_id": ""}
@@ -820,7 +633,7 @@ class LoopController:
             self.log, policy.model, version=action.champion_version, since=since, served_by="champion"
         )
         if role == "shadow":  # the very same requests, answered by the champion
-            champion = _only(champion, set(challenger.request_ids.to_list()))
+            champion = only(champion, set(challenger.request_ids.to_list()))
         info = self.workspace.models.get(f"{policy.model}/{action.challenger_version}")
         metric = _live_metric(policy, info)
         scores: dict[str, float] = {}
@@ -838,7 +651,7 @@ class LoopController:
                 raise InvalidData(f"The {metric} of the {name}'s labelled live predictions is undefined.")
             scores[name] = current
         live = {"metric": metric, **scores, "challenger_rows": challenger.rows, "champion_rows": champion.rows}
-        worse = _worse(metric, scores["challenger"], scores["champion"], policy.rollout.margin)
+        worse = is_worse(metric, scores["challenger"], scores["champion"], policy.rollout.margin)
         cost: dict[str, Any] = {}
         if worse:
             self.workspace.models.delete_alias(
@@ -900,7 +713,7 @@ class LoopController:
     ) -> tuple[pd.DataFrame, str, list[str], dict[str, Any]]:
         """The labelled predictions whose labels arrived in the action's period, in arrival order, as rows with
         ``at``, ``request_id``, when the label arrived and what the servers answered (kept: the rows' lineage)."""
-        window = self._arrived(policy, action.evidence["labels"])
+        window = self.triggers.arrived(policy, action.evidence["labels"])
         frame, target, features, evidence = self._as_rows(policy, champion, window)
         assert window.label_recorded_at is not None
         frame[_RECORDED_AT] = window.label_recorded_at.to_pandas().to_numpy()
@@ -930,11 +743,6 @@ class LoopController:
         )
         return DataSchema(columns=columns)
 
-    def _labelled(self, champion: ModelVersionInfo, *, last: int | None) -> LabelledWindow:
-        from driftloop.monitoring._live import read_labelled
-
-        return read_labelled(self.log, champion.model, version=champion.number, last=last)
-
     def _algorithm_of(self, champion: ModelVersionInfo) -> str | None:
         """The algorithm the champion's training run chose (None, when unknown: the training path selects)."""
         if champion.run_id is None:
@@ -955,14 +763,6 @@ def _estimated(policy: Policy) -> bool:
     return any(trigger.options.get("estimated") for trigger in policy.triggers_of("performance_drop"))
 
 
-def _worse(metric: str, current: float, reference: float, by: float) -> bool:
-    from driftloop.training import GREATER_IS_BETTER
-
-    if GREATER_IS_BETTER.get(metric, False):
-        return current < reference - by * abs(reference)
-    return current > reference + by * abs(reference)
-
-
 def _time_split(frame: pd.DataFrame, holdout: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The oldest rows to learn from and the newest ``holdout`` share to score on (rows come oldest first)."""
     cut = len(frame) - max(1, round(len(frame) * holdout)) if len(frame) else 0
@@ -976,41 +776,6 @@ def _live_metric(policy: Policy, version: ModelVersionInfo) -> str:
     known = REGRESSION_METRICS if version.task == "regression" else CLASSIFICATION_METRICS
     named = [gate.metric for gate in policy.gates if gate.metric in known]
     return named[0] if named else ("mae" if version.task == "regression" else "accuracy")
-
-
-def _only(window: LabelledWindow, request_ids: set[str]) -> LabelledWindow:
-    """The rows of ``window`` whose request id is in ``request_ids``."""
-    return _filtered(window, window.request_ids.is_in(list(request_ids)).to_numpy())
-
-
-def _filtered(window: LabelledWindow, keep: np.ndarray) -> LabelledWindow:
-    """The rows of ``window`` where ``keep`` is true."""
-    recorded = window.label_recorded_at
-    return type(window)(
-        model=window.model,
-        rows=int(keep.sum()),
-        request_ids=window.request_ids.filter(keep),
-        at=window.at.filter(keep),
-        versions=window.versions.filter(keep),
-        inputs=window.inputs.filter(keep),
-        predictions=window.predictions.filter(keep),
-        labels=window.labels.filter(keep),
-        label_recorded_at=None if recorded is None else recorded.filter(keep),
-    )
-
-
-def _tail(window: LabelledWindow, rows: int) -> LabelledWindow:
-    """The newest ``rows`` rows of ``window``."""
-    return window if window.rows <= rows else _filtered(window, np.arange(window.rows) >= window.rows - rows)
-
-
-def _summary(live: LiveCheck | None) -> dict[str, Any]:
-    if live is None:
-        return {"window_rows": 0}
-    summary: dict[str, Any] = {"window_rows": live.window.rows, "drift_share": live.report.share}
-    if live.estimate is not None:
-        summary["estimate"] = {k: v for k, v in live.estimate.metrics.items() if v is not None}
-    return summary
 
 
 @contextlib.contextmanager
