@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,19 @@ from driftloop.cli import app
 from driftloop.entities import Role
 from driftloop.errors import InvalidInput, InvalidSettings
 from driftloop.server import access_settings
+
+
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """``driftloop server`` sets up logging for its process; a test that runs the command in this one puts the
+    loggers back, so that no later test sees their level, their handlers (on a closed stream) or their output."""
+    loggers = [logging.getLogger(name) for name in ("driftloop", "driftloop.server.access")]
+    saved = [(logger.level, list(logger.handlers), logger.propagate) for logger in loggers]
+    yield
+    for logger, (level, handlers, propagate) in zip(loggers, saved, strict=True):
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
 
 
 def test_loopback_without_users_starts_open_and_says_so(
