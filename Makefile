@@ -48,6 +48,7 @@ $(BENCH_STAMP): pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/tracking.py
+	$(BENCH_VENV)/bin/python benchmarks/server_logging.py
 	$(BENCH_VENV)/bin/python benchmarks/ingest.py
 	$(BENCH_VENV)/bin/python benchmarks/model_load.py
 	$(BENCH_VENV)/bin/python benchmarks/tuning.py
