@@ -109,23 +109,10 @@ def run_server(
     """
     import uvicorn
 
-    _configure_logging()
+    from driftloop.serving._server import configure_process_logging
+
+    configure_process_logging("driftloop.server.access")
     settings = access_settings(workspace, host=host, port=port, insecure=insecure, **limits)
     app = create_server_app(workspace, settings)
     # uvicorn's access log would print query strings; the app writes its own (driftloop.server.access).
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
-
-
-def _configure_logging() -> None:
-    """driftloop's lines on stderr with their level; the access lines bare (one JSON object each)."""
-    for name, pattern in (
-        ("driftloop.server.access", "%(message)s"),
-        ("driftloop", "%(levelname)s %(name)s: %(message)s"),
-    ):
-        logger = logging.getLogger(name)
-        if not logger.handlers:
-            handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter(pattern))
-            logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-    logging.getLogger("driftloop.server.access").propagate = False

@@ -35,22 +35,23 @@ def app_from_environment() -> FastAPI:
     # the requests in flight by that much, several times over; at 1 ms, p99 latency under load halves (wrk, 32
     # connections: 18 -> 10.5 ms) for a few percent of throughput.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    _configure_logging()
+    configure_process_logging("driftloop.access")
     return create_app(Workspace(), ServerSettings(**options))
 
 
-def _configure_logging() -> None:
-    """Access lines as bare JSON on stderr (one object per line, for log shippers); the rest with a level."""
+def configure_process_logging(access_logger: str) -> None:
+    """A server process's logging: ``access_logger``'s lines bare on stderr (one JSON object each, for log
+    shippers, not passed on to driftloop's), every other driftloop line with its level and logger name."""
     import logging
 
-    for name, pattern in (("driftloop.access", "%(message)s"), ("driftloop", "%(levelname)s %(name)s: %(message)s")):
+    for name, pattern in ((access_logger, "%(message)s"), ("driftloop", "%(levelname)s %(name)s: %(message)s")):
         logger = logging.getLogger(name)
         if not logger.handlers:
             handler = logging.StreamHandler()
             handler.setFormatter(logging.Formatter(pattern))
             logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    logging.getLogger("driftloop.access").propagate = False
+    logging.getLogger(access_logger).propagate = False
 
 
 def server_options(models: Sequence[str], **settings: Any) -> dict[str, Any]:
