@@ -7,6 +7,7 @@ laptop without PostgreSQL those tests are skipped with a message; in CI (CI=true
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import sqlalchemy as sa
 from driftloop import Workspace, set_workspace
 from driftloop.store.metadata import Database
 
+REMOTE = "remote"
+"""The backend of a workspace reached through ``driftloop server``: see :func:`remote_workspace`."""
 POSTGRES = os.environ.get("DRIFTLOOP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -105,6 +108,88 @@ def workspace(store_url: str, tmp_path: Path) -> Iterator[Workspace]:
     finally:
         set_workspace(None)
         ws.close()
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port, in a thread of this process; yields its address."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("The test server did not start within 30 s.")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
+
+
+_SERVER_SIDE: dict[int, Workspace] = {}
+
+
+def stores_of(workspace: Workspace) -> Workspace:
+    """The workspace whose stores hold ``workspace``'s data: itself, or for a remote one the server's, for tests that
+    write or check below the service (bulk rows, events) on every backend."""
+    return _SERVER_SIDE.get(id(workspace), workspace)
+
+
+@contextmanager
+def remote_workspace(folder: Path, *, store: str | None = None, actor: str = "tester") -> Iterator[Workspace]:
+    """A workspace reached through a workspace server over loopback HTTP, as the admin ``actor`` with a token.
+
+    The server's own workspace lives in ``folder`` (its metadata in ``store``, SQLite by default); the server needs
+    tokens (it has users), so every request of the returned workspace carries one.
+    """
+    from driftloop.entities import Role
+    from driftloop.server import create_server_app
+
+    behind = Workspace(folder / "server", store=store, actor="server-admin").open()
+    identities = behind.metadata.identities
+    identities.create_user(actor, role=Role.ADMIN, actor="setup")
+    _, token = identities.create_token(actor, None, actor="setup")
+    try:
+        with served(create_server_app(behind)) as url:
+            client = Workspace(url, token=token, actor=actor).open()
+            _SERVER_SIDE[id(client)] = behind
+            try:
+                yield client
+            finally:
+                del _SERVER_SIDE[id(client)]
+                client.close()
+    finally:
+        behind.close()
+
+
+@pytest.fixture(params=[*BACKENDS, REMOTE])
+def service_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace on each backend of the service contract: SQLite, PostgreSQL, and a workspace server (over
+    SQLite) reached through HTTP; set as the default workspace. Test folders whose tests are the contract of a
+    service (tracking, datasets, the registry) take it as their ``workspace``."""
+    if request.param == REMOTE:
+        opened = remote_workspace(tmp_path)
+    else:
+        store = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+        opened = contextlib.closing(Workspace(tmp_path / "ws", store=store, actor="tester").open())
+    with opened as ws:
+        set_workspace(ws)
+        try:
+            yield ws
+        finally:
+            set_workspace(None)
 
 
 @pytest.fixture

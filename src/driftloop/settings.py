@@ -10,6 +10,10 @@ Each setting is taken from the first place that gives it:
    ``<root>/driftloop.db``, artifacts live under ``<root>/`` (blobs in ``blobs/``, tables in ``tables/``),
    and the actor is the local operating-system user.
 
+A store URL of ``http://`` or ``https://`` names a workspace server (``driftloop server``): the workspace is then
+remote, and ``token`` (the argument, or ``DRIFTLOOP_TOKEN``; never a file, a token is a secret) is the API token its
+requests carry.
+
 >>> settings = Settings.resolve(cwd="/srv/project", environ={}, search_files=False)
 >>> settings.store
 'sqlite:////srv/project/.driftloop/driftloop.db'
@@ -23,7 +27,7 @@ import getpass
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftloop.errors import InvalidSettings
@@ -44,6 +48,12 @@ class Settings:
     artifacts: str
     actor: str
     source: str = "defaults"
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the store is a workspace server reached over HTTP."""
+        return self.store.startswith(("http://", "https://"))
 
     @property
     def blobs_url(self) -> str:
@@ -66,6 +76,7 @@ class Settings:
         store: str | None = None,
         artifacts: str | os.PathLike[str] | None = None,
         actor: str | None = None,
+        token: str | None = None,
         cwd: str | os.PathLike[str] | None = None,
         environ: Mapping[str, str] | None = None,
         search_files: bool = True,
@@ -106,6 +117,7 @@ class Settings:
             artifacts=artifacts_url,
             actor=pick("actor") or local_user(),
             source=source or "defaults",
+            token=token or env.get("DRIFTLOOP_TOKEN") or None,
         )
 
 

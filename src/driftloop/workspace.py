@@ -7,8 +7,9 @@
 'price'
 >>> ws.close()
 
-In this direct mode every client that holds the database URL is trusted; users and roles come with
-the workspace server.
+In this direct mode every client that holds the database URL is trusted. A team that needs users, roles and an
+audit trail of who did what shares the workspace through ``driftloop server`` instead, and each member opens it by
+its address and an API token: ``Workspace("http://ml-server:8080", token=...)``, the same methods over HTTP.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from __future__ import annotations
 import os
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from driftloop.errors import InvalidState, PermissionDenied
 from driftloop.settings import Settings
 
 if TYPE_CHECKING:
     from driftloop.data import Datasets
     from driftloop.housekeeping import GarbageReport
     from driftloop.registry import ModelRegistry
+    from driftloop.remote import ServerClient
     from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import EventRepository, MetadataStore
     from driftloop.tracking import ActiveRun, Tracking
@@ -49,8 +52,11 @@ class Workspace:
         store: str | None = None,
         artifacts: str | os.PathLike[str] | None = None,
         actor: str | None = None,
+        token: str | None = None,
     ) -> None:
-        self._arguments = {"root": root, "store": store, "artifacts": artifacts, "actor": actor}
+        if store is None and isinstance(root, str) and root.startswith(("http://", "https://")):
+            store, root = root, None
+        self._arguments = {"root": root, "store": store, "artifacts": artifacts, "actor": actor, "token": token}
         self._cwd = os.getcwd()
         self._settings: Settings | None = None
         self._metadata: MetadataStore | None = None
@@ -58,11 +64,15 @@ class Workspace:
         self._tracking: Tracking | None = None
         self._datasets: Datasets | None = None
         self._models: ModelRegistry | None = None
+        self._server: ServerClient | None = None
+        self._server_actor: str | None = None
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         if self._settings is None:
             return "Workspace(<not opened>)"
+        if self._settings.is_remote:
+            return f"Workspace({self._redacted_store()!r})"
         return f"Workspace(root={self._settings.root!r}, store={self._redacted_store()!r})"
 
     @property
@@ -73,8 +83,15 @@ class Workspace:
         return self._settings
 
     @property
+    def is_remote(self) -> bool:
+        """True when this workspace is reached through a workspace server."""
+        return self.settings.is_remote
+
+    @property
     def actor(self) -> str:
-        """Who this workspace acts as: recorded on every event it writes."""
+        """Who this workspace acts as: recorded on every event it writes (a server's: the token's user)."""
+        if self.settings.is_remote:
+            return self._remote_actor()
         return self.settings.actor
 
     def open(self) -> Workspace:
@@ -83,9 +100,14 @@ class Workspace:
         from driftloop.store.metadata import MetadataStore
 
         with self._lock:
-            if self._metadata is not None:
+            if self._metadata is not None or self._server is not None:
                 return self
             settings = self.settings
+            if settings.is_remote:
+                from driftloop.remote import ServerClient
+
+                self._server = ServerClient(settings.store, settings.token)
+                return self
             metadata = MetadataStore(settings.store, auto_migrate=settings.is_embedded)
             metadata.open()
             self._blobs = open_blob_store(settings.blobs_url)
@@ -100,6 +122,10 @@ class Workspace:
                     run.end()
             if self._metadata is not None:
                 self._metadata.close()
+            if self._server is not None:
+                self._server.close()
+            self._server = None
+            self._server_actor = None
             self._metadata = None
             self._blobs = None
             self._tracking = None
@@ -118,15 +144,26 @@ class Workspace:
 
     @property
     def metadata(self) -> MetadataStore:
+        self._refuse_if_remote("metadata")
         self.open()
         assert self._metadata is not None
         return self._metadata
 
     @property
     def blobs(self) -> BlobStore:
+        self._refuse_if_remote("blobs")
         self.open()
         assert self._blobs is not None
         return self._blobs
+
+    @property
+    def server(self) -> ServerClient:
+        """The HTTP client of the workspace server this workspace is reached through."""
+        if not self.settings.is_remote:
+            raise InvalidState("This workspace is not reached through a workspace server; it has no server client.")
+        self.open()
+        assert self._server is not None
+        return self._server
 
     @property
     def tracking(self) -> Tracking:
@@ -135,7 +172,13 @@ class Workspace:
 
         with self._lock:
             if self._tracking is None:
-                self._tracking = Tracking(self.metadata, self.blobs, actor=self.actor)
+                if self.settings.is_remote:
+                    from driftloop.remote import RemoteTracking
+
+                    # The same methods over HTTP, held to it by the contract tests (tests/tracking).
+                    self._tracking = cast("Tracking", RemoteTracking(self.server, actor=self._remote_actor))
+                else:
+                    self._tracking = Tracking(self.metadata, self.blobs, actor=self.actor)
             return self._tracking
 
     @property
@@ -198,10 +241,12 @@ class Workspace:
         from driftloop.housekeeping import collect_garbage
         from driftloop.names import validate_actor
 
+        who = self.actor if actor is None else validate_actor(actor)
+        self._refuse_if_remote("garbage collection")
         return collect_garbage(
             self.metadata,
             self.blobs,
-            actor=self.actor if actor is None else validate_actor(actor),
+            actor=who,
             location=self.settings.artifacts,
             grace_period=grace_period,
             purge_older_than=purge_older_than,
@@ -235,6 +280,26 @@ class Workspace:
             return before, database.upgrade()
         finally:
             database.dispose()
+
+    def _remote_actor(self) -> str:
+        """The user the server records for this workspace's token (asked once)."""
+        with self._lock:
+            if self._server_actor is None:
+                name = str(self.server.get("/me")["name"])
+                given = self._arguments["actor"]
+                if given is not None and given != name:
+                    raise PermissionDenied(
+                        f"This workspace's token belongs to {name!r}; it cannot act as {given!r} on the server."
+                    )
+                self._server_actor = name
+            return self._server_actor
+
+    def _refuse_if_remote(self, what: str) -> None:
+        if self.settings.is_remote:
+            raise InvalidState(
+                f"A workspace reached through a server has no direct {what}: the server keeps its stores. Use "
+                "ws.tracking, ws.datasets, ws.models and ws.events, which go through the server."
+            )
 
     def _redacted_store(self) -> str:
         from driftloop.store.metadata import redact

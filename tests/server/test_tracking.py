@@ -57,21 +57,30 @@ def test_a_batch_of_metric_points_is_logged_in_one_request_and_reads_back_throug
     assert {("run.start", "ana"), ("run.end", "ana")} <= actors
 
 
-def test_a_nan_value_is_kept_and_answered_as_null(
+def test_non_finite_values_are_kept_and_answered_by_name(
     client: TestClient, people: People, sqlite_workspace: Workspace
 ) -> None:
     editor = people.headers("ana", Role.EDITOR)
     run = start_run(client, editor)
     # JSON has no NaN; Python's reader (and so FastAPI's) takes the literal, as Python clients write it.
+    # Names, as proto3's JSON writes them (and driftloop's client sends them), are taken as well.
     body = '{"points": [{"key": "loss", "value": NaN, "step": 0}, {"key": "loss", "value": 1.5, "step": 1, '
-    body += '"timestamp": 0.0}]}'
+    body += '"timestamp": 0.0}, {"key": "loss", "value": "-Infinity", "step": 2}]}'
     answer = client.post(
         f"/api/v1/runs/{run.id}/metrics", content=body, headers={**editor, "Content-Type": "application/json"}
     )
     assert answer.status_code == 200, answer.text
     history = sqlite_workspace.tracking.metric_history(run.id, "loss")
     assert math.isnan(history.values[0]) and history.timestamps[1] == 0.0  # a zero timestamp is a timestamp
-    assert client.get(f"/api/v1/runs/{run.id}/metrics/loss", headers=editor).json()["values"] == [None, 1.5]
+    assert history.values[2] == -math.inf
+    # JSON has no such numbers: answers name them, so that no client reads a NaN as a missing value.
+    assert client.get(f"/api/v1/runs/{run.id}/metrics/loss", headers=editor).json()["values"] == [
+        "NaN",
+        1.5,
+        "-Infinity",
+    ]
+    summary = client.get(f"/api/v1/runs/{run.id}", headers=editor).json()["metrics"]["loss"]
+    assert (summary["last_value"], summary["min_value"], summary["max_value"]) == ("-Infinity", "-Infinity", 1.5)
 
 
 def test_a_bad_batch_is_refused_whole(client: TestClient, people: People, sqlite_workspace: Workspace) -> None:

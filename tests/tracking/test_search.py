@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.conftest import stores_of
 
 from driftloop import Workspace
 from driftloop.errors import InvalidFilter, NotFound
@@ -78,7 +79,7 @@ def _generate(workspace: Workspace) -> list[dict[str, Any]]:
                 "metrics": {} if rmse is None else {"rmse": rmse},
             }
         )
-    with workspace.metadata.database.write() as conn:
+    with stores_of(workspace).metadata.database.write() as conn:
         for table, data in ((runs, rows), (params, param_rows), (tags, tag_rows), (metrics, metric_rows)):
             conn.execute(table.insert(), data)
     return truth

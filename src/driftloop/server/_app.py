@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import driftloop
@@ -29,7 +30,7 @@ from driftloop.entities import Role
 from driftloop.errors import InvalidSettings
 from driftloop.server import _admin, _data, _operations, _registry, _tracking
 from driftloop.server._access import BEARER, Gate, Routes, unguarded_routes
-from driftloop.server._http import install_error_handlers, json_response
+from driftloop.server._http import ERROR_RESPONSES, install_error_handlers, json_response
 
 if TYPE_CHECKING:
     from driftloop.workspace import Workspace
@@ -41,13 +42,23 @@ access_log = logging.getLogger("driftloop.server.access")
 MEBIBYTE = 1024 * 1024
 AREAS: tuple[Routes, ...] = (_tracking.routes, _data.routes, _registry.routes, _operations.routes, _admin.routes)
 
-meta = Routes("meta")
+meta = Routes("meta", responses=ERROR_RESPONSES)
 
 
 @meta.get("/openapi.json", Role.VIEWER, include_in_schema=False)
 def openapi_document(request: Request) -> Response:
     """The OpenAPI document of every route, with the access rule of each (``x-driftloop-access``)."""
     return json_response(request.app.openapi())
+
+
+class Me(BaseModel):
+    name: str = Field(description="The user the server records as the actor of this token's requests.")
+
+
+@meta.get("/me", Role.VIEWER, response_model=Me)
+def me(request: Request) -> Response:
+    """Who the server takes the caller for: the token's user, or the local admin of an open server."""
+    return json_response({"name": request.state.caller.name})
 
 
 @dataclass(frozen=True, slots=True)

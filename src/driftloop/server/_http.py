@@ -25,6 +25,7 @@ __all__ = [
     "ERROR_RESPONSES",
     "JSON",
     "ErrorBody",
+    "as_json_data",
     "attachment",
     "install_error_handlers",
     "json_response",
@@ -72,6 +73,11 @@ def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | 
     """``content`` (entities, mappings, lists, NumPy arrays) as JSON; a non-finite number becomes null."""
     body = orjson.dumps(content, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def as_json_data(content: Any) -> Any:
+    """``content`` as the plain lists, dicts and numbers its JSON body holds."""
+    return orjson.loads(orjson.dumps(content, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
 def _plain(value: Any) -> Any:

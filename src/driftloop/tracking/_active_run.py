@@ -18,7 +18,7 @@ from driftloop.tracking import _lifecycle
 from driftloop.tracking._async_logger import MetricLogger
 from driftloop.tracking._checks import MAX_STEP, MIN_STEP, ending_status, metric_step, metric_timestamp, metric_value
 from driftloop.tracking._provenance import ResourceMeter
-from driftloop.tracking._run_writer import RunWriter
+from driftloop.tracking._run_writer import RunWrites
 
 __all__ = ["ActiveRun"]
 
@@ -35,7 +35,7 @@ class ActiveRun:
     def __init__(
         self,
         run: Run,
-        writer: RunWriter,
+        writer: RunWrites,
         *,
         start_child: Callable[..., ActiveRun],
         owner: object = None,

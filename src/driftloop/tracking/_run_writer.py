@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from driftloop.entities import Artifact, DatasetInput, Resources, Run, RunStatus
 from driftloop.errors import InvalidInput, NotFound
@@ -18,10 +18,22 @@ from driftloop.store.blobs import BlobStore
 from driftloop.store.metadata import MetadataStore
 from driftloop.types import MetricRow
 
-__all__ = ["RunWriter", "as_text", "check_inputs"]
+__all__ = ["RunWriter", "RunWrites", "artifact_path_of", "artifact_targets", "as_text", "check_inputs"]
 
 MAX_TEXT_LENGTH = 65_535
 MAX_DATASET_VERSION = 2**31 - 1
+
+
+class RunWrites(Protocol):
+    """What an :class:`~driftloop.tracking.ActiveRun` writes through: the store here, or a workspace server."""
+
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None: ...
+    def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None: ...
+    def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput]) -> None: ...
+    def append_points(self, run_id: str, points: Sequence[MetricRow]) -> None: ...
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None) -> list[Artifact]: ...
+    def log_bytes(self, run_id: str, data: bytes, artifact_path: str) -> Artifact: ...
+    def end_run(self, run_id: str, *, status: RunStatus, resources: Resources, details: Mapping[str, Any]) -> Run: ...
 
 
 class RunWriter:
@@ -47,15 +59,7 @@ class RunWriter:
         self.metadata.metrics.append(run_id, points)
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None) -> list[Artifact]:
-        if not path.exists():
-            raise NotFound(f"No file or folder at {str(path)!r} to log as an artifact.")
-        folder = artifact_path_of(artifact_path) if artifact_path else ""
-        if path.is_dir():
-            folder = folder or artifact_path_of(path.name)
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-            targets = [(file, f"{folder}/{file.relative_to(path).as_posix()}") for file in files]
-        else:
-            targets = [(path, f"{folder}/{path.name}" if folder else artifact_path_of(path.name))]
+        targets = artifact_targets(path, artifact_path)
         stored = [Artifact(target, self.blobs.put_file(file), file.stat().st_size) for file, target in targets]
         self.metadata.artifacts.add(run_id, stored, actor=self.actor)
         # Garbage collection may have taken a blob that existed before this run reused it, between the
@@ -98,6 +102,22 @@ def check_inputs(inputs: Sequence[DatasetInput]) -> list[DatasetInput]:
         if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= MAX_DATASET_VERSION:
             raise InvalidInput(f"A dataset version is an integer from 0 to {MAX_DATASET_VERSION:,}; got {version!r}.")
     return list(inputs)
+
+
+def artifact_targets(path: Path, artifact_path: str | None) -> list[tuple[Path, str]]:
+    """The files to store for ``path`` (a file, or every file below a folder), each with its artifact path.
+
+    A file lands at the top level under its own name, and a folder's files under the folder's name, unless
+    ``artifact_path`` names the folder to store them under.
+    """
+    if not path.exists():
+        raise NotFound(f"No file or folder at {str(path)!r} to log as an artifact.")
+    folder = artifact_path_of(artifact_path) if artifact_path else ""
+    if path.is_dir():
+        folder = folder or artifact_path_of(path.name)
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return [(file, f"{folder}/{file.relative_to(path).as_posix()}") for file in files]
+    return [(path, f"{folder}/{path.name}" if folder else artifact_path_of(path.name))]
 
 
 def artifact_path_of(path: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from driftloop.entities import (
     Artifact,
+    DatasetInput,
     Experiment,
     Lifecycle,
     MetricHistory,
@@ -34,7 +35,7 @@ from driftloop.tracking._provenance import capture_environment
 from driftloop.tracking._run_writer import RunWriter, as_text
 from driftloop.types import MetricRow
 
-__all__ = ["RunComparison", "Tracking"]
+__all__ = ["DEFAULT_EXPERIMENT", "RunComparison", "Tracking", "checked_points"]
 
 DEFAULT_EXPERIMENT = "default"
 
@@ -46,6 +47,19 @@ class RunComparison:
     runs: tuple[Run, ...]
     params: dict[str, tuple[str | None, ...]]
     metrics: dict[str, tuple[float | None, ...]]
+
+    @classmethod
+    def of(cls, runs: tuple[Run, ...]) -> RunComparison:
+        param_keys = sorted({key for run in runs for key in run.params})
+        metric_keys = sorted({key for run in runs for key in run.metrics})
+        return cls(
+            runs=runs,
+            params={key: tuple(run.params.get(key) for run in runs) for key in param_keys},
+            metrics={
+                key: tuple(run.metrics[key].last_value if key in run.metrics else None for run in runs)
+                for key in metric_keys
+            },
+        )
 
     def differing_params(self) -> dict[str, tuple[str | None, ...]]:
         """Only the params whose values are not all equal."""
@@ -161,7 +175,7 @@ class Tracking:
             InvalidState: The run has ended or is deleted.
             InvalidInput: A point's key, value, step or timestamp is not acceptable; the message names the key.
         """
-        rows = _checked_points(points)
+        rows = checked_points(points)
         run = self.get_run(run_id)
         if run.lifecycle is Lifecycle.DELETED:
             raise InvalidState(f"The run {run_id!r} is deleted; restore it before logging to it.")
@@ -194,16 +208,31 @@ class Tracking:
             run_id, Path(path), artifact_path
         )
 
-    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, actor: str | None = None) -> Run:
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.FINISHED,
+        *,
+        resources: Resources | None = None,
+        details: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Run:
         """Mark a running run ``finished``, ``failed`` or ``killed``; returns the ended run.
 
-        The resources it used are unknown here (they belong to the process that ran it) and stay empty.
+        ``resources`` is what the run cost where it ran (a remote client measures it); left out, it stays empty.
+        ``details`` (how many points were logged...) go into the ``run.end`` event.
 
         Raises:
             InvalidState: The run has ended already.
         """
         writer = RunWriter(self._metadata, self._blobs, actor=self._who(actor))
-        return writer.end_run(run_id, status=ending_status(status), resources=Resources(), details={})
+        return writer.end_run(
+            run_id, status=ending_status(status), resources=resources or Resources(), details=details or {}
+        )
+
+    def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput], *, actor: str | None = None) -> None:
+        """Record the dataset versions a run read (see :meth:`ActiveRun.log_input`)."""
+        RunWriter(self._metadata, self._blobs, actor=self._who(actor)).log_inputs(run_id, inputs)
 
     def get_run(self, run_id: str) -> Run:
         return self._metadata.runs.get(run_id)
@@ -266,17 +295,7 @@ class Tracking:
 
     def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
         """Params and latest metrics of several runs, aligned by key."""
-        runs = tuple(self.get_run(run_id) for run_id in run_ids)
-        param_keys = sorted({key for run in runs for key in run.params})
-        metric_keys = sorted({key for run in runs for key in run.metrics})
-        return RunComparison(
-            runs=runs,
-            params={key: tuple(run.params.get(key) for run in runs) for key in param_keys},
-            metrics={
-                key: tuple(run.metrics[key].last_value if key in run.metrics else None for run in runs)
-                for key in metric_keys
-            },
-        )
+        return RunComparison.of(tuple(self.get_run(run_id) for run_id in run_ids))
 
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every point logged for ``key`` in the run, as NumPy columns ordered by step."""
@@ -324,8 +343,10 @@ class Tracking:
         """Runs started through this service, in this process, that have not ended yet."""
         return [run for run in _lifecycle.open_runs() if run._owner is self]
 
-    def count_runs(self, experiment: str | int | None = None, *, include_deleted: bool = False) -> int:
-        """How many runs an experiment (or the workspace) holds."""
+    def count_runs(
+        self, experiment: str | int | Sequence[str | int] | None = None, *, include_deleted: bool = False
+    ) -> int:
+        """How many runs some experiments (or the workspace) hold."""
         return self._metadata.runs.count(
             experiment_ids=self._experiment_ids(experiment), include_deleted=include_deleted
         )
@@ -344,7 +365,7 @@ def _default_run_name(run_id: str) -> str:
     return f"run-{run_id[:8]}"
 
 
-def _checked_points(points: Sequence[MetricPoint]) -> list[MetricRow]:
+def checked_points(points: Sequence[MetricPoint]) -> list[MetricRow]:
     """The points as rows for the store, each checked as ``ActiveRun.log_metric`` checks it."""
     keys: set[str] = set()
     rows: list[MetricRow] = []

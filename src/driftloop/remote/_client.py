@@ -1,0 +1,154 @@
+"""The HTTP client of a workspace server: one connection pool, the caller's token, errors as driftloop's own.
+
+The server answers every error as ``{"error": {"code", "message"}}`` with a code of :mod:`driftloop.errors`; the
+client raises the class of that code with the server's message, so code written against an embedded workspace
+catches the same exceptions from a remote one. The token travels only in the ``Authorization`` header and never
+appears in a message, a ``repr`` or a log line of this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+from pydantic import TypeAdapter
+
+from driftloop import errors
+from driftloop.errors import DriftloopError, InvalidSettings, StoreUnavailable
+
+__all__ = ["ServerClient", "quoted"]
+
+API_PREFIX = "/api/v1"
+T = TypeVar("T")
+
+
+class ServerClient:
+    """Requests to one workspace server at ``url`` (``http://host:port``), as the holder of ``token``.
+
+    Without a token the server must be open (loopback, no users): it then acts as its local admin.
+    """
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidSettings(f"A workspace server's address is http(s)://host[:port]; got {redact(url)!r}.")
+        if parsed.username or parsed.password:
+            raise InvalidSettings("Give the workspace server's token with token= or DRIFTLOOP_TOKEN, not in its URL.")
+        self.url = f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}"
+        headers = {"User-Agent": "driftloop"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.url + API_PREFIX, headers=headers, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"ServerClient({self.url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request; a 4xx or 5xx answer raises the driftloop error its body names.
+
+        Raises:
+            StoreUnavailable: The server cannot be reached.
+            DriftloopError: The server refused the request (the subclass its error code names).
+        """
+        body = content
+        sent_headers = dict(headers or {})
+        if json is not None:
+            body = orjson.dumps(json, option=orjson.OPT_SERIALIZE_NUMPY)
+            sent_headers["Content-Type"] = "application/json"
+        query = None if params is None else {key: value for key, value in params.items() if value is not None}
+        try:
+            answer = self._http.request(method, path, content=body, params=query, headers=sent_headers)
+        except httpx.TransportError as error:
+            raise StoreUnavailable(f"The workspace server at {self.url} cannot be reached: {error}.") from error
+        if answer.status_code >= 400:
+            raise error_from(answer)
+        return answer
+
+    def get(self, path: str, **options: Any) -> Any:
+        """The JSON of a ``GET``."""
+        return orjson.loads(self.request("GET", path, **options).content)
+
+    def send(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
+        """The JSON answer of a request with a JSON ``body`` (None for an empty answer)."""
+        answer = self.request(method, path, json=body, **options)
+        return orjson.loads(answer.content) if answer.content else None
+
+
+def decode(kind: type[T], data: Any) -> T:
+    """``data`` (parsed JSON) as the entity ``kind``, nested entities and enums included."""
+    return _adapter(kind).validate_python(data)  # type: ignore[no-any-return,arg-type]
+
+
+def decode_list(kind: type[T], data: Any) -> list[T]:
+    return [decode(kind, item) for item in data]
+
+
+@functools.cache
+def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def error_from(answer: httpx.Response) -> DriftloopError:
+    """The driftloop error a refused request's body names, or a plain one with the status."""
+    code, message = None, None
+    try:
+        detail = orjson.loads(answer.content)["error"]
+        code, message = str(detail["code"]), str(detail["message"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        pass
+    if message is None:
+        message = f"The workspace server answered {answer.status_code} {answer.reason_phrase}."
+    kind = _ERRORS_BY_CODE.get(code or "", None)
+    if kind is None:
+        kind = errors.StoreError if answer.status_code >= 500 else DriftloopError
+    return kind(message)
+
+
+def _error_classes() -> dict[str, type[DriftloopError]]:
+    found: dict[str, type[DriftloopError]] = {}
+    pending: list[type[DriftloopError]] = [DriftloopError]
+    while pending:
+        kind = pending.pop()
+        found[kind.code] = kind
+        pending.extend(kind.__subclasses__())
+    return found
+
+
+_ERRORS_BY_CODE = _error_classes()
+
+
+def quoted(*segments: str | int, tail: str | None = None) -> str:
+    """A path of URL-quoted segments, then ``tail`` with its slashes kept (an artifact's path, a metric's key).
+
+    Every reserved character of a segment is escaped, so no value can reach another route:
+    ``quoted("runs", "a/b")`` is ``'/runs/a%2Fb'``.
+    """
+    path = "/" + "/".join(urllib.parse.quote(str(segment), safe="") for segment in segments)
+    return path if tail is None else f"{path}/{urllib.parse.quote(tail, safe='/')}"
+
+
+def redact(url: str) -> str:
+    """``url`` without a password or token in it."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.password is None and parsed.username is None:
+        return url
+    host = parsed.hostname or ""
+    if parsed.port:
+        host = f"{host}:{parsed.port}"
+    return urllib.parse.urlunsplit((parsed.scheme, f"***@{host}", parsed.path, "", ""))

@@ -1,0 +1,127 @@
+"""A workspace reached through ``driftloop server``: opened by address and token, acting as the token's user, with
+the server's refusals raised as driftloop's own errors and the token kept out of every message."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from tests.conftest import remote_workspace, served, stores_of
+
+from driftloop import Workspace
+from driftloop.entities import Role
+from driftloop.errors import InvalidSettings, InvalidState, PermissionDenied, StoreUnavailable, Unauthenticated
+from driftloop.server import WorkspaceServerSettings, create_server_app
+
+
+def test_writes_are_recorded_as_the_token_user(tmp_path: Path) -> None:
+    with remote_workspace(tmp_path, actor="ana") as ws:
+        assert ws.is_remote and ws.actor == "ana"
+        with ws.start_run("price") as run:
+            run.log_metric("rmse", 2.5)
+        events = stores_of(ws).events.list(object_id=run.id)
+    assert {event.action for event in events} >= {"run.start", "run.end"}
+    assert {event.actor for event in events} == {"ana"}
+
+
+def test_a_token_of_too_low_a_role_is_refused_with_permission_denied(tmp_path: Path) -> None:
+    with remote_workspace(tmp_path) as admin:
+        identities = stores_of(admin).metadata.identities
+        identities.create_user("vic", role=Role.VIEWER, actor="setup")
+        _, token = identities.create_token("vic", None, actor="setup")
+        admin.tracking.create_experiment("price")
+        viewer = Workspace(admin.server.url, token=token)
+        try:
+            assert [e.name for e in viewer.tracking.list_experiments()] == ["price"]
+            with pytest.raises(PermissionDenied, match="editor"):
+                viewer.tracking.create_experiment("other")
+            assert "other" not in {e.name for e in admin.tracking.list_experiments()}
+            assert token not in repr(viewer) and token not in repr(viewer.settings)
+        finally:
+            viewer.close()
+
+
+def test_a_closed_server_needs_a_token(tmp_path: Path) -> None:
+    behind = Workspace(tmp_path / "server").open()
+    try:
+        with served(create_server_app(behind)) as url:
+            anonymous = Workspace(url)
+            with pytest.raises(Unauthenticated, match="needs an API token"):
+                anonymous.tracking.list_experiments()
+            forged = Workspace(url, token="dl_0123456789abcdef_" + "x" * 43)
+            with pytest.raises(Unauthenticated) as refused:
+                forged.tracking.list_experiments()
+            assert "x" * 43 not in str(refused.value)
+            anonymous.close()
+            forged.close()
+    finally:
+        behind.close()
+
+
+def test_an_open_loopback_server_acts_as_its_local_admin_without_a_token(tmp_path: Path) -> None:
+    behind = Workspace(tmp_path / "server", actor="owner").open()
+    try:
+        with served(create_server_app(behind, WorkspaceServerSettings(open_access=True))) as url:
+            ws = Workspace(url)
+            assert ws.actor == "owner"
+            assert ws.tracking.create_experiment("price").created_by == "owner"
+            ws.close()
+    finally:
+        behind.close()
+
+
+def test_the_address_and_token_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with remote_workspace(tmp_path, actor="ana") as ws:
+        token = ws.settings.token
+        assert token is not None
+        monkeypatch.setenv("DRIFTLOOP_STORE", ws.server.url)
+        monkeypatch.setenv("DRIFTLOOP_TOKEN", token)
+        from_environment = Workspace()
+        try:
+            assert from_environment.is_remote and from_environment.actor == "ana"
+        finally:
+            from_environment.close()
+
+
+def test_acting_as_another_user_is_refused(tmp_path: Path) -> None:
+    with remote_workspace(tmp_path, actor="ana") as ws:
+        with pytest.raises(PermissionDenied, match=r"token's user \('ana'\).*'bob'"):
+            ws.tracking.start_run("price", actor="bob")
+        assert ws.tracking.search_runs() == []
+        wrong = Workspace(ws.server.url, token=ws.settings.token, actor="bob")
+        with pytest.raises(PermissionDenied, match="belongs to 'ana'"):
+            _ = wrong.actor
+        wrong.close()
+
+
+def test_the_direct_stores_are_the_server_s_own(tmp_path: Path) -> None:
+    with remote_workspace(tmp_path) as ws:
+        for reach in (lambda: ws.metadata, lambda: ws.blobs, lambda: ws.gc()):
+            with pytest.raises(InvalidState, match="through a server has no direct"):
+                reach()
+
+
+def test_an_unreachable_server_is_named_without_its_token(tmp_path: Path) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    ws = Workspace(f"http://127.0.0.1:{port}", token="dl_0123456789abcdef_" + "s" * 43)
+    with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port} cannot be reached") as refused:
+        ws.tracking.list_experiments()
+    assert "s" * 43 not in str(refused.value)
+    ws.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("http://", "http\\(s\\)://host"),
+        ("http://user:secret@host:8080", "not in its URL"),
+    ],
+)
+def test_a_malformed_server_address_is_refused(address: str, message: str) -> None:
+    ws = Workspace(address)
+    with pytest.raises(InvalidSettings, match=message) as refused:
+        ws.open()
+    assert "secret" not in str(refused.value)
