@@ -11,10 +11,17 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from tests.conftest import stores_of
 
 import driftloop
 from driftloop import Workspace
 from driftloop.errors import InvalidData, InvalidName, NotFound
+
+
+@pytest.fixture
+def workspace(service_workspace: Workspace) -> Workspace:
+    """The dataset service's contract: on SQLite, PostgreSQL, and through a workspace server."""
+    return service_workspace
 
 
 def houses(rows: int = 200, *, offset: int = 0) -> pd.DataFrame:
@@ -60,75 +67,75 @@ def test_every_source_kind_of_frame(workspace: Workspace) -> None:
         assert workspace.datasets.get(name).to_pandas()["area"].sum() == frame["area"].sum()
 
 
-def test_files_and_a_bad_file_leaves_no_version(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+def test_files_and_a_bad_file_leaves_no_version(workspace: Workspace, tmp_path: Path) -> None:
     good = tmp_path / "houses.csv"
     houses(100).to_csv(good, index=False)
-    assert sqlite_workspace.datasets.ingest("csv", good).rows == 100
+    assert workspace.datasets.ingest("csv", good).rows == 100
     broken = tmp_path / "broken.csv"
     broken.write_text("id,area\n1,50\n2,60,extra\n")
     with pytest.raises(InvalidData, match=r"broken\.csv"):
-        sqlite_workspace.datasets.ingest("csv", broken)
+        workspace.datasets.ingest("csv", broken)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(InvalidData):
-        sqlite_workspace.datasets.ingest("csv", empty)
-    assert [v.number for v in sqlite_workspace.datasets.versions("csv")] == [1]
+        workspace.datasets.ingest("csv", empty)
+    assert [v.number for v in workspace.datasets.versions("csv")] == [1]
 
 
-def test_a_rule_failure_rejects_the_batch_or_quarantines_rows(sqlite_workspace: Workspace) -> None:
-    sqlite_workspace.datasets.ingest("houses", houses())
+def test_a_rule_failure_rejects_the_batch_or_quarantines_rows(workspace: Workspace) -> None:
+    workspace.datasets.ingest("houses", houses())
     bad = houses(20, offset=500)
     bad["rooms"] = bad["rooms"].astype(str)  # text, as a CSV feed would send it
     bad.loc[3, "rooms"] = "many"
     with pytest.raises(InvalidData, match="rooms"):
-        sqlite_workspace.datasets.ingest("houses", bad)
-    assert len(sqlite_workspace.datasets.versions("houses")) == 1
-    kept = sqlite_workspace.datasets.ingest("houses", bad, on_rule_failure="quarantine")
+        workspace.datasets.ingest("houses", bad)
+    assert len(workspace.datasets.versions("houses")) == 1
+    kept = workspace.datasets.ingest("houses", bad, on_rule_failure="quarantine")
     assert (kept.rows, kept.quarantined_rows) == (19, 1)
-    quarantined = sqlite_workspace.datasets.quarantine("houses")
+    quarantined = workspace.datasets.quarantine("houses")
     assert quarantined.column("_source_row").to_pylist() == [4]
 
 
-def test_expectations_flag_but_keep_rows(sqlite_workspace: Workspace) -> None:
-    sqlite_workspace.datasets.ingest("houses", houses())
+def test_expectations_flag_but_keep_rows(workspace: Workspace) -> None:
+    workspace.datasets.ingest("houses", houses())
     news = houses(30, offset=300)
     news["district"] = "d9"  # a new district is news, not an error
-    result = sqlite_workspace.datasets.ingest("houses", news)
+    result = workspace.datasets.ingest("houses", news)
     assert result.rows == 30 and result.quarantined_rows == 0
     assert "d9" in str(result.report)
 
 
-def test_a_run_records_the_versions_it_reads(sqlite_workspace: Workspace) -> None:
-    sqlite_workspace.datasets.ingest("houses", houses())
+def test_a_run_records_the_versions_it_reads(workspace: Workspace) -> None:
+    workspace.datasets.ingest("houses", houses())
     with driftloop.start_run("train") as run:
-        sqlite_workspace.datasets.get("houses").to_pandas()
-    assert [(i.dataset, i.version) for i in sqlite_workspace.tracking.get_run(run.id).inputs] == [("houses", 1)]
-    assert sqlite_workspace.datasets.get("houses", 1).runs() == [run.id]
+        workspace.datasets.get("houses").to_pandas()
+    assert [(i.dataset, i.version) for i in workspace.tracking.get_run(run.id).inputs] == [("houses", 1)]
+    assert workspace.datasets.get("houses", 1).runs() == [run.id]
 
 
-def test_profile_and_report_are_stored_with_each_version(sqlite_workspace: Workspace) -> None:
-    version = sqlite_workspace.datasets.ingest("houses", houses()).version
+def test_profile_and_report_are_stored_with_each_version(workspace: Workspace) -> None:
+    version = workspace.datasets.ingest("houses", houses()).version
     profile = version.profile()
     assert profile.rows == 200 and set(profile.columns) == {"id", "area", "rooms", "district"}
     assert version.report()
 
 
-def test_diff_of_two_versions(sqlite_workspace: Workspace) -> None:
-    sqlite_workspace.datasets.ingest("houses", houses(100))
+def test_diff_of_two_versions(workspace: Workspace) -> None:
+    workspace.datasets.ingest("houses", houses(100))
     changed = pd.concat([houses(100).iloc[10:], houses(5, offset=1000)], ignore_index=True)
-    sqlite_workspace.datasets.ingest("houses", changed, mode="overwrite")
-    diff = sqlite_workspace.datasets.diff("houses", 1, 2)
+    workspace.datasets.ingest("houses", changed, mode="overwrite")
+    diff = workspace.datasets.diff("houses", 1, 2)
     assert (diff.rows_added, diff.rows_removed) == (5, 10)
     assert diff.statistics["area"]["rows"] == (100, 95)
 
 
-def test_names_cannot_escape_the_workspace(sqlite_workspace: Workspace) -> None:
+def test_names_cannot_escape_the_workspace(workspace: Workspace) -> None:
     for name in ("../outside", "a/b", "..", "x\\y"):
         with pytest.raises(InvalidName):
-            sqlite_workspace.datasets.ingest(name, houses(5))
-    assert not (Path(sqlite_workspace.settings.root).parent / "outside").exists()
+            workspace.datasets.ingest(name, houses(5))
+    assert not (Path(stores_of(workspace).settings.root).parent / "outside").exists()
     with pytest.raises(NotFound):
-        sqlite_workspace.datasets.get("never")
+        workspace.datasets.get("never")
 
 
 def test_a_killed_ingest_leaves_no_half_version(sqlite_workspace: Workspace, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from driftloop.store.blobs import BlobStore
 from driftloop.store.metadata import MetadataStore, NewVersion
 from driftloop.store.tables import StagedWrite, TableStore
 
-__all__ = ["Datasets", "IngestResult"]
+__all__ = ["BATCH_ROWS", "Datasets", "IngestResult", "is_source"]
 
 SAMPLE_ROWS = 100_000
 BATCH_ROWS = 65_536
@@ -311,7 +311,7 @@ class Datasets:
 
         The caller iterates the returned batches and then closes the returned reader.
         """
-        opened: Source = source if _is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
+        opened: Source = source if is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
 
         def read() -> Iterator[pa.RecordBatch]:
             # A generator: the source is opened and iterated on the reader thread only.
@@ -401,7 +401,7 @@ class _Expected:
     after_delta_version: int | None
 
 
-def _is_source(value: Any) -> bool:
+def is_source(value: Any) -> bool:
     return hasattr(value, "batches") and hasattr(value, "description") and not isinstance(value, str | os.PathLike)
 
 

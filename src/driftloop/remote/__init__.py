@@ -7,6 +7,7 @@ database or the artifact store directly.
 """
 
 from driftloop.remote._client import ServerClient
+from driftloop.remote._datasets import RemoteDatasets, RemoteDatasetVersion
 from driftloop.remote._tracking import RemoteTracking
 
-__all__ = ["RemoteTracking", "ServerClient"]
+__all__ = ["RemoteDatasetVersion", "RemoteDatasets", "RemoteTracking", "ServerClient"]

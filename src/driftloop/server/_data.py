@@ -27,7 +27,7 @@ from driftloop.errors import UnsupportedMediaType
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
 from driftloop.server._bodies import spooled
-from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, attachment, json_response
+from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, JSON, ErrorBody, attachment, json_response
 from driftloop.server._services import Services, ServicesDependency
 
 __all__ = ["routes"]
@@ -37,6 +37,8 @@ routes = Routes("datasets", responses=ERROR_RESPONSES)
 DATASET = "dataset:{name}"
 UploadFormat = Literal["csv", "parquet"]
 ReadFormat = Literal["parquet", "arrow"]
+SKETCHES = "application/vnd.driftloop.profile"
+"""A profile's binary form (:meth:`driftloop.data.profiles.Profile.to_bytes`): sketches that merge."""
 MEDIA_TYPES: dict[str, str] = {
     "parquet": "application/vnd.apache.parquet",
     "arrow": "application/vnd.apache.arrow.stream",
@@ -85,7 +87,10 @@ def list_versions(name: str, services: ServicesDependency) -> Response:
     upload=True,
     response_model=IngestAnswer,
     status_code=201,
-    responses={200: {"model": IngestAnswer, "description": "The data is identical to a version's: none was made."}},
+    responses={
+        200: {"model": IngestAnswer, "description": "The data is identical to a version's: none was made."},
+        415: {"model": ErrorBody, "description": "Neither ?format= nor the Content-Type names CSV or Parquet."},
+    },
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def ingest(
@@ -143,10 +148,66 @@ def read_version(
     return StreamingResponse(_encoded(handle, format), media_type=MEDIA_TYPES[format], headers=attachment(filename))
 
 
-@routes.get("/datasets/{name}/versions/{version}/profile", Role.VIEWER, scope=DATASET, response_model=dict[str, Any])
-def profile(name: str, version: Version, services: ServicesDependency) -> Response:
-    """Per-column statistics of every row the version holds (the drift reference)."""
-    return json_response(services.datasets.profile(name, _number(version)).to_dict())
+@routes.get(
+    "/datasets/{name}/versions/{version}/profile",
+    Role.VIEWER,
+    scope=DATASET,
+    response_model=dict[str, Any],
+    responses={200: {"content": {SKETCHES: {}}, "description": "The profile, as JSON or in its binary form."}},
+)
+def profile(
+    name: str,
+    version: Version,
+    services: ServicesDependency,
+    rows: Annotated[
+        Literal["all", "added"], Query(description="Every row the version holds, or those its ingest added.")
+    ] = "all",
+    format: Annotated[
+        Literal["json", "sketches"], Query(description="Statistics as JSON, or the mergeable sketches as bytes.")
+    ] = "json",
+) -> Response:
+    """Per-column statistics of the version's rows (the drift reference)."""
+    if rows == "all":
+        found = services.datasets.profile(validate_name("dataset", name), _number(version))
+    else:
+        found = _version(services, name, version).profile()
+    if format == "sketches":
+        return Response(found.to_bytes(), media_type=SKETCHES)
+    return json_response(found.to_dict())
+
+
+@routes.get(
+    "/datasets/{name}/quarantine",
+    Role.VIEWER,
+    scope=DATASET,
+    response_class=Response,
+    responses={200: {"content": {MEDIA_TYPES["arrow"]: {}}, "description": "The quarantined rows."}},
+)
+def quarantine(name: str, services: ServicesDependency) -> Response:
+    """Rows that broke a rule in ``quarantine`` mode, with their source row and reasons, as an Arrow IPC stream."""
+    table = services.datasets.quarantine(validate_name("dataset", name))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), media_type=MEDIA_TYPES["arrow"])
+
+
+@routes.get(
+    "/datasets/{name}/versions/{version}/transform",
+    Role.VIEWER,
+    scope=DATASET,
+    response_model=dict[str, Any] | None,
+)
+def fitted_transform(name: str, version: Version, services: ServicesDependency) -> Response:
+    """The fitted transform the version's ingest applied (null when none), to run again on new data."""
+    transform = _version(services, name, version).transform()
+    return Response(b"null" if transform is None else transform.to_json().encode(), media_type=JSON)
+
+
+@routes.get("/datasets/{name}/versions/{version}/runs", Role.VIEWER, scope=DATASET, response_model=list[str])
+def runs_using(name: str, version: Version, services: ServicesDependency) -> Response:
+    """Ids of the runs that read the version (its lineage)."""
+    return json_response(_version(services, name, version).runs())
 
 
 @routes.get("/datasets/{name}/versions/{version}/report", Role.VIEWER, scope=DATASET, response_model=dict[str, Any])

@@ -1,0 +1,260 @@
+"""Datasets through a workspace server: the methods of :class:`driftloop.data.Datasets`, over HTTP.
+
+An ingest reads its source here, with the same readers an embedded workspace uses (files, URLs, SQL, frames), writes
+the rows to a Parquet file and uploads it; the server cleans, validates, profiles and versions it, and records the
+token's user and address as where it came from. A version reads back as an Arrow IPC stream.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
+
+import pyarrow as pa
+
+from driftloop.data._service import BATCH_ROWS, IngestResult
+from driftloop.entities import Dataset, DatasetVersionInfo
+from driftloop.errors import InvalidInput
+from driftloop.names import validate_name
+from driftloop.remote._client import ServerClient, decode, decode_list, quoted
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from driftloop.data import DatasetVersion, VersionDiff
+    from driftloop.data.profiles import Profile
+    from driftloop.data.transforms import FittedTransform
+
+__all__ = ["RemoteDatasetVersion", "RemoteDatasets"]
+
+UPLOAD_CHUNK = 1024 * 1024
+PARQUET = "application/vnd.apache.parquet"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+class RemoteDatasets:
+    """Versioned datasets of a workspace served by ``driftloop server``. Reach it as ``Workspace(url).datasets``."""
+
+    def __init__(self, client: ServerClient, *, current_run: Callable[[], Any]) -> None:
+        self._client = client
+        self._current_run = current_run
+
+    def ingest(
+        self,
+        name: str,
+        source: Any,
+        *,
+        mode: Literal["append", "overwrite"] = "append",
+        transform: object = None,
+        schema: object = None,
+        on_rule_failure: Literal["reject", "quarantine"] = "reject",
+        format: str | None = None,
+        batch_rows: int = BATCH_ROWS,
+        progress: Callable[[int], None] | None = None,
+        actor: str | None = None,
+    ) -> IngestResult:
+        """Read ``source`` here and ingest it on the server as a new version of ``name`` (see
+        :meth:`driftloop.data.Datasets.ingest`); identical data creates nothing and answers ``created=False``.
+
+        The server applies the dataset's stored transform and schema: declaring new ones (``transform=``,
+        ``schema=``) is done where the workspace is, not through its server.
+        """
+        validate_name("dataset", name)
+        if mode not in ("append", "overwrite"):
+            raise InvalidInput(f"The ingest mode must be 'append' or 'overwrite'; got {mode!r}.")
+        if on_rule_failure not in ("reject", "quarantine"):
+            raise InvalidInput(f"on_rule_failure must be 'reject' or 'quarantine'; got {on_rule_failure!r}.")
+        if transform is not None or schema is not None or actor is not None:
+            given = [key for key, value in (("transform", transform), ("schema", schema), ("actor", actor)) if value]
+            raise InvalidInput(
+                f"An ingest through a workspace server takes no {' or '.join(given)}: the server applies the dataset's "
+                "stored transform and schema, and records the token's user."
+            )
+        with tempfile.TemporaryDirectory(prefix="driftloop-upload-") as folder:
+            upload = Path(folder) / "upload.parquet"
+            rows = _write_parquet(source, format, batch_rows, upload, progress)
+            filename = _file_name(source)
+            with upload.open("rb") as file:
+                answer = self._client.request(
+                    "POST",
+                    quoted("datasets", name, "versions"),
+                    params={
+                        "format": "parquet",
+                        "mode": mode,
+                        "on_rule_failure": on_rule_failure,
+                        "filename": filename,
+                    },
+                    content=_chunks(file),
+                    headers={"Content-Type": PARQUET},
+                )
+        body = answer.json()
+        version = RemoteDatasetVersion(
+            decode(DatasetVersionInfo, body["version"]), client=self._client, current_run=self._current_run
+        )
+        assert body["rows"] + body["quarantined_rows"] == rows or not body["created"], "the server read other rows"
+        return IngestResult(
+            version=cast("DatasetVersion", version),
+            created=bool(body["created"]),
+            rows=int(body["rows"]),
+            quarantined_rows=int(body["quarantined_rows"]),
+            report=dict(body["report"]),
+        )
+
+    def get(self, name: str, version: int | None = None) -> DatasetVersion:
+        """A version of a dataset (the latest by default), read from the server as Arrow, pandas or polars."""
+        info = decode(DatasetVersionInfo, self._client.get(_version_path(name, version)))
+        return cast("DatasetVersion", RemoteDatasetVersion(info, client=self._client, current_run=self._current_run))
+
+    def list(self) -> builtins.list[Dataset]:
+        return decode_list(Dataset, self._client.get("/datasets"))
+
+    def versions(self, name: str) -> builtins.list[DatasetVersionInfo]:
+        return decode_list(
+            DatasetVersionInfo, self._client.get(quoted("datasets", validate_name("dataset", name), "versions"))
+        )
+
+    def profile(self, name: str, version: int | None = None) -> Profile:
+        """The profile of every row a version holds (the latest by default), merged by the server."""
+        return _profile(self._client, _version_path(name, version), rows="all")
+
+    def quarantine(self, name: str) -> pa.Table:
+        """Rows that broke a rule in ``quarantine`` mode, with their source row and reasons."""
+        data = self._client.request("GET", quoted("datasets", validate_name("dataset", name), "quarantine")).content
+        return _arrow_table(data)
+
+    def diff(self, name: str, old: int, new: int | None = None) -> VersionDiff:
+        """Schema changes, rows added and removed, and per-column statistic shifts from ``old`` to ``new``."""
+        from driftloop.data._diff import diff_versions
+
+        return diff_versions(self.get(name, old), self.get(name, new))
+
+
+class RemoteDatasetVersion:
+    """Version ``number`` of dataset ``name`` on a workspace server. Reading it inside a run records the run's
+    input, as an embedded version does."""
+
+    def __init__(self, info: DatasetVersionInfo, *, client: ServerClient, current_run: Callable[[], Any]) -> None:
+        self.info = info
+        self._client = client
+        self._current_run = current_run
+
+    def __repr__(self) -> str:
+        return f"DatasetVersion({self.name!r}, version={self.number}, rows={self.info.total_rows})"
+
+    @property
+    def name(self) -> str:
+        return self.info.dataset
+
+    @property
+    def number(self) -> int:
+        return self.info.number
+
+    @property
+    def _path(self) -> str:
+        return _version_path(self.name, self.number)
+
+    def to_arrow(self) -> pa.Table:
+        return self._read()
+
+    def to_pandas(self) -> pd.DataFrame:
+        frame: pd.DataFrame = self.to_arrow().to_pandas()
+        return frame
+
+    def to_polars(self) -> pl.DataFrame:
+        import polars as pl
+
+        frame = pl.from_arrow(self.to_arrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The version's rows, in batches of at most ``batch_size`` (read whole from the server first)."""
+        yield from self._read().to_batches(max_chunksize=batch_size)
+
+    def profile(self) -> Profile:
+        """Per-column statistics and sketches of the rows this version's ingest added."""
+        return _profile(self._client, self._path, rows="added")
+
+    def report(self) -> dict[str, Any]:
+        """The data-quality report of the ingest that made this version."""
+        return dict(self._client.get(f"{self._path}/report"))
+
+    def transform(self) -> FittedTransform | None:
+        """The fitted transform the ingest applied, ready to run again on new data or at serving time."""
+        from driftloop.data.transforms import FittedTransform
+
+        text = self._client.request("GET", f"{self._path}/transform").content
+        return None if text.strip() == b"null" else FittedTransform.from_json(text)
+
+    def runs(self) -> builtins.list[str]:
+        """Ids of the runs that read this version (lineage)."""
+        return [str(run_id) for run_id in self._client.get(f"{self._path}/runs")]
+
+    def _read(self) -> pa.Table:
+        run = self._current_run()
+        if run is not None and not run.ended:
+            run.log_input(self.name, self.number)
+        return _arrow_table(self._client.request("GET", f"{self._path}/data", params={"format": "arrow"}).content)
+
+
+def _arrow_table(stream: bytes) -> pa.Table:
+    with pa.ipc.open_stream(stream) as reader:
+        return reader.read_all()
+
+
+def _version_path(name: str, version: int | None) -> str:
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+        raise InvalidInput(f"A dataset version is a whole number; got {version!r}.")
+    return quoted("datasets", validate_name("dataset", name), "versions", "latest" if version is None else version)
+
+
+def _profile(client: ServerClient, path: str, *, rows: str) -> Profile:
+    from driftloop.data.profiles import Profile
+
+    answer = client.request("GET", f"{path}/profile", params={"rows": rows, "format": "sketches"})
+    return Profile.from_bytes(answer.content)
+
+
+def _write_parquet(
+    source: Any, format: str | None, batch_rows: int, target: Path, progress: Callable[[int], None] | None
+) -> int:
+    """Read ``source`` as an embedded ingest reads it and write its rows to a Parquet file; returns how many."""
+    import pyarrow.parquet as pq
+
+    from driftloop.data._service import is_source
+    from driftloop.data.sources import open_source
+
+    opened = source if is_source(source) else open_source(source, format=format, batch_rows=batch_rows)
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for batch in opened.batches():
+            if writer is None:
+                writer = pq.ParquetWriter(target, batch.schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+            if progress is not None:
+                progress(rows)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pq.write_table(pa.table({}), target)
+    return rows
+
+
+def _file_name(source: Any) -> str | None:
+    """The name of a local file source, for the version's lineage."""
+    if isinstance(source, str | os.PathLike) and "://" not in os.fspath(source):
+        return Path(source).name or None
+    return None
+
+
+def _chunks(file: IO[bytes]) -> Iterator[bytes]:
+    while chunk := file.read(UPLOAD_CHUNK):
+        yield chunk
