@@ -212,9 +212,15 @@ class Workspace:
 
         with self._lock:
             if self._models is None:
-                self._models = ModelRegistry(
-                    self.metadata, self.blobs, datasets=self.datasets, actor=self.actor, current_run=_innermost_run
-                )
+                if self.settings.is_remote:
+                    from driftloop.remote import RemoteModels
+
+                    # The same methods over HTTP, held to it by the contract tests (tests/registry/test_registry.py).
+                    self._models = cast("ModelRegistry", RemoteModels(self.server, current_run=_innermost_run))
+                else:
+                    self._models = ModelRegistry(
+                        self.metadata, self.blobs, datasets=self.datasets, actor=self.actor, current_run=_innermost_run
+                    )
             return self._models
 
     @property
@@ -227,6 +233,10 @@ class Workspace:
     @property
     def events(self) -> EventRepository:
         """The append-only event log (read it with ``ws.events.list(...)``)."""
+        if self.settings.is_remote:
+            from driftloop.remote import RemoteEvents
+
+            return cast("EventRepository", RemoteEvents(self.server))
         return self.metadata.events
 
     def start_run(self, experiment: str = "default", **kwargs: object) -> ActiveRun:

@@ -15,6 +15,12 @@ from driftloop import Workspace
 from driftloop.errors import BlobIntegrityError, GateFailed, InvalidInput, InvalidState, NotFound
 
 
+@pytest.fixture
+def workspace(service_workspace: Workspace) -> Workspace:
+    """The registry's contract: on SQLite, PostgreSQL, and through a workspace server."""
+    return service_workspace
+
+
 def houses(rows: int = 400, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     area = rng.uniform(30, 200, rows)

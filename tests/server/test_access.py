@@ -33,6 +33,9 @@ SAMPLES = {
     "token_id": "0123456789abcdef",
     "scope": "model:houses",
     "alert_id": "1",
+    "digest": "0" * 64,
+    "part": "estimator",
+    "other": "2",
     "experiment": "price",
 }
 """A value for each path parameter of the routes; a route with a parameter missing here fails the test."""

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from driftloop.training._gates import Gate, GateReport
     from driftloop.training._tasks import Task
 
-__all__ = ["ModelRegistry", "row_hashes"]
+__all__ = ["ModelRegistry", "row_hashes", "version_differences"]
 
 SIGNING_KEY = "model-signing"
 CHAMPION = "champion"
@@ -92,7 +92,8 @@ class ModelRegistry:
         Args:
             name: The registered model's name (created on its first version).
             model: A fitted scikit-learn estimator or pipeline, LightGBM or XGBoost model (alone or as the
-                last step of a pipeline), or River model.
+                last step of a pipeline), or River model; or the :class:`Manifest` of a model packaged elsewhere
+                (a remote client's) whose parts are in the blob store already, which the registry then signs.
             signature: The input signature, or a frame of inputs to infer it from. By default it comes from
                 the dataset's data schema (the feature columns), else from ``training_data`` or ``holdout``.
             dataset: The dataset version the model was trained on: a :class:`DatasetVersion`, ``(name,
@@ -138,7 +139,10 @@ class ModelRegistry:
             sample = holdout.drop(columns=[target])
         elif training_data is not None:
             sample = training_data.drop(columns=[target]).head(1000)
-        manifest = package_model(model, put=self._blobs.put, sample=sample, signing_key=signing_key, task=task)
+        if isinstance(model, Manifest):
+            manifest = self._adopted(model, signing_key)
+        else:
+            manifest = package_model(model, put=self._blobs.put, sample=sample, signing_key=signing_key, task=task)
         task = task or manifest.task
         recorded: dict[str, float] = {}
         facts: dict[str, Any] = dict(evaluation or {})
@@ -225,9 +229,19 @@ class ModelRegistry:
         )
 
     def manifest(self, version: ModelVersionInfo | str) -> Manifest:
-        """The manifest (parts, digests, ONNX check) of a version."""
+        """The manifest (parts, digests, ONNX check) of a version, its signature checked.
+
+        Raises:
+            PermissionDenied: The manifest is not signed with this workspace's key.
+        """
         info = self.get(version) if isinstance(version, str) else version
-        return Manifest.from_json(self._blobs.get(info.manifest_digest))
+        manifest = Manifest.from_json(self._blobs.get(info.manifest_digest))
+        manifest.verify(self._metadata.keys.get_or_create(SIGNING_KEY))
+        return manifest
+
+    def part(self, version: ModelVersionInfo | str, name: str) -> bytes:
+        """The bytes of one file of a version (its manifest names them), checked against their digest."""
+        return self._blobs.get(self.manifest(version).part(name).digest)
 
     def signature(self, reference: str) -> Signature | None:
         info = self.get(reference)
@@ -377,33 +391,21 @@ class ModelRegistry:
 
     def diff(self, reference: str, other: str) -> dict[str, Any]:
         """What differs between two versions: metrics, signature columns, dataset, flavour."""
-        first, second = self.get(reference), self.get(other)
-        metrics = {
-            key: {
-                "a": first.metrics.get(key),
-                "b": second.metrics.get(key),
-                "change": (second.metrics[key] - first.metrics[key])
-                if key in first.metrics and key in second.metrics
-                else None,
-            }
-            for key in sorted(set(first.metrics) | set(second.metrics))
-        }
-        columns_a = _signature_columns(first.signature)
-        columns_b = _signature_columns(second.signature)
-        return {
-            "a": first.reference,
-            "b": second.reference,
-            "flavour": (first.flavour, second.flavour),
-            "dataset": (_dataset_label(first), _dataset_label(second)),
-            "metrics": metrics,
-            "columns_added": sorted(set(columns_b) - set(columns_a)),
-            "columns_removed": sorted(set(columns_a) - set(columns_b)),
-            "columns_retyped": sorted(
-                name for name in set(columns_a) & set(columns_b) if columns_a[name] != columns_b[name]
-            ),
-        }
+        return version_differences(self.get(reference), self.get(other))
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _adopted(self, manifest: Manifest, signing_key: bytes) -> Manifest:
+        """A manifest packaged elsewhere, signed once its parts are stored; never a pickle, which loads as code."""
+        if manifest.flavour == "river":
+            raise InvalidInput(
+                "A River model's state is a pickle, which the registry signs only when it packages the model itself: "
+                "register River models where the workspace is, not through its server."
+            )
+        missing = [part.name for part in manifest.parts if not self._blobs.exists(part.digest)]
+        if missing:
+            raise InvalidInput(f"The model's parts {', '.join(map(repr, missing))} were not uploaded before it.")
+        return manifest.signed(signing_key)
 
     def _number(self, ref: ModelReference) -> int | None:
         if ref.alias is not None:
@@ -598,3 +600,30 @@ def _signature_columns(signature: Mapping[str, Any]) -> dict[str, str]:
 
 def _dataset_label(info: ModelVersionInfo) -> str | None:
     return None if info.dataset is None else f"{info.dataset}/{info.dataset_version}"
+
+
+def version_differences(first: ModelVersionInfo, second: ModelVersionInfo) -> dict[str, Any]:
+    """What differs between two versions: metrics, signature columns, dataset, flavour."""
+    metrics = {
+        key: {
+            "a": first.metrics.get(key),
+            "b": second.metrics.get(key),
+            "change": (second.metrics[key] - first.metrics[key])
+            if key in first.metrics and key in second.metrics
+            else None,
+        }
+        for key in sorted(set(first.metrics) | set(second.metrics))
+    }
+    columns_a = _signature_columns(first.signature)
+    columns_b = _signature_columns(second.signature)
+    shared = set(columns_a) & set(columns_b)
+    return {
+        "a": first.reference,
+        "b": second.reference,
+        "flavour": (first.flavour, second.flavour),
+        "dataset": (_dataset_label(first), _dataset_label(second)),
+        "metrics": metrics,
+        "columns_added": sorted(set(columns_b) - set(columns_a)),
+        "columns_removed": sorted(set(columns_a) - set(columns_b)),
+        "columns_retyped": sorted(name for name in shared if columns_a[name] != columns_b[name]),
+    }

@@ -1,21 +1,30 @@
 """The model registry over HTTP: models, versions, their manifests, and aliases with their history.
 
 A model's routes need their role on ``model:<name>`` (a workspace role, or a grant on that model): ``viewer`` to
-read, ``deployer`` to move or remove an alias. Every move is an event naming the caller, the reason and the evidence.
+read, ``editor`` to register (a client packages the model, uploads its files, then registers the manifest, which
+the server signs: never a River pickle), ``deployer`` to promote, roll back, move or remove an alias. Every move
+is an event naming the caller, the reason and the evidence.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import io
+import json
+from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query, Response
+import pandas as pd
+import pyarrow.parquet as pq
+from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel, Role
+from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
-from driftloop.server._http import ERROR_RESPONSES, JSON, json_response
-from driftloop.server._services import ServicesDependency
+from driftloop.server._bodies import spooled
+from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, JSON, json_response
+from driftloop.server._services import Services, ServicesDependency
 
 __all__ = ["routes"]
 
@@ -23,6 +32,9 @@ routes = Routes("models", responses=ERROR_RESPONSES)
 
 MODEL = "model:{name}"
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DIGEST = r"^[0-9a-f]{64}$"
+Digest = Annotated[str, Path(pattern=DIGEST, description="The SHA-256 of the file's bytes, in hex.")]
+PARQUET = "application/vnd.apache.parquet"
 
 
 class AliasTarget(BaseModel):
@@ -97,3 +109,161 @@ def delete_alias(
     """Remove an alias (404 when it is not set)."""
     move = services.models.delete_alias(validate_name("model", name), validate_name("alias", alias), reason=reason)
     return json_response(move)
+
+
+# -- files, holdouts, gates and promotion ----------------------------------------------------------------
+
+
+class Promotion(BaseModel):
+    alias: str = Field("champion", max_length=256)
+    reason: str = Field("", max_length=4096)
+    gates: list[str | dict[str, Any]] | None = Field(
+        None, description="Gates to check first; those recorded at registration when left out."
+    )
+    evidence: dict[str, Any] = Field({}, description="Facts behind the move, kept with it in the audit log.")
+
+
+class GateCheck(BaseModel):
+    gates: list[str | dict[str, Any]] | None = Field(None, description="Those recorded at registration when left out.")
+    against: str = Field("champion", max_length=256, description="The alias of the version a champion gate beats.")
+
+
+class Rollback(BaseModel):
+    reason: str = Field("", max_length=4096)
+
+
+class NewVersion(BaseModel):
+    """A model packaged by the client, whose files were uploaded first (``PUT /models/{name}/files/{digest}``)."""
+
+    manifest: dict[str, Any] = Field(description="The model's manifest, unsigned: the server signs it.")
+    signature: dict[str, Any] | None = None
+    dataset: str | None = Field(None, max_length=256)
+    dataset_version: int | None = Field(None, ge=0, le=2**31 - 1)
+    run_id: str | None = Field(None, max_length=64)
+    task: Literal["binary", "multiclass", "regression"] | None = None
+    target: str | None = Field(None, max_length=256)
+    holdout: str | None = Field(None, pattern=DIGEST, description="The digest of the holdout rows' Parquet file.")
+    training_data: str | None = Field(None, pattern=DIGEST, description="The digest of the training rows' Parquet.")
+    metrics: dict[str, float] = {}
+    gates: list[str | dict[str, Any]] | None = None
+    description: str = Field("", max_length=65_535)
+    evaluation: dict[str, Any] = {}
+
+
+@routes.put(
+    "/models/{name}/files/{digest}",
+    Role.EDITOR,
+    scope=MODEL,
+    upload=True,
+    status_code=204,
+    openapi_extra={"requestBody": BINARY_BODY},
+)
+async def upload_file(name: str, digest: Digest, request: Request, services: ServicesDependency) -> Response:
+    """Store a file of a model about to be registered (a part, its holdout), under the SHA-256 of its bytes."""
+    validate_name("model", name)
+    async with spooled(request, request.app.state.gate.max_upload_bytes, "model-file") as file:
+        stored = await run_in_threadpool(services.blobs.put_file, file)
+    if stored != digest:
+        raise InvalidInput(f"The file's SHA-256 is {stored}, not the {digest} its path names.")
+    return Response(status_code=204)
+
+
+@routes.post("/models/{name}/versions", Role.EDITOR, scope=MODEL, response_model=ModelVersionInfo, status_code=201)
+def register(name: str, body: NewVersion, services: ServicesDependency) -> Response:
+    """Register a model packaged by the client as the next version, after its gates pass (409 when one fails)."""
+    from driftloop.registry import Manifest, Signature
+
+    manifest = Manifest.from_json(json.dumps({**body.manifest, "signature": ""}))
+    dataset: str | tuple[str, int] | None = body.dataset
+    if body.dataset is not None and body.dataset_version is not None:
+        dataset = (body.dataset, body.dataset_version)
+    info = services.models.register(
+        validate_name("model", name),
+        manifest,
+        signature=None if body.signature is None else Signature.from_dict(body.signature),
+        dataset=dataset,
+        run=body.run_id,
+        task=body.task,
+        target=body.target,
+        holdout=None if body.holdout is None else _frame(services, body.holdout),
+        training_data=None if body.training_data is None else _frame(services, body.training_data),
+        metrics=body.metrics,
+        gates=body.gates,
+        description=body.description,
+        evaluation=body.evaluation,
+    )
+    return json_response(info, 201)
+
+
+@routes.get(
+    "/models/{name}/versions/{version}/files/{part}",
+    Role.VIEWER,
+    scope=MODEL,
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes."}},
+)
+def download_part(name: str, version: VersionNumber, part: str, services: ServicesDependency) -> Response:
+    """One file of a version (a part its manifest names), checked against its digest."""
+    data = services.models.part(f"{validate_name('model', name)}/{version}", part)
+    return Response(data, media_type="application/octet-stream")
+
+
+@routes.get(
+    "/models/{name}/versions/{version}/holdout",
+    Role.VIEWER,
+    scope=MODEL,
+    response_class=Response,
+    responses={200: {"content": {PARQUET: {}}, "description": "The holdout rows, as a Parquet file."}},
+)
+def holdout(name: str, version: VersionNumber, services: ServicesDependency) -> Response:
+    """The rows the version was scored on at registration, with the target column (404 when it had none)."""
+    frame = services.models.holdout(f"{validate_name('model', name)}/{version}")
+    sink = io.BytesIO()
+    frame.to_parquet(sink, index=False)
+    return Response(sink.getvalue(), media_type=PARQUET)
+
+
+@routes.post("/models/{name}/versions/{version}/gates", Role.VIEWER, scope=MODEL, response_model=dict[str, Any] | None)
+def check_gates(name: str, version: VersionNumber, body: GateCheck, services: ServicesDependency) -> Response:
+    """Check a version's gates (given, or recorded at registration) without moving anything; null when it has none."""
+    report = services.models.check_gates(
+        f"{validate_name('model', name)}/{version}", gates=body.gates, against=validate_name("alias", body.against)
+    )
+    return json_response(None if report is None else report.to_dict())
+
+
+@routes.post("/models/{name}/versions/{version}/promote", Role.DEPLOYER, scope=MODEL, response_model=AliasMove)
+def promote(name: str, version: VersionNumber, body: Promotion, services: ServicesDependency) -> Response:
+    """Point an alias (champion by default) at the version once its gates pass (409 with every number when one
+    fails)."""
+    move = services.models.promote(
+        f"{validate_name('model', name)}/{version}",
+        alias=validate_name("alias", body.alias),
+        reason=body.reason,
+        gates=body.gates,
+        evidence=body.evidence,
+    )
+    return json_response(move)
+
+
+@routes.post("/models/{name}/aliases/{alias}/rollback", Role.DEPLOYER, scope=MODEL, response_model=AliasMove)
+def rollback(name: str, alias: str, body: Rollback, services: ServicesDependency) -> Response:
+    """Point an alias back at the version it held before its current one (409 when there is none)."""
+    move = services.models.rollback(
+        validate_name("model", name), alias=validate_name("alias", alias), reason=body.reason
+    )
+    return json_response(move)
+
+
+@routes.get(
+    "/models/{name}/versions/{version}/compare/{other}", Role.VIEWER, scope=MODEL, response_model=dict[str, Any]
+)
+def compare(name: str, version: VersionNumber, other: VersionNumber, services: ServicesDependency) -> Response:
+    """Score two versions of the model on the first one's holdout, on identical rows."""
+    model = validate_name("model", name)
+    return json_response(services.models.compare(f"{model}/{version}", f"{model}/{other}"))
+
+
+def _frame(services: Services, digest: str) -> pd.DataFrame:
+    frame: pd.DataFrame = pq.read_table(io.BytesIO(services.blobs.get(digest))).to_pandas()
+    return frame

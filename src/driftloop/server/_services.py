@@ -16,6 +16,7 @@ from driftloop.server._access import Caller
 if TYPE_CHECKING:
     from driftloop.data import Datasets
     from driftloop.registry import ModelRegistry
+    from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import MetadataStore
     from driftloop.store.tables import TableStore
     from driftloop.tracking import Tracking
@@ -40,6 +41,10 @@ class Services:
     @property
     def metadata(self) -> MetadataStore:
         return self._workspace.metadata
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._workspace.blobs
 
     @functools.cached_property
     def tracking(self) -> Tracking:

@@ -154,6 +154,24 @@ class GateReport:
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "results": [result.to_dict() for result in self.results]}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateReport:
+        """The report :meth:`to_dict` wrote (as a workspace server answers it)."""
+        results = [
+            GateResult(
+                gate=parse_gates([item["gate"]])[0],
+                metric=item["metric"],
+                value=item["value"],
+                lower=item["lower"],
+                upper=item["upper"],
+                champion=item["champion"],
+                passed=bool(item["passed"]),
+                message=item["message"],
+            )
+            for item in data["results"]
+        ]
+        return cls(passed=bool(data["passed"]), results=results)
+
 
 def parse_gates(spec: Sequence[Mapping[str, Any] | str | Gate]) -> list[Gate]:
     """Read gates from configuration: mappings, short sentences, or gates already built.

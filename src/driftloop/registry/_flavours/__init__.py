@@ -11,7 +11,7 @@ Every part is checked against its SHA-256 when loaded, and the manifest against 
 
 from driftloop.registry._flavours._loaded import LoadedModel
 from driftloop.registry._flavours._manifest import FLAVOURS, FORMAT_VERSION, Manifest, ModelPart
-from driftloop.registry._flavours._packaging import flavour_of, load_model, package_model
+from driftloop.registry._flavours._packaging import flavour_of, load_checked_model, load_model, package_model
 from driftloop.registry._flavours._skops import TRUSTED_TYPE_PATHS, trusted_type_names
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Manifest",
     "ModelPart",
     "flavour_of",
+    "load_checked_model",
     "load_model",
     "package_model",
     "trusted_type_names",

@@ -178,7 +178,30 @@ def load_model(
         raise InvalidInput(f"The 'trusted' must be a list of type names; got the single string {trusted!r}.")
     key = validate_signing_key(signing_key)
     manifest.verify(key)
+    return _load(manifest, get, key, trusted, onnx)
+
+
+def load_checked_model(manifest: Manifest, *, get: Get, trusted: Sequence[str] = (), onnx: bool = True) -> LoadedModel:
+    """Load the model of a manifest whose signature the workspace server that sent it has checked.
+
+    Every part's digest is still checked here. A River model is refused: its state is a pickle, loaded only where
+    its own signature can be checked with the workspace key.
+    """
+    if not isinstance(manifest, Manifest):
+        raise InvalidInput(f"The 'manifest' must be a Manifest; got {type(manifest).__name__}.")
     if manifest.flavour == "river":
+        raise InvalidInput(
+            "A River model's state is a signed pickle, loaded only where the workspace key is: load it on the "
+            "workspace's side (driftloop serve) rather than through the workspace server."
+        )
+    return _load(manifest, get, None, trusted, onnx)
+
+
+def _load(manifest: Manifest, get: Get, key: bytes | None, trusted: Sequence[str], onnx: bool) -> LoadedModel:
+    if isinstance(trusted, str):
+        raise InvalidInput(f"The 'trusted' must be a list of type names; got the single string {trusted!r}.")
+    if manifest.flavour == "river":
+        assert key is not None, "a River model is loaded with the workspace key"
         estimator = load_river(manifest, get, key)
     elif manifest.flavour == "sklearn":
         estimator = load_sklearn(manifest, get, trusted)
