@@ -438,10 +438,16 @@ class Training:
             threads=threads,
             experiment=self._experiment_name(run),
             parent_run=run.id,
+            token=settings.token,
         )
         study = run_study(
             study_name,
-            StudyStorageSpec.resolve(settings.root, database_url=settings.store, schema=_study_schema(settings.store)),
+            # Through a workspace server, the study is this machine's own: a journal in the local workspace folder.
+            StudyStorageSpec.resolve(
+                settings.root,
+                database_url=None if settings.is_remote else settings.store,
+                schema=_study_schema(settings.store),
+            ),
             objective,
             direction=direction,  # type: ignore[arg-type]
             n_trials=tuning.trials,

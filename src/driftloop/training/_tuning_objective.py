@@ -9,7 +9,7 @@ cross-validated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -59,6 +59,8 @@ class TrialObjective:
     threads: int
     experiment: str
     parent_run: str | None = None
+    token: str | None = field(default=None, repr=False)
+    """The workspace server's token, when the workspace is reached through one."""
 
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna
@@ -149,7 +151,9 @@ class TrialObjective:
 
         key = (self.root, self.store, self.artifacts, self.actor)
         if key not in _workspaces:
-            _workspaces[key] = Workspace(self.root, store=self.store, artifacts=self.artifacts, actor=self.actor)
+            _workspaces[key] = Workspace(
+                self.root, store=self.store, artifacts=self.artifacts, actor=self.actor, token=self.token
+            )
         return _workspaces[key]
 
     def _training_rows(self, ws: Workspace) -> pd.DataFrame:

@@ -1,0 +1,56 @@
+"""The command line against a workspace server: ``DRIFTLOOP_STORE=http://...`` and ``DRIFTLOOP_TOKEN`` make the same
+commands work through it, as the token's user."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from tests.conftest import remote_workspace, stores_of
+
+from driftloop import Workspace
+
+
+def cli(ws: Workspace, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("DRIFTLOOP_")},
+        "DRIFTLOOP_STORE": ws.server.url,
+        "DRIFTLOOP_TOKEN": token if token is not None else str(ws.settings.token),
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_the_same_commands_work_through_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "houses.csv"
+    pd.DataFrame({"area": [50.0, 72.5, 90.0], "district": ["a", "b", "a"]}).to_csv(data, index=False)
+    with remote_workspace(tmp_path, actor="ana") as ws:
+        with ws.start_run("price", name="first") as run:
+            run.log_metric("rmse", 2.5)
+        ingested = cli(ws, "data", "ingest", "houses", "--source", str(data), "--json")
+        assert ingested.returncode == 0, ingested.stderr
+        assert json.loads(ingested.stdout)["rows"] == 3
+        versions = json.loads(cli(ws, "data", "versions", "houses", "--json").stdout)
+        assert [version["number"] for version in versions] == [1]
+        runs = json.loads(cli(ws, "runs", "list", "-e", "price", "--json").stdout)
+        assert [found["id"] for found in runs] == [run.id]
+        audit = json.loads(cli(ws, "audit", "--actor", "ana", "--json").stdout)
+        assert {"run.start", "dataset.version"} <= {event["action"] for event in audit}
+        # The server recorded the token's user, with the file's name, as the version's origin.
+        (version,) = stores_of(ws).datasets.versions("houses")
+        assert "'houses.csv' by ana from 127.0.0.1" in version.source
+
+
+def test_a_wrong_token_fails_the_command_in_one_line(tmp_path: Path) -> None:
+    with remote_workspace(tmp_path) as ws:
+        secret = "dl_0123456789abcdef_" + "q" * 43
+        refused = cli(ws, "experiments", "list", token=secret)
+    assert refused.returncode != 0
+    assert "token" in refused.stderr.lower() and "Traceback" not in refused.stderr
+    assert "q" * 43 not in refused.stderr + refused.stdout
