@@ -12,6 +12,10 @@ the timed loop. Timed from the first request to the last answer; then every key'
 ``GET /api/v1/runs/{id}/metrics/{key}`` and compared with what was sent, point by point. The server's own share of
 the time comes from its access log (milliseconds per request, from the request to the last byte of the answer).
 
+driftloop's client: ``driftloop.Workspace(url).start_run()``, then ``run.log_metric`` for each point in a Python loop,
+as a user's training code logs; its background logger batches the points (every 0.25 s, or 100,000 points) and
+sends each batch as one request; timed from the run's start to its end, when the last batch has been answered.
+
 MLflow: ``mlflow server`` (MLflow from ``.venv-bench``, its SQLite store in the same temporary folder, one worker
 like driftloop's one uvicorn process, its job runner off) receives the same points from ``MlflowClient.log_batch``
 with 1,000 metrics per call (MLflow's limit), called from a ``.venv-bench/bin/python`` subprocess, timed the same
@@ -155,6 +159,24 @@ def bench_driftloop(client: httpx.Client, log: Path, points: int, batch_size: in
     return {"points": points, "seconds": seconds, "rate": points / seconds, "server_seconds": server_seconds}
 
 
+def bench_client(server_url: str, client: httpx.Client, log: Path, points: int) -> dict[str, float]:
+    """Log ``points`` points through driftloop's own client: ``Workspace(url).start_run()`` and ``log_metric`` for
+    each point, which its background logger batches; timed from the run's start to its end (the last batch sent)."""
+    import driftloop
+
+    workspace = driftloop.Workspace(server_url)
+    log_offset = log.stat().st_size
+    started = time.perf_counter()
+    with workspace.start_run("bench", name="driftloop client") as run:
+        for i in range(points):
+            run.log_metric(KEYS[i % 10], 1.0 / (i + 1), step=i // 10)
+    seconds = time.perf_counter() - started
+    workspace.close()
+    check_histories(client, run.id, points)
+    server_seconds = server_time(log, log_offset)
+    return {"points": points, "seconds": seconds, "rate": points / seconds, "server_seconds": server_seconds}
+
+
 def check_histories(client: httpx.Client, run_id: str, points: int) -> None:
     """Every key's history, read back through the server, holds exactly the points sent."""
     steps = points // len(KEYS)
@@ -236,15 +258,19 @@ def main() -> None:
                 servers.append(start_mlflow(folder, mlflow_bin, theirs_url))
             ours: dict[int, list[dict[str, float]]] = {size: [] for size in args.batch_sizes}
             theirs: list[dict[str, float]] = []
+            by_client: list[dict[str, float]] = []
+            server_url = ours_url.removesuffix("/api/v1")
             with httpx.Client(base_url=ours_url, timeout=300) as client:
                 # Untimed: the servers' first requests run code paths (and fill caches) once.
                 for size in args.batch_sizes:
                     bench_driftloop(client, ours_log, WARM_UP_POINTS, min(size, WARM_UP_POINTS))
+                bench_client(server_url, client, ours_log, WARM_UP_POINTS)
                 if with_mlflow:
                     bench_mlflow(mlflow_python, theirs_url, WARM_UP_POINTS, "warm-up")
                 for round_number in range(args.rounds):
                     for size in args.batch_sizes:
                         ours[size].append(bench_driftloop(client, ours_log, args.points, size))
+                    by_client.append(bench_client(server_url, client, ours_log, args.points))
                     if with_mlflow:
                         theirs.append(bench_mlflow(mlflow_python, theirs_url, args.points, f"bench-{round_number}"))
         finally:
@@ -261,18 +287,28 @@ def main() -> None:
             f"driftloop server  batches of {size:>6,}: {result['rate']:>9,.0f} points/s"
             f"  (rounds {rounds}; the server's share of the time {result['server_share']:.0%})"
         )
+    through_client = median_of(by_client)
+    rounds = ", ".join(f"{rate:,.0f}" for rate in through_client["rates"])
+    print(
+        f"driftloop client  log_metric per point: {through_client['rate']:>9,.0f} points/s"
+        f"  (rounds {rounds}; the server's share of the time {through_client['server_share']:.0%})"
+    )
     if mlflow is not None:
         rounds = ", ".join(f"{rate:,.0f}" for rate in mlflow["rates"])
         print(f"mlflow server     log_batch of {MLFLOW_BATCH:>5,}: {mlflow['rate']:>9,.0f} points/s  (rounds {rounds})")
         for size, result in results.items():
             ratio = result["rate"] / mlflow["rate"]
             print(f"ratio             driftloop (batches of {size:,}) / mlflow: {ratio:,.1f}x")
+        print(f"ratio             driftloop client / mlflow: {through_client['rate'] / mlflow['rate']:,.1f}x")
     for size, result in results.items():
         met = "met" if result["rate"] >= GOAL else "NOT met"
         print(f"goal              >= {GOAL:,} points/s with batches of {size:,}: {met}")
+    met = "met" if through_client["rate"] >= GOAL else "NOT met"
+    print(f"goal              >= {GOAL:,} points/s through driftloop's client: {met}")
     print(f"load average      before {load_before}, after {load_after} (1 / 5 / 15 min)")
     if args.json:
-        print(json.dumps({"driftloop": {str(size): result for size, result in results.items()}, "mlflow": mlflow}))
+        ours_json = {str(size): result for size, result in results.items()}
+        print(json.dumps({"driftloop": ours_json, "driftloop_client": through_client, "mlflow": mlflow}))
 
 
 if __name__ == "__main__":
