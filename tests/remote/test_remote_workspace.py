@@ -23,6 +23,8 @@ def test_writes_are_recorded_as_the_token_user(tmp_path: Path) -> None:
         events = stores_of(ws).events.list(object_id=run.id)
     assert {event.action for event in events} >= {"run.start", "run.end"}
     assert {event.actor for event in events} == {"ana"}
+    # The audit log says from where: the client's address, recorded by the server on every event of the request.
+    assert {event.details["from"] for event in events} == {"127.0.0.1"}
 
 
 def test_a_token_of_too_low_a_role_is_refused_with_permission_denied(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from driftloop.entities import WORKSPACE_SCOPE, Role, parse_scope
 from driftloop.errors import Unauthenticated
 from driftloop.identity import require
 from driftloop.server._bodies import buffered
+from driftloop.store.metadata._events import request_origin
 
 if TYPE_CHECKING:
     from driftloop.store.metadata import IdentityRepository
@@ -196,7 +197,12 @@ class GuardedRoute(APIRoute):
             request.state.caller = caller
             if not access.upload:
                 request = await buffered(request, gate.max_request_bytes)
-            return await handle(request)
+            # Every event the request writes records where it came from (the audit log's "from where").
+            origin = request_origin.set(address or "unknown")
+            try:
+                return await handle(request)
+            finally:
+                request_origin.reset(origin)
 
         return guarded
 

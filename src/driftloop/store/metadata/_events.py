@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,11 @@ from driftloop.entities import Event
 from driftloop.store.metadata._database import Database
 from driftloop.store.metadata._schema import events
 
-__all__ = ["EventRepository", "append_event"]
+__all__ = ["EventRepository", "append_event", "request_origin"]
+
+request_origin: ContextVar[str | None] = ContextVar("driftloop_request_origin", default=None)
+"""Where the request being served comes from (a client's address): a workspace server sets it for each request, and
+every event written meanwhile records it in its details as ``from``, so the audit log says from where."""
 
 
 def append_event(
@@ -29,6 +34,10 @@ def append_event(
     at: float | None = None,
 ) -> None:
     """Append one event inside the caller's write transaction, so it commits with the change it records."""
+    recorded = dict(details or {})
+    origin = request_origin.get()
+    if origin is not None:
+        recorded.setdefault("from", origin)
     conn.execute(
         events.insert().values(
             at=time.time() if at is None else at,
@@ -36,7 +45,7 @@ def append_event(
             action=action,
             object_type=object_type,
             object_id=str(object_id),
-            details=json.dumps(dict(details or {}), default=str, sort_keys=True),
+            details=json.dumps(recorded, default=str, sort_keys=True),
         )
     )
 
