@@ -25,6 +25,7 @@ from driftloop.settings import Settings
 if TYPE_CHECKING:
     from driftloop.data import Datasets
     from driftloop.housekeeping import GarbageReport
+    from driftloop.loop import StoredPolicies
     from driftloop.registry import ModelRegistry
     from driftloop.remote import ServerClient
     from driftloop.store.blobs import BlobStore
@@ -229,6 +230,17 @@ class Workspace:
         from driftloop.training import Training
 
         return Training(self)
+
+    @property
+    def policies(self) -> StoredPolicies:
+        """The loop's policies kept in the workspace (``driftloop loop run`` without a file runs them)."""
+        if self.settings.is_remote:
+            from driftloop.remote import RemotePolicies
+
+            return cast("StoredPolicies", RemotePolicies(self.server))
+        from driftloop.loop import StoredPolicies
+
+        return StoredPolicies(self)
 
     @property
     def events(self) -> EventRepository:

@@ -15,7 +15,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 @app.command()
 def run(
-    policies: Annotated[Path, typer.Argument(help="The policy file (YAML).")],
+    policies: Annotated[
+        Path | None,
+        typer.Argument(help="A policy file (YAML); the workspace's stored policies when left out (read each tick)."),
+    ] = None,
     every: Annotated[
         str | None,
         typer.Option(
@@ -37,12 +40,15 @@ def run(
     from driftloop.monitoring import AlertConfig
 
     ws = workspace()
-    loaded = load_policies(policies, ws)  # a bad file, or an unknown model, fails before any work
+    # A bad file, or an unknown model, fails before any work.
+    loaded = ws.policies.load() if policies is None else load_policies(policies, ws)
     config = None if alerts is None else AlertConfig.from_yaml(alerts)
     interval = None if every is None else parse_duration(every, "--every")
     controller = LoopController(ws, loaded, alerts=config)
 
     def tick(token: int = 0) -> None:
+        if policies is None:  # an admin may have changed them since the last tick
+            controller.policies = tuple(ws.policies.load())
         outcomes = controller.tick()
         if as_json:
             print_json([outcome.to_dict() for outcome in outcomes])
@@ -113,3 +119,67 @@ def _short(evidence: Any, limit: int = 160) -> str:
 
     text = json.dumps(evidence, default=str, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+policies_app = typer.Typer(
+    help="The loop's policies kept in the workspace (what `driftloop loop run` runs without a file).",
+    no_args_is_help=True,
+)
+
+
+@policies_app.command("set")
+def set_policies(
+    file: Annotated[Path, typer.Argument(help="A policy file (YAML): each policy is stored by name.")],
+) -> None:
+    """Store every policy of a file (created, or replacing the one of its name), once all of them check out."""
+    stored = workspace().policies.set_file(file)
+    for policy in stored:
+        console.print(f"policy {policy.name}: revision {policy.revision}", markup=False)
+
+
+@policies_app.command("list")
+def list_policies(as_json: JsonOption = False) -> None:
+    """The stored policies: model, action, revision, who set it last and when."""
+    from dataclasses import asdict
+
+    found = workspace().policies.list()
+    if as_json:
+        print_json([asdict(policy) for policy in found])
+        return
+    table(
+        None,
+        ["policy", "model", "action", "revision", "set by", "set at"],
+        [
+            (
+                p.name,
+                p.document.get("model"),
+                _short(p.document.get("action"), 60),
+                p.revision,
+                p.updated_by,
+                _when(p.updated_at),
+            )
+            for p in found
+        ],
+    )
+
+
+@policies_app.command("show")
+def show_policy(name: str) -> None:
+    """One stored policy, as YAML."""
+    import yaml
+
+    stored = workspace().policies.get(name)
+    console.print(yaml.safe_dump({"policies": [stored.document]}, sort_keys=False), markup=False, end="")
+
+
+@policies_app.command("delete")
+def delete_policy(name: str) -> None:
+    """Remove a stored policy (its last revision stays in the audit log)."""
+    stored = workspace().policies.delete(name)
+    console.print(f"policy {stored.name} deleted (it was at revision {stored.revision})", markup=False)
+
+
+def _when(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -18,7 +18,7 @@ from driftloop.entities.identity import (
 )
 from driftloop.entities.labels import LabelRequest
 from driftloop.entities.leases import Lease
-from driftloop.entities.loop import ACTION_STATES, FINISHED_STATES, ActionState, LoopAction, Quarantine
+from driftloop.entities.loop import ACTION_STATES, FINISHED_STATES, ActionState, LoopAction, Quarantine, StoredPolicy
 from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
 from driftloop.entities.monitoring import MonitorKind, MonitorRecord
 from driftloop.entities.tracking import (
@@ -71,6 +71,7 @@ __all__ = [
     "RunEnvironment",
     "RunStatus",
     "Severity",
+    "StoredPolicy",
     "Token",
     "TokenStatus",
     "User",

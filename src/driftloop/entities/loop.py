@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ACTION_STATES", "FINISHED_STATES", "ActionState", "LoopAction", "Quarantine"]
+__all__ = ["ACTION_STATES", "FINISHED_STATES", "ActionState", "LoopAction", "Quarantine", "StoredPolicy"]
 
 ActionState = Literal[
     "started", "trained", "gated", "rolling_out", "promoted", "rejected", "failed", "remedied", "requested", "done"
@@ -29,6 +29,18 @@ ACTION_STATES: tuple[str, ...] = (
     "done",
 )
 FINISHED_STATES: frozenset[str] = frozenset({"promoted", "rejected", "failed", "remedied", "requested", "done"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPolicy:
+    """A policy kept in the workspace: its mapping as a policy file holds it, set ``revision`` times, last by
+    ``updated_by`` at ``updated_at`` (seconds since the epoch)."""
+
+    name: str
+    document: dict[str, Any]
+    revision: int
+    updated_at: float
+    updated_by: str
 
 
 @dataclass(frozen=True, slots=True)

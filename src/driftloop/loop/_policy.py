@@ -95,6 +95,7 @@ __all__ = [
     "Trigger",
     "load_policies",
     "policies_from_dict",
+    "read_policy_file",
 ]
 
 TRIGGER_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
@@ -369,16 +370,20 @@ def policies_from_dict(spec: Mapping[str, Any], workspace: Workspace | None = No
 
 def load_policies(path: str | Path, workspace: Workspace | None = None) -> list[Policy]:
     """Read and check a policy file (YAML)."""
+    return policies_from_dict(read_policy_file(path), workspace)
+
+
+def read_policy_file(path: str | Path) -> Any:
+    """The data of a policy file (YAML), not yet checked."""
     import yaml
 
     file = Path(path)
     try:
-        spec = yaml.safe_load(file.read_text())
+        return yaml.safe_load(file.read_text())
     except FileNotFoundError:
         raise InvalidInput(f"No policy file {str(file)!r}.") from None
     except yaml.YAMLError as error:
         raise InvalidInput(f"The policy file {str(file)!r} is not valid YAML: {error}") from None
-    return policies_from_dict(spec, workspace)
 
 
 def _kind_and_options(what: str, item: Any) -> tuple[str, Mapping[str, Any]]:

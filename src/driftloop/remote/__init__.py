@@ -9,7 +9,16 @@ database or the artifact store directly.
 from driftloop.remote._client import ServerClient
 from driftloop.remote._datasets import RemoteDatasets, RemoteDatasetVersion
 from driftloop.remote._events import RemoteEvents
+from driftloop.remote._policies import RemotePolicies
 from driftloop.remote._registry import RemoteModels
 from driftloop.remote._tracking import RemoteTracking
 
-__all__ = ["RemoteDatasetVersion", "RemoteDatasets", "RemoteEvents", "RemoteModels", "RemoteTracking", "ServerClient"]
+__all__ = [
+    "RemoteDatasetVersion",
+    "RemoteDatasets",
+    "RemoteEvents",
+    "RemoteModels",
+    "RemotePolicies",
+    "RemoteTracking",
+    "ServerClient",
+]

@@ -1,16 +1,18 @@
 """What happened and what needs attention, over HTTP: the audit log, alerts and the loop's actions.
 
 Reading needs ``viewer`` on the workspace; acknowledging or resolving an alert, ``deployer`` (who answers for what
-is served). The audit log has no route that changes it.
+is served); setting or deleting one of the loop's policies, ``admin``. The audit log has no route that changes it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
 
-from driftloop.entities import Alert, AlertStatus, Event, LoopAction, Role
+from driftloop.entities import Alert, AlertStatus, Event, LoopAction, Role, StoredPolicy
+from driftloop.errors import InvalidInput
+from driftloop.names import validate_name
 from driftloop.server._access import Routes
 from driftloop.server._http import ERROR_RESPONSES, json_response
 from driftloop.server._services import ServicesDependency
@@ -68,3 +70,33 @@ def resolve_alert(alert_id: AlertId, services: ServicesDependency) -> Response:
 def loop_actions(services: ServicesDependency, policy: Text = None, model: Text = None, limit: Limit = 100) -> Response:
     """What the loop did (retrain, promote, roll back…), with its trigger, evidence and cost; newest first."""
     return json_response(services.metadata.loop.list(policy=policy, model=model, limit=limit))
+
+
+# -- policies --------------------------------------------------------------------------------------------
+
+
+@routes.get("/policies", Role.VIEWER, response_model=list[StoredPolicy])
+def list_policies(services: ServicesDependency) -> Response:
+    """The loop's policies kept in the workspace, by name."""
+    return json_response(services.policies.list())
+
+
+@routes.get("/policies/{name}", Role.VIEWER, response_model=StoredPolicy)
+def get_policy(name: str, services: ServicesDependency) -> Response:
+    return json_response(services.policies.get(validate_name("policy", name)))
+
+
+@routes.put("/policies/{name}", Role.ADMIN, response_model=StoredPolicy)
+def set_policy(name: str, body: dict[str, Any], services: ServicesDependency) -> Response:
+    """Create or replace a policy: its mapping as a policy file holds it, checked before it is stored (400 when it
+    does not parse, 404 when its model is not registered). The audit log keeps every revision."""
+    name = validate_name("policy", name)
+    if body.get("name", name) != name:
+        raise InvalidInput(f"The policy's name {body.get('name')!r} is not the {name!r} its path names.")
+    return json_response(services.policies.set({**body, "name": name}))
+
+
+@routes.delete("/policies/{name}", Role.ADMIN, response_model=StoredPolicy)
+def delete_policy(name: str, services: ServicesDependency) -> Response:
+    """Remove a policy; the loop stops acting on it at its next tick."""
+    return json_response(services.policies.delete(validate_name("policy", name)))

@@ -15,6 +15,7 @@ from driftloop.server._access import Caller
 
 if TYPE_CHECKING:
     from driftloop.data import Datasets
+    from driftloop.loop import StoredPolicies
     from driftloop.registry import ModelRegistry
     from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import MetadataStore
@@ -57,6 +58,12 @@ class Services:
         from driftloop.data import Datasets
 
         return Datasets(self._workspace.metadata, self._workspace.blobs, self._tables, actor=self.actor)
+
+    @functools.cached_property
+    def policies(self) -> StoredPolicies:
+        from driftloop.loop import StoredPolicies
+
+        return StoredPolicies(self._workspace, actor=self.actor)
 
     @functools.cached_property
     def models(self) -> ModelRegistry:

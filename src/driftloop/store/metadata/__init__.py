@@ -21,6 +21,7 @@ from driftloop.store.metadata._loop import LoopRepository
 from driftloop.store.metadata._metrics import MetricRepository
 from driftloop.store.metadata._models import ModelRepository, NewModelVersion
 from driftloop.store.metadata._monitor_records import MonitorRecordRepository
+from driftloop.store.metadata._policies import PolicyRepository
 from driftloop.store.metadata._runs import RunRepository
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "NewLabelRequest",
     "NewModelVersion",
     "NewVersion",
+    "PolicyRepository",
     "RunRepository",
     "redact",
 ]
@@ -58,6 +60,7 @@ class MetadataStore:
         self.artifacts = ArtifactRepository(self.database)
         self.events = EventRepository(self.database)
         self.datasets = DatasetRepository(self.database)
+        self.policies = PolicyRepository(self.database)
         self.models = ModelRepository(self.database)
         self.keys = KeyRepository(self.database)
         self.leases = LeaseRepository(self.database)

@@ -433,3 +433,15 @@ grants = Table(
     Column("granted_by", String(NAME), nullable=False),
     Index("ix_grants_scope", "scope"),
 )
+
+# The loop's policies, one row a policy: its mapping as a policy file holds it (JSON), and how often it was set.
+# A deleted policy's row goes; its last document stays in the ``policy.delete`` event.
+policies = Table(
+    "policies",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
