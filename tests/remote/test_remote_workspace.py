@@ -127,3 +127,18 @@ def test_a_malformed_server_address_is_refused(address: str, message: str) -> No
     with pytest.raises(InvalidSettings, match=message) as refused:
         ws.open()
     assert "secret" not in str(refused.value)
+
+
+def test_every_error_code_comes_back_as_the_class_that_declares_it() -> None:
+    import httpx
+
+    import driftloop.serving  # noqa: F401  (its InputRejected inherits invalid_data and takes other arguments)
+    from driftloop.errors import HTTP_STATUS
+    from driftloop.remote._client import error_from
+
+    for code, status in HTTP_STATUS.items():
+        error = error_from(httpx.Response(status, json={"error": {"code": code, "message": "the server's words"}}))
+        assert (type(error).code, error.message) == (code, "the server's words")
+        assert type(error).__module__ == "driftloop.errors"
+    unknown = error_from(httpx.Response(502, text="<html>bad gateway</html>"))
+    assert type(unknown).__name__ == "StoreError" and "502" in unknown.message

@@ -121,12 +121,13 @@ def error_from(answer: httpx.Response) -> DriftloopError:
 
 
 def _error_classes() -> dict[str, type[DriftloopError]]:
+    """Each code of :mod:`driftloop.errors` with the class that declares it (not a subclass elsewhere that only
+    inherits it and takes other arguments)."""
     found: dict[str, type[DriftloopError]] = {}
-    pending: list[type[DriftloopError]] = [DriftloopError]
-    while pending:
-        kind = pending.pop()
-        found[kind.code] = kind
-        pending.extend(kind.__subclasses__())
+    for name in errors.__all__:
+        kind = getattr(errors, name)
+        if isinstance(kind, type) and issubclass(kind, DriftloopError) and "code" in vars(kind):
+            found[kind.code] = kind
     return found
 
 
