@@ -148,11 +148,14 @@ def stores_of(workspace: Workspace) -> Workspace:
 
 
 @contextmanager
-def remote_workspace(folder: Path, *, store: str | None = None, actor: str = "tester") -> Iterator[Workspace]:
+def remote_workspace(
+    folder: Path, *, store: str | None = None, actor: str = "tester", settings: Any = None
+) -> Iterator[Workspace]:
     """A workspace reached through a workspace server over loopback HTTP, as the admin ``actor`` with a token.
 
-    The server's own workspace lives in ``folder`` (its metadata in ``store``, SQLite by default); the server needs
-    tokens (it has users), so every request of the returned workspace carries one.
+    The server's own workspace lives in ``folder`` (its metadata in ``store``, SQLite by default), served with
+    ``settings`` (a ``WorkspaceServerSettings``); the server needs tokens (it has users), so every request of the
+    returned workspace carries one.
     """
     from driftloop.entities import Role
     from driftloop.server import create_server_app
@@ -162,7 +165,7 @@ def remote_workspace(folder: Path, *, store: str | None = None, actor: str = "te
     identities.create_user(actor, role=Role.ADMIN, actor="setup")
     _, token = identities.create_token(actor, None, actor="setup")
     try:
-        with served(create_server_app(behind)) as url:
+        with served(create_server_app(behind, settings)) as url:
             client = Workspace(url, token=token, actor=actor).open()
             _SERVER_SIDE[id(client)] = behind
             try:

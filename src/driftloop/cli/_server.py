@@ -22,6 +22,13 @@ def server(
             help="Serve a workspace without users on a non-loopback address, open to anyone who reaches it.",
         ),
     ] = False,
+    allow_private_sources: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-sources",
+            help="Let an ingest from a URL reach this machine and private addresses (internal services).",
+        ),
+    ] = False,
     max_upload_mb: Annotated[
         float, typer.Option(help="The largest upload (a dataset file, an artifact) in MiB; larger ones answer 413.")
     ] = 1024.0,
@@ -34,5 +41,10 @@ def server(
     if not math.isfinite(max_upload_mb) or max_upload_mb <= 0:
         raise InvalidInput(f"--max-upload-mb must be a number of MiB above 0; got {max_upload_mb:g}.")
     run_server(
-        workspace(), host=host, port=port, insecure=insecure, max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024))
+        workspace(),
+        host=host,
+        port=port,
+        insecure=insecure,
+        max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
+        private_sources=allow_private_sources,
     )

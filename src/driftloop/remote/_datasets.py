@@ -77,7 +77,7 @@ class RemoteDatasets:
             )
         with tempfile.TemporaryDirectory(prefix="driftloop-upload-") as folder:
             upload = Path(folder) / "upload.parquet"
-            rows = _write_parquet(source, format, batch_rows, upload, progress)
+            _write_parquet(source, format, batch_rows, upload, progress)
             filename = _file_name(source)
             with upload.open("rb") as file:
                 answer = self._client.request(
@@ -92,11 +92,12 @@ class RemoteDatasets:
                     content=_chunks(file),
                     headers={"Content-Type": PARQUET},
                 )
-        body = answer.json()
+        return self._result(answer.json())
+
+    def _result(self, body: dict[str, Any]) -> IngestResult:
         version = RemoteDatasetVersion(
             decode(DatasetVersionInfo, body["version"]), client=self._client, current_run=self._current_run
         )
-        assert body["rows"] + body["quarantined_rows"] == rows or not body["created"], "the server read other rows"
         return IngestResult(
             version=cast("DatasetVersion", version),
             created=bool(body["created"]),
@@ -104,6 +105,23 @@ class RemoteDatasets:
             quarantined_rows=int(body["quarantined_rows"]),
             report=dict(body["report"]),
         )
+
+    def ingest_url(
+        self,
+        name: str,
+        url: str,
+        *,
+        format: Literal["csv", "parquet", "json", "jsonl"] | None = None,
+        mode: Literal["append", "overwrite"] = "append",
+        on_rule_failure: Literal["reject", "quarantine"] = "reject",
+    ) -> IngestResult:
+        """Ingest a file the server fetches itself (an http, https, s3, gs or az URL, with the server's credentials),
+        where :meth:`ingest` reads the source here and uploads it."""
+        body = {"url": url, "format": format, "mode": mode, "on_rule_failure": on_rule_failure}
+        answer = self._client.send(
+            "POST", quoted("datasets", validate_name("dataset", name), "versions", "from-source"), body
+        )
+        return self._result(answer)
 
     def get(self, name: str, version: int | None = None) -> DatasetVersion:
         """A version of a dataset (the latest by default), read from the server as Arrow, pandas or polars."""

@@ -72,11 +72,15 @@ class WorkspaceServerSettings:
         max_request_bytes: The largest body of a route that takes JSON (a batch of metric points…); larger
             bodies answer 413.
         max_upload_bytes: The largest upload (a dataset's file, an artifact).
+        private_sources: Whether an ingest from a URL may reach this machine or private addresses (loopback,
+            link-local, private ranges: the cloud's metadata service, internal services); off, an editor cannot make
+            the server fetch what only the server can reach.
     """
 
     open_access: bool = False
     max_request_bytes: int = 64 * MEBIBYTE
     max_upload_bytes: int = 1024 * MEBIBYTE
+    private_sources: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_request_bytes", "max_upload_bytes"):
@@ -105,6 +109,7 @@ def create_server_app(workspace: Workspace, settings: WorkspaceServerSettings | 
     )
     app.state.workspace = workspace
     app.state.tables = TableStore(workspace.settings.tables_url)
+    app.state.private_sources = settings.private_sources
     app.state.gate = Gate(
         lambda: workspace.metadata.identities,
         local_admin=workspace.actor if settings.open_access else None,

@@ -17,13 +17,14 @@ from typing import Annotated, Any, Literal
 import pyarrow as pa
 from fastapi import Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from driftloop.data import DatasetVersion
+from driftloop.data import DatasetVersion, IngestResult
 from driftloop.data.sources import FileSource
+from driftloop.data.sources._base import redact_url
 from driftloop.entities import Dataset, DatasetVersionInfo, Role
-from driftloop.errors import UnsupportedMediaType
+from driftloop.errors import InvalidInput, PermissionDenied, SourceError, UnsupportedMediaType
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
 from driftloop.server._bodies import spooled
@@ -117,14 +118,33 @@ async def ingest(
         result = await run_in_threadpool(
             services.datasets.ingest, name, uploaded, mode=mode, on_rule_failure=on_rule_failure
         )
-    answer = {
-        "version": result.version.info,
-        "created": result.created,
-        "rows": result.rows,
-        "quarantined_rows": result.quarantined_rows,
-        "report": result.report,
-    }
-    return json_response(answer, 201 if result.created else 200)
+    return json_response(_answer(result), 201 if result.created else 200)
+
+
+class SourceIngest(BaseModel):
+    url: str = Field(max_length=4096, examples=["s3://bucket/sales/2026-11.parquet", "https://data.example/sales.csv"])
+    format: Literal["csv", "parquet", "json", "jsonl"] | None = Field(None, description="By the URL's extension.")
+    mode: Literal["append", "overwrite"] = "append"
+    on_rule_failure: Literal["reject", "quarantine"] = "reject"
+
+
+@routes.post(
+    "/datasets/{name}/versions/from-source",
+    Role.EDITOR,
+    scope=DATASET,
+    response_model=IngestAnswer,
+    status_code=201,
+    responses={200: {"model": IngestAnswer, "description": "The data is identical to a version's: none was made."}},
+)
+def ingest_from_source(name: str, body: SourceIngest, request: Request, services: ServicesDependency) -> Response:
+    """Ingest a file the server fetches (http, https, s3, gs or az URL) as a new version: 201, or 200 when identical
+    data exists already. A URL that reaches the server itself or a private address is refused unless the server
+    allows private sources; the server's own files are never read."""
+    name = validate_name("dataset", name)
+    check_source_url(body.url, allow_private=request.app.state.private_sources)
+    source = FileSource(body.url, format=body.format)
+    result = services.datasets.ingest(name, source, mode=body.mode, on_rule_failure=body.on_rule_failure)
+    return json_response(_answer(result), 201 if result.created else 200)
 
 
 @routes.get("/datasets/{name}/versions/{version}", Role.VIEWER, scope=DATASET, response_model=DatasetVersionInfo)
@@ -214,6 +234,50 @@ def runs_using(name: str, version: Version, services: ServicesDependency) -> Res
 def quality_report(name: str, version: Version, services: ServicesDependency) -> Response:
     """The data-quality report of the ingest that made the version."""
     return json_response(_version(services, name, version).report())
+
+
+def _answer(result: IngestResult) -> dict[str, Any]:
+    return {
+        "version": result.version.info,
+        "created": result.created,
+        "rows": result.rows,
+        "quarantined_rows": result.quarantined_rows,
+        "report": result.report,
+    }
+
+
+REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs", "az", "abfs", "abfss")
+
+
+def check_source_url(url: str, *, allow_private: bool) -> None:
+    """Refuse a URL the server should not fetch for a client: a local path or ``file://``, another scheme than
+    :data:`REMOTE_SCHEMES`, or (unless ``allow_private``) an http(s) host that resolves to loopback, link-local,
+    private or reserved addresses. A host that resolves to another address when fetched (DNS rebinding) is not
+    caught here: a server that must never reach its network puts a proxy or a firewall in front."""
+    import ipaddress
+    import socket
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in REMOTE_SCHEMES or not parsed.netloc:
+        raise InvalidInput(
+            f"A source the server fetches is a URL of {', '.join(REMOTE_SCHEMES)} that names a host or bucket; got "
+            f"{redact_url(url)!r}. Upload a local file instead."
+        )
+    if parsed.scheme not in ("http", "https") or allow_private:
+        return
+    host = parsed.hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, parsed.port or 443, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror as error:
+        raise SourceError(f"The source host {host!r} cannot be resolved: {error.strerror}.") from error
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%")[0])
+        if ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved or ip.is_unspecified:
+            raise PermissionDenied(
+                f"The source host {host!r} is a private address ({ip}); this server fetches only public ones "
+                "(driftloop server --allow-private-sources lifts this)."
+            )
 
 
 def _number(version: str) -> int | None:
