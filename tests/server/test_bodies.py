@@ -1,5 +1,6 @@
-"""Request bodies: the fast JSON reader gives what Python's reader gives, for every document and every refusal; a
-step past 64 bits is refused by the metric route rather than rounded into range."""
+"""Request bodies: the fast JSON reader gives what Python's reader gives, for every document and every refusal, and
+refuses a lone surrogate, which no answer could write back; a step past 64 bits is refused by the metric route
+rather than rounded into range."""
 
 from __future__ import annotations
 
@@ -39,16 +40,35 @@ def outcome(read: Any, body: bytes) -> tuple[str, str]:
         return "refused", type(error).__name__
 
 
+def pythons_reader(body: bytes) -> Any:
+    """Python's reader, refusing what it reads into a string that is not text (a lone surrogate)."""
+    read = json.loads(body)
+    try:
+        json.dumps(read, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise json.JSONDecodeError("a lone surrogate", "", 0) from None
+    return read
+
+
 @given(DOCUMENTS, st.booleans())
 def test_every_document_reads_as_pythons_reader_reads_it(document: Any, ascii_only: bool) -> None:
     body = json.dumps(document, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    assert outcome(parse_json, body) == outcome(json.loads, body)
+    assert outcome(parse_json, body) == outcome(pythons_reader, body)
 
 
 @given(st.binary(max_size=40) | st.text(alphabet='{}[]",:0123456789.eE+-NaInfitylrusn \\ud', max_size=40))
 def test_any_bytes_are_read_or_refused_as_pythons_reader_does(body: bytes | str) -> None:
     body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    assert outcome(parse_json, body) == outcome(json.loads, body)
+    assert outcome(parse_json, body) == outcome(pythons_reader, body)
+
+
+def test_a_lone_surrogate_is_refused_and_the_audit_log_stays_readable(client: TestClient, people: People) -> None:
+    admin = people.headers("ada", Role.ADMIN)
+    body = '{"name": "price", "description": "\\udfff"}'
+    answer = client.post("/api/v1/experiments", content=body, headers={**admin, "Content-Type": "application/json"})
+    assert answer.status_code == 422 and "lone UTF-16 surrogate" in answer.json()["error"]["message"]
+    assert client.get("/api/v1/events", headers=admin).status_code == 200
+    assert client.get("/api/v1/experiments", headers=admin).json() == []
 
 
 @pytest.mark.parametrize("step", [-(2**63) - 1, 2**63, 2**64])

@@ -159,3 +159,20 @@ def test_a_grant_on_one_dataset_opens_that_dataset_only(client: TestClient, peop
         "/api/v1/datasets/houses/versions", content=CSV, headers={"Content-Type": "text/csv", **reader}
     )
     assert refused.status_code == 403
+
+
+def test_a_csv_whose_columns_cannot_be_told_apart_is_refused(client: TestClient, people: People) -> None:
+    # Each of these reached pyarrow or Polars unchecked and answered 500.
+    editor = people.headers("ana", Role.EDITOR)
+    for header, problem in (
+        ("area,area", "2 are named 'area'"),
+        ("area,_source_row", "'_source_row' is reserved"),
+        ("area,", "column 2 has none"),
+    ):
+        answer = client.post(
+            "/api/v1/datasets/houses/versions",
+            content=f"{header}\n1.5,2\n".encode(),
+            headers={"Content-Type": "text/csv", **editor},
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_data" and problem in answer.json()["error"]["message"]

@@ -113,3 +113,22 @@ def test_a_grant_on_one_model_lets_its_deployer_move_that_model_only(
     refused = client.put("/api/v1/models/houses/aliases/champion", json={"version": 2}, headers=owner)
     assert refused.status_code == 403
     assert client.get("/api/v1/models", headers=owner).status_code == 403
+
+
+def test_evidence_with_an_integer_past_64_bits_is_answered_and_read_back(
+    client: TestClient, people: People, registered: Workspace
+) -> None:
+    # The answer's JSON writer (orjson) stops at 64 bits; the move was kept, then answered with a 500.
+    deployer = people.headers("dev", Role.DEPLOYER)
+    evidence = {"rows": 2**64, "delta": -(2**70)}
+    moved = client.put(
+        "/api/v1/models/houses/aliases/champion", json={"version": 2, "evidence": evidence}, headers=deployer
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["evidence"] == evidence
+    history = client.get("/api/v1/models/houses/aliases", params={"alias": "champion"}, headers=deployer).json()
+    assert history[-1]["evidence"] == evidence
+    (event,) = client.get(
+        "/api/v1/events", params={"action": "model.alias", "limit": 1}, headers=people.headers("vic", Role.VIEWER)
+    ).json()
+    assert event["details"]["evidence"] == evidence

@@ -192,3 +192,9 @@ def test_artifacts_go_up_and_come_down_under_a_size_limit(
     assert long_name.status_code == 400 and "at most 255 bytes" in long_name.json()["error"]["message"]
     assert client.get(f"/api/v1/runs/{run.id}/artifacts/missing.txt", headers=viewer).status_code == 404
     assert [item.path for item in sqlite_workspace.tracking.list_artifacts(run.id)] == ["plots/résumé.bin"]
+
+
+def test_the_document_says_a_summary_value_may_be_named(client: TestClient, people: People) -> None:
+    document = client.get("/api/v1/openapi.json", headers=people.headers("vic", Role.VIEWER)).json()
+    value = document["components"]["schemas"]["MetricSummary"]["properties"]["last_value"]
+    assert value["anyOf"] == [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]

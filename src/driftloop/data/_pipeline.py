@@ -15,6 +15,7 @@ side thread is raised again in the caller's thread, with its type and message.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import queue
@@ -25,7 +26,7 @@ from typing import Generic, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from driftloop.errors import InvalidInput, InvalidState
+from driftloop.errors import InvalidData, InvalidInput, InvalidState
 
 __all__ = ["SOURCE_ROW", "Background", "Prefetched", "coalesced", "numbered", "peek"]
 
@@ -175,14 +176,38 @@ def coalesced(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Recor
 
 
 def numbered(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Add the 1-based source row number that quarantine and error messages point back to."""
+    """Add the 1-based source row number that quarantine and error messages point back to.
+
+    Raises:
+        InvalidData: A column has no name, the name of another column, or the name ``_source_row``.
+    """
     start = 1
+    names: list[str] | None = None
     for batch in batches:
         if batch.num_rows == 0:
             continue
+        if batch.schema.names != names:
+            names = _distinct_column_names(batch.schema.names)
         numbers = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
         start += batch.num_rows
         yield batch.append_column(SOURCE_ROW, numbers)
+
+
+def _distinct_column_names(names: list[str]) -> list[str]:
+    """``names``, when each names one column that Arrow, Polars and the row numbers can tell from the others."""
+    if "" in names:
+        raise InvalidData(f"Each column of the source needs a name; column {names.index('') + 1} has none.")
+    if SOURCE_ROW in names:
+        raise InvalidData(
+            f"The column name {SOURCE_ROW!r} is reserved for the row numbers of a source; rename that column.",
+            column=SOURCE_ROW,
+        )
+    if len(set(names)) < len(names):
+        name, count = collections.Counter(names).most_common(1)[0]
+        raise InvalidData(
+            f"The columns of the source must have distinct names; {count} are named {name!r}.", column=name
+        )
+    return names
 
 
 def peek(batches: Iterator[pa.RecordBatch], rows: int) -> tuple[pa.Table, Iterator[pa.RecordBatch]]:

@@ -138,8 +138,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 "description": "An API token, as `driftloop tokens create USER` prints it once.",
             }
         }
+        _name_non_finite_summaries(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _name_non_finite_summaries(schema: dict[str, Any]) -> None:
+    """A metric summary's values are numbers, or the name of a NaN or an infinity (JSON has no such numbers; see
+    :func:`driftloop.server._tracking.run_body`): say so where the entity's own schema says number."""
+    summary = schema.get("components", {}).get("schemas", {}).get("MetricSummary")
+    if summary is None:
+        return
+    for field in ("last_value", "min_value", "max_value"):
+        described = summary["properties"][field]
+        summary["properties"][field] = {
+            "title": described.get("title", field),
+            "anyOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}],
+        }
 
 
 class AccessLog:

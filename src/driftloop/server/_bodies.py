@@ -40,7 +40,32 @@ def parse_json(body: bytes) -> Any:
     try:
         return pydantic_core.from_json(body, allow_inf_nan=True)
     except ValueError:
-        return json.loads(body)
+        parsed = json.loads(body)
+    _refuse_lone_surrogates(parsed)
+    return parsed
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """A JSON escape such as ``"\\udfff"`` reads as a string no UTF-8 writer takes back: kept, it would break every
+    later answer that holds it (the audit log's included), so the body is refused as malformed JSON (422).
+
+    Raises:
+        json.JSONDecodeError: A string of the body holds a lone UTF-16 surrogate.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                message = "a lone UTF-16 surrogate (an escape such as \\udfff without its pair) is not text"
+                raise json.JSONDecodeError(message, "", 0) from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 class _JsonRequest(Request):

@@ -7,12 +7,15 @@ repeats a value the client sent (a body may hold anything), nor any header (the 
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import orjson
+import pydantic_core
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
@@ -70,14 +73,23 @@ BINARY_BODY: dict[str, Any] = {
 
 
 def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """``content`` (entities, mappings, lists, NumPy arrays) as JSON; a non-finite number becomes null."""
-    body = orjson.dumps(content, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
+    """``content`` (entities, mappings, lists, NumPy arrays) as JSON; a non-finite number becomes null.
+
+    >>> json_response({"evidence": {"rows": 2**64}}).body
+    b'{"evidence":{"rows":18446744073709551616}}'
+    """
+    try:
+        body = orjson.dumps(content, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        # orjson writes integers of up to 64 bits; JSON a client sent and the workspace kept (an alias move's
+        # evidence) may hold larger ones. pydantic's writer takes any integer; on anything else it fails alike.
+        body = pydantic_core.to_json(content, inf_nan_mode="null", fallback=_plain_or_numpy)
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
 def as_json_data(content: Any) -> Any:
     """``content`` as the plain lists, dicts and numbers its JSON body holds."""
-    return orjson.loads(orjson.dumps(content, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY))
+    return json.loads(bytes(json_response(content).body))
 
 
 def _plain(value: Any) -> Any:
@@ -89,6 +101,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _plain_or_numpy(value: Any) -> Any:
+    """What pydantic's JSON writer does not write itself: :func:`_plain`'s, and NumPy arrays and numbers."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    return _plain(value)
 
 
 def attachment(filename: str) -> dict[str, str]:
@@ -108,6 +127,14 @@ def error_response(code: str, message: str, status: int, fields: list[dict[str, 
     return json_response({"error": detail}, status, headers)
 
 
+def _problem(problem: Mapping[str, Any]) -> str:
+    """A schema mismatch in words; a body that is not JSON says why (the reader's words, never the body's)."""
+    message = str(problem.get("msg"))
+    if problem.get("type") == "json_invalid" and (problem.get("ctx") or {}).get("error"):
+        message = f"{message}: {problem['ctx']['error']}"
+    return message
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer driftloop's errors, schema mismatches and FastAPI's own HTTP errors in one JSON shape."""
 
@@ -118,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def schema_mismatch(request: Request, error: RequestValidationError) -> Response:
         fields = [
-            {"location": ".".join(str(part) for part in problem.get("loc", ())), "problem": str(problem.get("msg"))}
+            {"location": ".".join(str(part) for part in problem.get("loc", ())), "problem": _problem(problem)}
             for problem in error.errors()
         ]
         listed = "; ".join(f"{field['location']}: {field['problem']}" for field in fields)
