@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from driftloop.training._gates import Gate, GateReport
     from driftloop.training._tasks import Task
 
-__all__ = ["ModelRegistry", "row_hashes", "version_differences"]
+__all__ = ["ModelRegistry", "input_sample", "row_hashes", "version_differences"]
 
 SIGNING_KEY = "model-signing"
 CHAMPION = "champion"
@@ -123,22 +123,12 @@ class ModelRegistry:
         if alias is not None:
             alias = validate_name("alias", alias)
         dataset_version = self._dataset_version(dataset)
-        if holdout is not None or training_data is not None:
-            if target is None:
-                raise InvalidInput("Give target= (the target column) with holdout= or training_data=.")
-            for label, frame in (("holdout", holdout), ("training_data", training_data)):
-                if frame is not None and target not in frame.columns:
-                    raise InvalidInput(f"The {label} frame has no target column {target!r}.")
+        sample = input_sample(holdout, training_data, target)
         from driftloop.training._evaluation import evaluate_model
         from driftloop.training._gates import parse_gates
 
         parsed_gates = parse_gates(list(gates)) if gates else []
         signing_key = self._metadata.keys.get_or_create(SIGNING_KEY)
-        sample = None
-        if holdout is not None:
-            sample = holdout.drop(columns=[target])
-        elif training_data is not None:
-            sample = training_data.drop(columns=[target]).head(1000)
         if isinstance(model, Manifest):
             manifest = self._adopted(model, signing_key)
         else:
@@ -600,6 +590,28 @@ def _signature_columns(signature: Mapping[str, Any]) -> dict[str, str]:
 
 def _dataset_label(info: ModelVersionInfo) -> str | None:
     return None if info.dataset is None else f"{info.dataset}/{info.dataset_version}"
+
+
+def input_sample(
+    holdout: pd.DataFrame | None, training_data: pd.DataFrame | None, target: str | None
+) -> pd.DataFrame | None:
+    """The inputs a packaged model's ONNX copy is checked on (the holdout's, else up to 1,000 training rows), once
+    ``target`` is known to be given with the frames and to be one of their columns.
+
+    Raises:
+        InvalidInput: A frame without ``target``, or frames without ``target=``.
+    """
+    if holdout is None and training_data is None:
+        return None
+    if target is None:
+        raise InvalidInput("Give target= (the target column) with holdout= or training_data=.")
+    for label, frame in (("holdout", holdout), ("training_data", training_data)):
+        if frame is not None and target not in frame.columns:
+            raise InvalidInput(f"The {label} frame has no target column {target!r}.")
+    if holdout is not None:
+        return holdout.drop(columns=[target])
+    assert training_data is not None
+    return training_data.drop(columns=[target]).head(1000)
 
 
 def version_differences(first: ModelVersionInfo, second: ModelVersionInfo) -> dict[str, Any]:

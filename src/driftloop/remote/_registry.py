@@ -24,7 +24,7 @@ from driftloop.errors import BlobIntegrityError, InvalidInput
 from driftloop.names import validate_name
 from driftloop.registry._flavours import LoadedModel, Manifest, load_checked_model, package_model
 from driftloop.registry._references import parse_reference
-from driftloop.registry._registry import CHAMPION, version_differences
+from driftloop.registry._registry import CHAMPION, input_sample, version_differences
 from driftloop.registry._signature import Signature
 from driftloop.remote._client import ServerClient, decode, decode_list, quoted
 
@@ -80,17 +80,7 @@ class RemoteModels:
                 "A registration through a workspace server moves no alias (a deployer's act): register the version, "
                 "then promote it or set the alias."
             )
-        if holdout is not None or training_data is not None:
-            if target is None:
-                raise InvalidInput("Give target= (the target column) with holdout= or training_data=.")
-            for label, frame in (("holdout", holdout), ("training_data", training_data)):
-                if frame is not None and target not in frame.columns:
-                    raise InvalidInput(f"The {label} frame has no target column {target!r}.")
-        sample = None
-        if holdout is not None:
-            sample = holdout.drop(columns=[target])
-        elif training_data is not None:
-            sample = training_data.drop(columns=[target]).head(1000)
+        sample = input_sample(holdout, training_data, target)
         files: dict[str, bytes] = {}
 
         def keep(data: bytes) -> str:
