@@ -319,3 +319,23 @@ def test_every_change_is_an_event_with_its_actor_and_no_secret(
         events_text = repr(conn.execute(sa.text("SELECT * FROM events")).all())
     assert secret.split("_", 2)[2] not in events_text
     assert hashlib.sha256(secret.encode()).hexdigest() not in events_text
+
+
+def test_the_last_enabled_admin_cannot_be_disabled_demoted_or_stripped(identities: IdentityRepository) -> None:
+    identities.create_user("ada", role=Role.ADMIN, actor=ADMIN)
+    identities.create_user("vic", role=Role.VIEWER, actor=ADMIN)
+    for change in (
+        lambda: identities.disable_user("ada", actor="ada"),
+        lambda: identities.grant("ada", Role.DEPLOYER, actor="ada"),
+        lambda: identities.revoke_grant("ada", actor="ada"),
+    ):
+        with pytest.raises(InvalidState, match="'ada' would leave the workspace without an enabled admin"):
+            change()
+    assert identities.role_of("ada") is Role.ADMIN
+    identities.disable_user("vic", actor="ada")  # others come and go as before
+    identities.grant("vic", Role.ADMIN, actor="ada")
+    with pytest.raises(InvalidState, match="without an enabled admin"):  # vic is an admin, but disabled
+        identities.disable_user("ada", actor="ada")
+    identities.enable_user("vic", actor="ada")
+    identities.disable_user("ada", actor="vic")  # now another enabled admin remains
+    assert identities.role_of("ada") is None and identities.role_of("vic") is Role.ADMIN

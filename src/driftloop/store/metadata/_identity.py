@@ -114,6 +114,8 @@ class IdentityRepository:
             row = _require_user(conn, name)
             if (row.disabled_at is not None) == disabled:
                 return _user(row)
+            if disabled:
+                _keep_an_admin(conn, row.name, "disabling")
             conn.execute(users.update().where(users.c.name == row.name).values(disabled_at=now if disabled else None))
             _event(conn, actor, "user.disable" if disabled else "user.enable", row.name, now)
             return _user(_user_row(conn, row.name))
@@ -254,6 +256,8 @@ class IdentityRepository:
             row = _grant_row(conn, name, scope)
             if row is None:
                 raise NotFound(f"The user {name!r} holds no role on {scope}.")
+            if scope == WORKSPACE_SCOPE:
+                _keep_an_admin(conn, name, "revoking the workspace role of")
             conn.execute(grants.delete().where(grants.c.user == name, grants.c.scope == scope))
             _event(conn, actor, "grant.remove", name, now, role=row.role, scope=scope)
             return _grant(row)
@@ -293,6 +297,8 @@ def _set_grant(conn: Connection, user: str, role: Role, scope: str, *, actor: st
     existing = _grant_row(conn, user, scope)
     if existing is not None and existing.role == role:
         return
+    if scope == WORKSPACE_SCOPE and role is not Role.ADMIN:
+        _keep_an_admin(conn, user, f"making {role.value} of")
     values = {"role": role.value, "granted_at": now, "granted_by": actor}
     if existing is None:
         conn.execute(grants.insert().values(user=user, scope=scope, **values))
@@ -300,6 +306,26 @@ def _set_grant(conn: Connection, user: str, role: Role, scope: str, *, actor: st
         conn.execute(grants.update().where(grants.c.user == user, grants.c.scope == scope).values(**values))
     previous = None if existing is None else existing.role
     _event(conn, actor, "grant.set", user, now, role=role.value, scope=scope, previous=previous)
+
+
+def _keep_an_admin(conn: Connection, user: str, change: str) -> None:
+    """Refuse a change that would leave the workspace without an enabled admin, once it has one: nobody could then
+    manage users, tokens or roles through the workspace server.
+
+    Raises:
+        InvalidState: ``user`` is the last enabled admin of the workspace.
+    """
+    enabled_admins = (
+        sa.select(grants.c.user)
+        .join(users, users.c.name == grants.c.user)
+        .where(grants.c.scope == WORKSPACE_SCOPE, grants.c.role == Role.ADMIN.value, users.c.disabled_at.is_(None))
+    )
+    admins = set(conn.execute(enabled_admins).scalars())
+    if admins == {user}:
+        raise InvalidState(
+            f"{change.capitalize()} {user!r} would leave the workspace without an enabled admin; make another user "
+            "admin first."
+        )
 
 
 def _event(conn: Connection, actor: str, action: str, user: str, at: float, **details: Any) -> None:
