@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from driftloop import Workspace
 from driftloop.data.sources import FrameSource, open_source
 from driftloop.errors import InvalidData, InvalidInput, InvalidState
 
@@ -149,3 +150,10 @@ def test_batches_add_up_to_the_frame(values: list[int | None], batch_rows: int, 
     if kind == "pandas":  # NaN for missing numbers, floats throughout
         read_back = [None if value is None or value != value else int(value) for value in read_back]
     assert read_back == expected
+
+
+def test_a_pandas_frame_whose_columns_share_a_name_is_refused_by_name(sqlite_workspace: Workspace) -> None:
+    frame = pd.DataFrame([[1, 2, 3]], columns=["area", "area", "rooms"])
+    with pytest.raises(InvalidData, match=r"columns that share a name \('area'\)"):
+        sqlite_workspace.datasets.ingest("houses", frame)
+    assert sqlite_workspace.datasets.list() == []

@@ -103,7 +103,7 @@ class FrameSource:
         """Hand out the frame's rows.
 
         Raises:
-            InvalidData: A pandas column mixes types Arrow cannot hold in one column.
+            InvalidData: A pandas column mixes types Arrow cannot hold in one column, or shares its name.
             InvalidInput: A LazyFrame's query fails.
             InvalidState: A RecordBatchReader was read already.
         """
@@ -128,6 +128,14 @@ class FrameSource:
 
         if not isinstance(frame.index, pandas.RangeIndex) or frame.index.name is not None:
             frame = frame.reset_index()
+        repeated = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
+        if repeated:
+            raise InvalidData(
+                f"{self.description} has columns that share a name ({', '.join(map(repr, repeated))}); each column "
+                "needs a name of its own.",
+                source=self.description,
+                column=repeated[0],
+            )
         try:
             schema = pa.Schema.from_pandas(frame, preserve_index=False).remove_metadata()
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
