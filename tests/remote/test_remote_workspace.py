@@ -142,3 +142,30 @@ def test_every_error_code_comes_back_as_the_class_that_declares_it() -> None:
         assert type(error).__module__ == "driftloop.errors"
     unknown = error_from(httpx.Response(502, text="<html>bad gateway</html>"))
     assert type(unknown).__name__ == "StoreError" and "502" in unknown.message
+
+
+def test_registering_against_a_dataset_needs_a_grant_on_that_dataset_too(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"area": rng.uniform(30, 200, 80)})
+    frame["price"] = 3 * frame["area"] + rng.normal(0, 5, 80)
+    model = Ridge().fit(frame[["area"]], frame["price"])
+    with remote_workspace(tmp_path) as admin:
+        admin.datasets.ingest("sales", frame)
+        identities = stores_of(admin).metadata.identities
+        identities.create_user("mo", actor="setup")
+        identities.grant("mo", Role.EDITOR, "model:houses", actor="setup")
+        _, token = identities.create_token("mo", None, actor="setup")
+        modeller = Workspace(admin.server.url, token=token)
+        try:
+            with pytest.raises(PermissionDenied, match="viewer on dataset:sales"):
+                modeller.models.register("houses", model, dataset="sales")
+            assert stores_of(admin).models.list() == []
+            identities.grant("mo", Role.VIEWER, "dataset:sales", actor="setup")
+            info = modeller.models.register("houses", model, dataset="sales")
+            assert (info.dataset, info.dataset_version, info.created_by) == ("sales", 1, "mo")
+        finally:
+            modeller.close()

@@ -8,7 +8,6 @@ embedded service checks it, so a mistake is refused before anything is sent; the
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -89,7 +88,7 @@ class RemoteTracking:
         self._check_actor(actor)
         parent_id = parent.id if isinstance(parent, ActiveRun) else parent
         run = self.create_run(experiment, name=name, parent=parent_id, tags=tags, params=params)
-        return ActiveRun(run, RemoteRunWriter(self._client), start_child=functools.partial(self.start_run), owner=self)
+        return ActiveRun(run, RemoteRunWriter(self._client), start_child=self.start_run, owner=self)
 
     def create_run(
         self,

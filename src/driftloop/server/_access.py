@@ -99,11 +99,13 @@ class Access:
 class Caller:
     """Who sent a request: a user holding a token, or the local admin of an open server.
 
-    ``name`` is the actor the services record; ``address`` is the client's IP address, when known.
+    ``name`` is the actor the services record; ``address`` is the client's IP address, when known; ``user`` is
+    whether ``name`` is a user whose roles are checked (False for the local admin of an open server).
     """
 
     name: str
     address: str | None
+    user: bool = True
 
 
 class Gate:
@@ -146,7 +148,7 @@ class Gate:
         if token is None:
             if self.local_admin is None:
                 raise Unauthenticated(NO_TOKEN)
-            return Caller(self.local_admin, address)
+            return Caller(self.local_admin, address, user=False)
         identities = self.identities()
         user = identities.authenticate(token)
         require(identities, user.name, access.role, access.scope_for(path_params))

@@ -175,8 +175,11 @@ def register(name: str, body: NewVersion, services: ServicesDependency) -> Respo
 
     manifest = Manifest.from_json(json.dumps({**body.manifest, "signature": ""}))
     dataset: str | tuple[str, int] | None = body.dataset
-    if body.dataset is not None and body.dataset_version is not None:
-        dataset = (body.dataset, body.dataset_version)
+    if body.dataset is not None:
+        # The version records the dataset's lineage and takes its schema: reading it needs its own grant.
+        services.require(Role.VIEWER, f"dataset:{validate_name('dataset', body.dataset)}")
+        if body.dataset_version is not None:
+            dataset = (body.dataset, body.dataset_version)
     info = services.models.register(
         validate_name("model", name),
         manifest,

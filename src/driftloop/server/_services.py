@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from driftloop.entities import Role
+from driftloop.identity import require
 from driftloop.server._access import Caller
 
 if TYPE_CHECKING:
@@ -38,6 +40,16 @@ class Services:
     @property
     def actor(self) -> str:
         return self.caller.name
+
+    def require(self, role: Role, scope: str) -> None:
+        """Check that the caller also holds ``role`` on ``scope``, beyond what its route's rule checked (a route that
+        touches a second object: a registration naming the dataset it was trained on).
+
+        Raises:
+            PermissionDenied: The caller lacks the role there (403).
+        """
+        if self.caller.user:
+            require(self._workspace.metadata.identities, self.caller.name, role, scope)
 
     @property
     def metadata(self) -> MetadataStore:
