@@ -22,6 +22,13 @@ def server(
             help="Serve a workspace without users on a non-loopback address, open to anyone who reaches it.",
         ),
     ] = False,
+    serve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--serve",
+            help="A model to serve on the same port (houses, houses@challenger), behind the same tokens; repeatable.",
+        ),
+    ] = None,
     allow_private_sources: Annotated[
         bool,
         typer.Option(
@@ -47,4 +54,5 @@ def server(
         insecure=insecure,
         max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
         private_sources=allow_private_sources,
+        serve=serve or (),
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import InvalidSettings
@@ -100,9 +101,11 @@ def run_server(
     port: int = DEFAULT_PORT,
     insecure: bool = False,
     log_level: str = "info",
+    serve: Sequence[str] = (),
     **limits: Any,
 ) -> None:
-    """Serve ``workspace`` until interrupted (SIGINT/SIGTERM end it gracefully).
+    """Serve ``workspace`` until interrupted (SIGINT/SIGTERM end it gracefully), with the models ``serve`` names
+    (``"houses"``, ``"houses@challenger"``) scored on the same port behind the same tokens and roles.
 
     Raises:
         InvalidSettings: As :func:`access_settings`, before anything listens.
@@ -113,6 +116,10 @@ def run_server(
 
     configure_process_logging("driftloop.server.access")
     settings = access_settings(workspace, host=host, port=port, insecure=insecure, **limits)
-    app = create_server_app(workspace, settings)
+    app: Any = create_server_app(workspace, settings)
+    if serve:
+        from driftloop.server._serving import with_models
+
+        app = with_models(app, workspace, serve)
     # uvicorn's access log would print query strings; the app writes its own (driftloop.server.access).
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
