@@ -224,9 +224,12 @@ PUBLIC_MODULES = {
         "redact",
     },
     "driftloop.remote": {
+        "RemoteAlerts",
         "RemoteDatasetVersion",
         "RemoteDatasets",
         "RemoteEvents",
+        "RemoteIdentities",
+        "RemoteLoopActions",
         "RemoteModels",
         "RemotePolicies",
         "RemoteTracking",

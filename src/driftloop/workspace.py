@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from driftloop.registry import ModelRegistry
     from driftloop.remote import ServerClient
     from driftloop.store.blobs import BlobStore
-    from driftloop.store.metadata import EventRepository, MetadataStore
+    from driftloop.store.metadata import (
+        AlertRepository,
+        EventRepository,
+        IdentityRepository,
+        LoopRepository,
+        MetadataStore,
+    )
     from driftloop.tracking import ActiveRun, Tracking
     from driftloop.training import Training
 
@@ -241,6 +247,33 @@ class Workspace:
         from driftloop.loop import StoredPolicies
 
         return StoredPolicies(self)
+
+    @property
+    def identities(self) -> IdentityRepository:
+        """Users, service accounts, their tokens and roles (through a server: an admin's)."""
+        if self.settings.is_remote:
+            from driftloop.remote import RemoteIdentities
+
+            return cast("IdentityRepository", RemoteIdentities(self.server, self._remote_actor))
+        return self.metadata.identities
+
+    @property
+    def alerts(self) -> AlertRepository:
+        """Alerts: list them, acknowledge and resolve them."""
+        if self.settings.is_remote:
+            from driftloop.remote import RemoteAlerts
+
+            return cast("AlertRepository", RemoteAlerts(self.server, self._remote_actor))
+        return self.metadata.alerts
+
+    @property
+    def loop_actions(self) -> LoopRepository:
+        """What the loop's policies did (read them with ``ws.loop_actions.list(...)``)."""
+        if self.settings.is_remote:
+            from driftloop.remote import RemoteLoopActions
+
+            return cast("LoopRepository", RemoteLoopActions(self.server))
+        return self.metadata.loop
 
     @property
     def events(self) -> EventRepository:

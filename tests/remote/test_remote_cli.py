@@ -54,3 +54,26 @@ def test_a_wrong_token_fails_the_command_in_one_line(tmp_path: Path) -> None:
     assert refused.returncode != 0
     assert "token" in refused.stderr.lower() and "Traceback" not in refused.stderr
     assert "q" * 43 not in refused.stderr + refused.stdout
+
+
+def test_users_tokens_grants_alerts_and_loop_actions_through_the_server(tmp_path: Path) -> None:
+    with remote_workspace(tmp_path, actor="root") as ws:
+        created = cli(ws, "users", "create", "ana", "--role", "editor")
+        assert created.returncode == 0, created.stderr
+        token = cli(ws, "tokens", "create", "ana", "--json")
+        assert token.returncode == 0, token.stderr
+        secret = json.loads(token.stdout)["token"]
+        granted = cli(ws, "grants", "add", "ana", "deployer", "--scope", "model:houses")
+        assert granted.returncode == 0, granted.stderr
+        grants = json.loads(cli(ws, "grants", "list", "--json").stdout)
+        assert {(grant["user"], grant["role"], grant["scope"]) for grant in grants} >= {
+            ("ana", "editor", "workspace"),
+            ("ana", "deployer", "model:houses"),
+        }
+        assert json.loads(cli(ws, "alerts", "list", "--json").stdout) == []
+        assert json.loads(cli(ws, "loop", "actions", "--json").stdout) == []
+        # ana's token is an editor's: she may not manage users.
+        refused = cli(ws, "users", "list", token=secret)
+        assert refused.returncode != 0 and "admin" in refused.stderr and secret not in refused.stderr
+        events = stores_of(ws).events.list(object_type="user")
+        assert {(event.actor, event.action) for event in events} >= {("root", "user.create"), ("root", "grant.set")}

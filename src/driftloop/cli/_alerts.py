@@ -23,7 +23,7 @@ def list_alerts(
     as_json: JsonOption = False,
 ) -> None:
     """The newest alerts first."""
-    found = workspace().metadata.alerts.list(status=status, rule=rule, subject=subject, limit=limit)
+    found = workspace().alerts.list(status=status, rule=rule, subject=subject, limit=limit)
     if as_json:
         print_json([alert.to_dict() for alert in found])
         return
@@ -57,7 +57,7 @@ def show(
     alert_id: Annotated[int, typer.Argument(metavar="ID", help="The alert's id.")], as_json: JsonOption = False
 ) -> None:
     """One alert and every attempt to deliver it (failed channels included)."""
-    alerts = workspace().metadata.alerts
+    alerts = workspace().alerts
     alert = alerts.get(alert_id)
     deliveries = alerts.deliveries(alert_id)
     if as_json:
@@ -81,7 +81,7 @@ def ack(
 ) -> None:
     """Acknowledge an open alert: its channels are not told again until it resolves."""
     ws = workspace()
-    alert = ws.metadata.alerts.acknowledge(alert_id, by=by or ws.actor)
+    alert = ws.alerts.acknowledge(alert_id, by=by or ws.actor)
     console.print(f"Alert {alert.id} ({alert.rule} on {alert.subject}) acknowledged by {alert.acked_by}.", markup=False)
 
 
@@ -92,7 +92,7 @@ def resolve(
 ) -> None:
     """Resolve an alert by hand; its rule must breach again, for as many windows as it needs, to re-fire."""
     ws = workspace()
-    alert = ws.metadata.alerts.resolve(alert_id, by=by or ws.actor)
+    alert = ws.alerts.resolve(alert_id, by=by or ws.actor)
     console.print(f"Alert {alert.id} ({alert.rule} on {alert.subject}) resolved by {alert.resolved_by}.", markup=False)
 
 

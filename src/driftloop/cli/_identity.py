@@ -1,7 +1,8 @@
 """``driftloop users|tokens|grants …``: who may reach the workspace through its server, and with which role.
 
-These commands work on the metadata store directly, as its owner: whoever can run them against the store's URL
-needs no token. Every change is recorded in the events with the workspace's actor.
+On the workspace's own store these commands work directly, as its owner: whoever can run them against the store's
+URL needs no token. Through a workspace server (``DRIFTLOOP_STORE=http://...``) they need an admin's token. Every
+change is recorded in the events with who made it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def create_user(
 ) -> None:
     """Create a user (or with --service a service account), with a workspace role when given."""
     ws = workspace()
-    user = ws.metadata.identities.create_user(name, kind="service" if service else "user", role=role, actor=ws.actor)
+    user = ws.identities.create_user(name, kind="service" if service else "user", role=role, actor=ws.actor)
     if as_json:
         print_json({**user.to_dict(), "role": None if role is None else role.value})
         return
@@ -48,7 +49,7 @@ def create_user(
 @users.command("list")
 def list_users(as_json: JsonOption = False) -> None:
     """Every user and service account, disabled ones included."""
-    found = workspace().metadata.identities.list_users()
+    found = workspace().identities.list_users()
     if as_json:
         print_json([user.to_dict() for user in found])
         return
@@ -66,7 +67,7 @@ def list_users(as_json: JsonOption = False) -> None:
 def disable_user(name: Annotated[str, typer.Argument(help="The user's name.")], as_json: JsonOption = False) -> None:
     """Refuse the user's tokens from now on; its grants stay for when it is enabled again."""
     ws = workspace()
-    user = ws.metadata.identities.disable_user(name, actor=ws.actor)
+    user = ws.identities.disable_user(name, actor=ws.actor)
     if as_json:
         print_json(user.to_dict())
         return
@@ -77,7 +78,7 @@ def disable_user(name: Annotated[str, typer.Argument(help="The user's name.")], 
 def enable_user(name: Annotated[str, typer.Argument(help="The user's name.")], as_json: JsonOption = False) -> None:
     """Accept the user's tokens again (those neither revoked nor expired)."""
     ws = workspace()
-    user = ws.metadata.identities.enable_user(name, actor=ws.actor)
+    user = ws.identities.enable_user(name, actor=ws.actor)
     if as_json:
         print_json(user.to_dict())
         return
@@ -97,7 +98,7 @@ def create_token(
 
     ws = workspace()
     expires_in = None if expires is None else parse_duration(expires, "--expires")
-    token, secret = ws.metadata.identities.create_token(user, expires_in, actor=ws.actor)
+    token, secret = ws.identities.create_token(user, expires_in, actor=ws.actor)
     if as_json:
         print_json({**token.to_dict(), "token": secret})
         errors.print(NOT_SHOWN_AGAIN, markup=False)
@@ -114,7 +115,7 @@ def list_tokens(
     as_json: JsonOption = False,
 ) -> None:
     """Tokens (never their secrets), revoked and expired ones included, oldest first."""
-    found = workspace().metadata.identities.list_tokens(user)
+    found = workspace().identities.list_tokens(user)
     if as_json:
         print_json([token.to_dict() for token in found])
         return
@@ -138,7 +139,7 @@ def revoke_token(
 ) -> None:
     """Refuse the token from now on."""
     ws = workspace()
-    token = ws.metadata.identities.revoke_token(token_id, actor=ws.actor)
+    token = ws.identities.revoke_token(token_id, actor=ws.actor)
     if as_json:
         print_json(token.to_dict())
         return
@@ -154,7 +155,7 @@ def add_grant(
 ) -> None:
     """Give USER the ROLE on the workspace (or --scope), replacing the role it held there."""
     ws = workspace()
-    grant = ws.metadata.identities.grant(user, role, scope, actor=ws.actor)
+    grant = ws.identities.grant(user, role, scope, actor=ws.actor)
     if as_json:
         print_json(grant.to_dict())
         return
@@ -168,7 +169,7 @@ def list_grants(
     as_json: JsonOption = False,
 ) -> None:
     """Who holds which role where."""
-    found = workspace().metadata.identities.list_grants(user, scope=scope)
+    found = workspace().identities.list_grants(user, scope=scope)
     if as_json:
         print_json([grant.to_dict() for grant in found])
         return
@@ -190,7 +191,7 @@ def remove_grant(
 ) -> None:
     """Take back USER's role on the workspace (or --scope)."""
     ws = workspace()
-    grant = ws.metadata.identities.revoke_grant(user, scope, actor=ws.actor)
+    grant = ws.identities.revoke_grant(user, scope, actor=ws.actor)
     if as_json:
         print_json(grant.to_dict())
         return

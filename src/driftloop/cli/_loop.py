@@ -90,7 +90,7 @@ def actions(
     """The loop's actions, newest first: trigger, state, versions, evidence and cost."""
     from dataclasses import asdict
 
-    found = workspace().metadata.loop.list(policy=policy, model=model, limit=limit)
+    found = workspace().loop_actions.list(policy=policy, model=model, limit=limit)
     if as_json:
         print_json([asdict(action) for action in found])
         return

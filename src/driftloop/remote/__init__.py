@@ -9,14 +9,18 @@ database or the artifact store directly.
 from driftloop.remote._client import ServerClient
 from driftloop.remote._datasets import RemoteDatasets, RemoteDatasetVersion
 from driftloop.remote._events import RemoteEvents
+from driftloop.remote._operations import RemoteAlerts, RemoteIdentities, RemoteLoopActions
 from driftloop.remote._policies import RemotePolicies
 from driftloop.remote._registry import RemoteModels
 from driftloop.remote._tracking import RemoteTracking
 
 __all__ = [
+    "RemoteAlerts",
     "RemoteDatasetVersion",
     "RemoteDatasets",
     "RemoteEvents",
+    "RemoteIdentities",
+    "RemoteLoopActions",
     "RemoteModels",
     "RemotePolicies",
     "RemoteTracking",

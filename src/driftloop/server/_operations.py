@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
+from pydantic import BaseModel
 
-from driftloop.entities import Alert, AlertStatus, Event, LoopAction, Role, StoredPolicy
+from driftloop.entities import Alert, AlertDelivery, AlertStatus, Event, LoopAction, Role, StoredPolicy
 from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
@@ -52,6 +53,18 @@ def alerts(
     limit: Limit = 100,
 ) -> Response:
     return json_response(services.metadata.alerts.list(status=status, rule=rule, subject=subject, limit=limit))
+
+
+class AlertWithDeliveries(BaseModel):
+    alert: Alert
+    deliveries: list[AlertDelivery]
+
+
+@routes.get("/alerts/{alert_id}", Role.VIEWER, response_model=AlertWithDeliveries)
+def alert(alert_id: AlertId, services: ServicesDependency) -> Response:
+    """One alert and every attempt to deliver it (failed channels included; errors without secrets)."""
+    alerts = services.metadata.alerts
+    return json_response({"alert": alerts.get(alert_id), "deliveries": alerts.deliveries(alert_id)})
 
 
 @routes.post("/alerts/{alert_id}/ack", Role.DEPLOYER, response_model=Alert)
