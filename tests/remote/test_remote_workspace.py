@@ -169,3 +169,21 @@ def test_registering_against_a_dataset_needs_a_grant_on_that_dataset_too(tmp_pat
             assert (info.dataset, info.dataset_version, info.created_by) == ("sales", 1, "mo")
         finally:
             modeller.close()
+
+
+def test_a_dataset_schema_is_read_set_and_checked_against_through_the_server(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"area": [50.0, 72.5, 90.0], "rooms": [1, 2, 3]})
+    with remote_workspace(tmp_path) as ws:
+        ws.datasets.ingest("houses", frame)
+        schema = ws.datasets.schema("houses")
+        assert {"area", "rooms"} <= set(schema.names)
+        ws.datasets.set_schema("houses", schema)
+        assert ws.datasets.validate("houses", frame)["rows_quarantined"] == 0
+        broken = frame.astype({"rooms": str})
+        broken.loc[1, "rooms"] = "many"
+        assert ws.datasets.validate("houses", broken)["rows_quarantined"] == 1
+        assert len(ws.datasets.versions("houses")) == 1  # checking stores nothing
+        latest = stores_of(ws).events.list(action="dataset.set_schema")[0]  # the first ingest set the inferred one
+        assert (latest.actor, latest.details.get("from")) == ("tester", "127.0.0.1")

@@ -106,6 +106,10 @@ def _alias_moves() -> st.SearchStrategy[bytes]:
 
 BODIES: dict[tuple[str, str], tuple[st.SearchStrategy[bytes], str]] = {
     ("POST", "/api/v1/datasets/{name}/versions"): (csv_files(), "text/csv"),
+    ("POST", "/api/v1/datasets/{name}/validate"): (
+        st.one_of(st.just(b"area,rooms,district,price\n72.0,3.0,north,246.0\n"), csv_files()),
+        "text/csv",
+    ),
     ("PUT", "/api/v1/models/{name}/aliases/{alias}"): (_alias_moves(), "application/json"),
 }
 """Bodies of some operations that reach their service more often than the generated ones, with their media type."""
@@ -113,6 +117,7 @@ NO_SUCCESS = {
     ("PUT", "/api/v1/models/{name}/files/{digest}"): "the body must hash to the digest its path names",
     ("POST", "/api/v1/models/{name}/versions"): "the body must name files uploaded first",
     ("POST", "/api/v1/datasets/{name}/versions/from-source"): "the URL must reach a public host; tests have no network",
+    ("PUT", "/api/v1/datasets/{name}/schema"): "the body must be a whole data schema of the dataset's columns",
 }
 """Operations no request drawn here can make succeed, though their path names seeded objects; and why."""
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
+import httpx
 import pyarrow as pa
 
 from driftloop.data._service import BATCH_ROWS, IngestResult
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from driftloop.data import DatasetVersion, VersionDiff
     from driftloop.data.profiles import Profile
     from driftloop.data.transforms import FittedTransform
+    from driftloop.data.validation import DataSchema
 
 __all__ = ["RemoteDatasetVersion", "RemoteDatasets"]
 
@@ -75,23 +77,13 @@ class RemoteDatasets:
                 f"An ingest through a workspace server takes no {' or '.join(given)}: the server applies the dataset's "
                 "stored transform and schema, and records the token's user."
             )
-        with tempfile.TemporaryDirectory(prefix="driftloop-upload-") as folder:
-            upload = Path(folder) / "upload.parquet"
-            _write_parquet(source, format, batch_rows, upload, progress)
-            filename = _file_name(source)
-            with upload.open("rb") as file:
-                answer = self._client.request(
-                    "POST",
-                    quoted("datasets", name, "versions"),
-                    params={
-                        "format": "parquet",
-                        "mode": mode,
-                        "on_rule_failure": on_rule_failure,
-                        "filename": filename,
-                    },
-                    content=_chunks(file),
-                    headers={"Content-Type": PARQUET},
-                )
+        options = {
+            "format": "parquet",
+            "mode": mode,
+            "on_rule_failure": on_rule_failure,
+            "filename": _file_name(source),
+        }
+        answer = self._upload(quoted("datasets", name, "versions"), source, format, batch_rows, progress, options)
         return self._result(answer.json())
 
     def _result(self, body: dict[str, Any]) -> IngestResult:
@@ -105,6 +97,57 @@ class RemoteDatasets:
             quarantined_rows=int(body["quarantined_rows"]),
             report=dict(body["report"]),
         )
+
+    def validate(
+        self,
+        name: str,
+        source: Any,
+        *,
+        transform: object = None,
+        schema: object = None,
+        format: str | None = None,
+        batch_rows: int = BATCH_ROWS,
+    ) -> dict[str, Any]:
+        """Check ``source`` (read here) against the dataset's schema on the server, without storing anything;
+        returns the quality report."""
+        if transform is not None or schema is not None:
+            raise InvalidInput(
+                "A validation through a workspace server uses the dataset's stored transform and schema."
+            )
+        path = quoted("datasets", validate_name("dataset", name), "validate")
+        return dict(self._upload(path, source, format, batch_rows, None, {}).json())
+
+    def schema(self, name: str) -> DataSchema:
+        """The dataset's data schema (rules and expectations), as inferred or as last edited."""
+        from driftloop.data.validation import DataSchema
+
+        return DataSchema.from_dict(self._client.get(quoted("datasets", validate_name("dataset", name), "schema")))
+
+    def set_schema(self, name: str, schema: DataSchema, *, actor: str | None = None) -> None:
+        """Replace the dataset's data schema; every later ingest is validated against it."""
+        if actor is not None:
+            raise InvalidInput("A workspace server records its token's user as the actor; leave actor= out.")
+        path = quoted("datasets", validate_name("dataset", name), "schema")
+        self._client.request("PUT", path, json=schema.to_dict())
+
+    def _upload(
+        self,
+        path: str,
+        source: Any,
+        format: str | None,
+        batch_rows: int,
+        progress: Callable[[int], None] | None,
+        options: dict[str, Any],
+    ) -> httpx.Response:
+        """Read ``source`` here with the embedded readers, write it as Parquet and send it to ``path``."""
+        with tempfile.TemporaryDirectory(prefix="driftloop-upload-") as folder:
+            upload = Path(folder) / "upload.parquet"
+            _write_parquet(source, format, batch_rows, upload, progress)
+            with upload.open("rb") as file:
+                query = {"format": "parquet", **options}
+                return self._client.request(
+                    "POST", path, params=query, content=_chunks(file), headers={"Content-Type": PARQUET}
+                )
 
     def ingest_url(
         self,

@@ -147,6 +147,47 @@ def ingest_from_source(name: str, body: SourceIngest, request: Request, services
     return json_response(_answer(result), 201 if result.created else 200)
 
 
+@routes.get("/datasets/{name}/schema", Role.VIEWER, scope=DATASET, response_model=dict[str, Any])
+def data_schema(name: str, services: ServicesDependency) -> Response:
+    """The dataset's data schema: its rules (presence, types, nullability) and expectations (409 before any ingest)."""
+    return json_response(services.datasets.schema(validate_name("dataset", name)).to_dict())
+
+
+@routes.put("/datasets/{name}/schema", Role.EDITOR, scope=DATASET, status_code=204)
+def set_data_schema(name: str, body: dict[str, Any], services: ServicesDependency) -> Response:
+    """Replace the dataset's data schema (checked first); every later ingest is validated against it."""
+    from driftloop.data.validation import DataSchema
+
+    services.datasets.set_schema(validate_name("dataset", name), DataSchema.from_dict(body))
+    return Response(status_code=204)
+
+
+@routes.post(
+    "/datasets/{name}/validate",
+    Role.VIEWER,
+    scope=DATASET,
+    upload=True,
+    response_model=dict[str, Any],
+    responses={415: {"model": ErrorBody, "description": "Neither ?format= nor the Content-Type names CSV or Parquet."}},
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+async def validate_upload(
+    name: str,
+    request: Request,
+    services: ServicesDependency,
+    format: Annotated[UploadFormat | None, Query(description="The file's format; else its Content-Type's.")] = None,
+) -> Response:
+    """Check the body (a CSV or Parquet file) against the dataset's schema without storing anything: the quality
+    report, with the rows that break a rule counted."""
+    name = validate_name("dataset", name)
+    chosen = format or _upload_format(request.headers.get("content-type"))
+    described = f"{FORMAT_LABELS[chosen]} upload by {services.caller.name}"
+    async with spooled(request, request.app.state.gate.max_upload_bytes, f"upload.{chosen}") as file:
+        uploaded = _Upload(FileSource(file, format=chosen), described)
+        report = await run_in_threadpool(services.datasets.validate, name, uploaded)
+    return json_response(report)
+
+
 @routes.get("/datasets/{name}/versions/{version}", Role.VIEWER, scope=DATASET, response_model=DatasetVersionInfo)
 def get_version(name: str, version: Version, services: ServicesDependency) -> Response:
     return json_response(_version(services, name, version).info)
