@@ -19,6 +19,7 @@ from driftloop.server._serving import SERVING_RULES, serving_rule, with_models
 
 ROWS = {"records": [{"area": 72.0, "rooms": 3.0}]}
 SAMPLES: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/openapi.json", None),
     ("GET", "/v1/models", None),
     ("POST", "/v1/models/houses/predict", ROWS),
     ("POST", "/invocations", {"dataframe_records": ROWS["records"]}),

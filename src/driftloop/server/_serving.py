@@ -5,7 +5,8 @@ Each serving route's rule, by what it does:
 
 - probes and metrics (``/healthz``, ``/readyz``, ``/metrics``, ``/ping``, ``/health``, ``/version``, ``/v2/health``):
   open, as a load balancer or Prometheus calls them;
-- scoring and reading what is served (``/v1/models``, ``/invocations``, ``/v2/models/...``), and the pending label
+- scoring and reading what is served (``/v1/models``, ``/invocations``, ``/v2/models/...``), the serving routes'
+  OpenAPI document (``/openapi.json``; the workspace API's is ``/api/v1/openapi.json``) and the pending label
   requests: ``viewer`` (on ``model:<name>`` where the path names the model);
 - feedback (``POST /v1/feedback``, the application sending ground truth): ``editor``;
 - answering label requests (``POST /v1/labels``): ``deployer``.
@@ -66,6 +67,7 @@ SERVING_RULES: tuple[ServingRule, ...] = (
             r"/v2/health/(live|ready)",
         )
     ),
+    _rule("GET", r"/openapi\.json", Role.VIEWER),
     _rule("GET", r"/v1/models", Role.VIEWER),
     _rule("POST", rf"/v1/models/{MODEL}/predict", Role.VIEWER),
     _rule("POST", r"/invocations", Role.VIEWER),
