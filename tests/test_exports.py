@@ -229,6 +229,7 @@ PUBLIC_MODULES = {
         "RemoteDatasets",
         "RemoteEvents",
         "RemoteIdentities",
+        "RemoteLabelQueue",
         "RemoteLoopActions",
         "RemoteModels",
         "RemotePolicies",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from driftloop.loop import StoredPolicies
     from driftloop.registry import ModelRegistry
     from driftloop.remote import ServerClient
+    from driftloop.serving._label_queue import LabelQueue
     from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import (
         AlertRepository,
@@ -265,6 +266,17 @@ class Workspace:
 
             return cast("AlertRepository", RemoteAlerts(self.server, self._remote_actor))
         return self.metadata.alerts
+
+    @property
+    def label_queue(self) -> LabelQueue:
+        """What active learning asked people to label, and their answers (through a server: a deployer's)."""
+        if self.settings.is_remote:
+            from driftloop.remote import RemoteLabelQueue
+
+            return cast("LabelQueue", RemoteLabelQueue(self.server, self._remote_actor))
+        from driftloop.serving._label_queue import LabelQueue
+
+        return LabelQueue(self)
 
     @property
     def loop_actions(self) -> LoopRepository:

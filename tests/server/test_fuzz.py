@@ -118,6 +118,7 @@ NO_SUCCESS = {
     ("POST", "/api/v1/models/{name}/versions"): "the body must name files uploaded first",
     ("POST", "/api/v1/datasets/{name}/versions/from-source"): "the URL must reach a public host; tests have no network",
     ("PUT", "/api/v1/datasets/{name}/schema"): "the body must be a whole data schema of the dataset's columns",
+    ("POST", "/api/v1/labels"): "a label answers a logged prediction, and this workspace has logged none",
 }
 """Operations no request drawn here can make succeed, though their path names seeded objects; and why."""
 

@@ -25,9 +25,8 @@ def pending(
     as_json: JsonOption = False,
 ) -> None:
     """The unanswered label requests, the most informative first."""
-    from driftloop.serving._label_queue import pending_dict
 
-    found = [pending_dict(request) for request in workspace().metadata.label_requests.pending(model, limit=limit)]
+    found = workspace().label_queue.pending(model, limit=limit)
     if as_json:
         print_json(found)
         return
@@ -99,17 +98,7 @@ def answer(
     as_json: JsonOption = False,
 ) -> None:
     """Record the labels of FILE (all or none) into the labels table; the next retrain reads them."""
-    from driftloop.serving._label_queue import answer_labels
-    from driftloop.serving._labels import LabelStore
-    from driftloop.store.tables import TableStore
-
-    ws = workspace()
-    items = _read_answers(file)
-    labels = LabelStore(TableStore(ws.settings.tables_url))
-    try:
-        answered = answer_labels(ws, labels, items, actor=actor)
-    finally:
-        labels.close()  # on disk before the command ends
+    answered = workspace().label_queue.answer(_read_answers(file), actor=actor)
     if as_json:
         print_json(answered.to_dict())
         return

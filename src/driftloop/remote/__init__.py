@@ -9,7 +9,7 @@ database or the artifact store directly.
 from driftloop.remote._client import ServerClient
 from driftloop.remote._datasets import RemoteDatasets, RemoteDatasetVersion
 from driftloop.remote._events import RemoteEvents
-from driftloop.remote._operations import RemoteAlerts, RemoteIdentities, RemoteLoopActions
+from driftloop.remote._operations import RemoteAlerts, RemoteIdentities, RemoteLabelQueue, RemoteLoopActions
 from driftloop.remote._policies import RemotePolicies
 from driftloop.remote._registry import RemoteModels
 from driftloop.remote._tracking import RemoteTracking
@@ -20,6 +20,7 @@ __all__ = [
     "RemoteDatasets",
     "RemoteEvents",
     "RemoteIdentities",
+    "RemoteLabelQueue",
     "RemoteLoopActions",
     "RemoteModels",
     "RemotePolicies",

@@ -1,19 +1,20 @@
-"""Users, tokens, grants, alerts and the loop's actions through a workspace server: what ``ws.identities``,
-``ws.alerts`` and ``ws.loop_actions`` hand out for a remote workspace (the same methods as the metadata store's
-repositories that the commands call). The server records the token's user as the actor: an ``actor=`` or ``by=``
-naming anyone else is refused here."""
+"""Users, tokens, grants, alerts, the loop's actions and the label queue through a workspace server: what
+``ws.identities``, ``ws.alerts``, ``ws.loop_actions`` and ``ws.label_queue`` hand out for a remote workspace (the
+same methods as their embedded counterparts, which the commands call). The server records the token's user as the
+actor: an ``actor=`` or ``by=`` naming anyone else is refused here."""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from driftloop.entities import Alert, AlertDelivery, AlertStatus, Grant, LoopAction, Role, Token, User
 from driftloop.errors import PermissionDenied
 from driftloop.remote._client import ServerClient, decode, decode_list, quoted
+from driftloop.serving._label_queue import LabelAnswer
 
-__all__ = ["RemoteAlerts", "RemoteIdentities", "RemoteLoopActions"]
+__all__ = ["RemoteAlerts", "RemoteIdentities", "RemoteLabelQueue", "RemoteLoopActions"]
 
 
 class _ActingAsTheToken:
@@ -112,3 +113,22 @@ class RemoteLoopActions:
     def list(self, *, policy: str | None = None, model: str | None = None, limit: int = 100) -> list[LoopAction]:
         query: dict[str, Any] = {"policy": policy, "model": model, "limit": limit}
         return decode_list(LoopAction, self._client.get("/loop/actions", params=query))
+
+
+class RemoteLabelQueue(_ActingAsTheToken):
+    """The label queue: read (``viewer``), answered (``deployer``)."""
+
+    def pending(self, model: str | None = None, *, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        found = self._client.get("/labels/pending", params={"model": model, "limit": limit})
+        return [dict(item) for item in found["pending"]]
+
+    def answer(self, items: Sequence[tuple[Any, Any]], *, actor: str | None = None) -> LabelAnswer:
+        self._check(actor)
+        body = {"labels": [{"request_id": request_id, "label": label} for request_id, label in items]}
+        answer = self._client.send("POST", "/labels", body)
+        return LabelAnswer(
+            recorded=int(answer["recorded"]),
+            duplicates=int(answer["duplicates"]),
+            corrections=tuple(answer["corrections"]),
+            answered=int(answer["answered"]),
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from driftloop.entities import Alert, AlertDelivery, AlertStatus, Event, LoopAction, Role, StoredPolicy
 from driftloop.errors import InvalidInput
@@ -113,3 +113,31 @@ def set_policy(name: str, body: dict[str, Any], services: ServicesDependency) ->
 def delete_policy(name: str, services: ServicesDependency) -> Response:
     """Remove a policy; the loop stops acting on it at its next tick."""
     return json_response(services.policies.delete(validate_name("policy", name)))
+
+
+# -- the label queue -------------------------------------------------------------------------------------
+
+
+class LabelItem(BaseModel):
+    request_id: str = Field(max_length=256)
+    label: str | int | float | bool
+
+
+class LabelAnswers(BaseModel):
+    labels: list[LabelItem] = Field(max_length=100_000)
+
+
+@routes.get("/labels/pending", Role.VIEWER, response_model=dict[str, list[dict[str, Any]]])
+def pending_labels(
+    services: ServicesDependency, model: Text = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+) -> Response:
+    """What active learning asked people to label, not answered yet, the most informative first."""
+    return json_response({"pending": services.label_queue.pending(model, limit=limit)})
+
+
+@routes.post("/labels", Role.DEPLOYER, response_model=dict[str, Any])
+def answer_labels(body: LabelAnswers, services: ServicesDependency) -> Response:
+    """Answers to label requests (or labels of any logged prediction), all or none: a label that does not fit the
+    model that made the prediction refuses the whole answer (422). The next retrain reads them."""
+    items = [(item.request_id, item.label) for item in body.labels]
+    return json_response(services.label_queue.answer(items, actor=services.actor).to_dict())

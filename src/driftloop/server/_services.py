@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from driftloop.data import Datasets
     from driftloop.loop import StoredPolicies
     from driftloop.registry import ModelRegistry
+    from driftloop.serving._label_queue import LabelQueue
     from driftloop.store.blobs import BlobStore
     from driftloop.store.metadata import MetadataStore
     from driftloop.store.tables import TableStore
@@ -70,6 +71,12 @@ class Services:
         from driftloop.data import Datasets
 
         return Datasets(self._workspace.metadata, self._workspace.blobs, self._tables, actor=self.actor)
+
+    @functools.cached_property
+    def label_queue(self) -> LabelQueue:
+        from driftloop.serving._label_queue import LabelQueue
+
+        return LabelQueue(self._workspace)
 
     @functools.cached_property
     def policies(self) -> StoredPolicies:

@@ -34,6 +34,7 @@ __all__ = [
     "QUEUE_SOURCE",
     "FeedbackAnswer",
     "LabelAnswer",
+    "LabelQueue",
     "answer_labels",
     "label_items",
     "pending_dict",
@@ -373,3 +374,29 @@ def label_items(document: Mapping[str, Any]) -> list[tuple[Any, Any]]:
             raise InvalidInput(f"labels[{index}] needs a 'request_id' and a 'label'; got {item!r}.")
         pairs.append((item["request_id"], item["label"]))
     return pairs
+
+
+class LabelQueue:
+    """The label queue of a workspace (``ws.label_queue``): what active learning asked to label, and the answers.
+
+    Answers are written to the labels table here and closed before :meth:`answer` returns; a server answering
+    through its own buffers uses :func:`answer_labels` with them instead.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+
+    def pending(self, model: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The queued requests not answered yet, the most informative first, as :func:`pending_dict` shows them."""
+        return [pending_dict(item) for item in self._workspace.metadata.label_requests.pending(model, limit=limit)]
+
+    def answer(self, items: Sequence[tuple[Any, Any]], *, actor: str | None = None) -> LabelAnswer:
+        """Record ``(request_id, label)`` answers, all or nothing (see :func:`answer_labels`)."""
+        from driftloop.serving._labels import LabelStore
+        from driftloop.store.tables import TableStore
+
+        labels = LabelStore(TableStore(self._workspace.settings.tables_url))
+        try:
+            return answer_labels(self._workspace, labels, items, actor=actor)
+        finally:
+            labels.close()  # on disk before the answer returns
