@@ -187,3 +187,25 @@ def test_a_dataset_schema_is_read_set_and_checked_against_through_the_server(tmp
         assert len(ws.datasets.versions("houses")) == 1  # checking stores nothing
         latest = stores_of(ws).events.list(action="dataset.set_schema")[0]  # the first ingest set the inferred one
         assert (latest.actor, latest.details.get("from")) == ("tester", "127.0.0.1")
+
+
+def test_a_version_streams_in_batches_as_it_arrives(tmp_path: Path) -> None:
+    import dataclasses
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from driftloop.errors import NotFound
+
+    frame = pd.DataFrame({"id": range(50_000), "area": [float(i % 97) for i in range(50_000)]})
+    with remote_workspace(tmp_path) as ws:
+        ws.datasets.ingest("houses", frame)
+        batches = list(ws.datasets.get("houses").batches(batch_size=7_000))
+        assert max(batch.num_rows for batch in batches) <= 7_000 and len(batches) >= 8
+        streamed = pa.Table.from_batches(batches).to_pandas()
+        pd.testing.assert_frame_equal(streamed, frame, check_dtype=False)
+        # A refusal while streaming is the server's error, as for any other request.
+        handle = ws.datasets.get("houses")
+        handle.info = dataclasses.replace(handle.info, number=9)
+        with pytest.raises(NotFound, match="version 9"):
+            list(handle.batches())

@@ -8,10 +8,12 @@ appears in a message, a ``repr`` or a log line of this module.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 import orjson
@@ -80,6 +82,24 @@ class ServerClient:
             raise error_from(answer)
         return answer
 
+    @contextlib.contextmanager
+    def stream(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[IO[bytes]]:
+        """The body of a ``GET`` as a file read while it arrives (a large answer never sits whole in memory).
+
+        Raises:
+            StoreUnavailable: The server cannot be reached.
+            DriftloopError: The server refused the request.
+        """
+        query = None if params is None else {key: value for key, value in params.items() if value is not None}
+        try:
+            with self._http.stream("GET", path, params=query) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    raise error_from(answer)
+                yield io.BufferedReader(_ArrivingBody(answer.iter_bytes()))
+        except httpx.TransportError as error:
+            raise StoreUnavailable(f"The workspace server at {self.url} cannot be reached: {error}.") from error
+
     def get(self, path: str, **options: Any) -> Any:
         """The JSON of a ``GET``."""
         return orjson.loads(self.request("GET", path, **options).content)
@@ -88,6 +108,28 @@ class ServerClient:
         """The JSON answer of a request with a JSON ``body`` (None for an empty answer)."""
         answer = self.request(method, path, json=body, **options)
         return orjson.loads(answer.content) if answer.content else None
+
+
+class _ArrivingBody(io.RawIOBase):
+    """A response body's chunks as a read-only file (what pyarrow's stream reader takes)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def decode(kind: type[T], data: Any) -> T:

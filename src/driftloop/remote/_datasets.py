@@ -234,8 +234,16 @@ class RemoteDatasetVersion:
         return frame
 
     def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """The version's rows, in batches of at most ``batch_size`` (read whole from the server first)."""
-        yield from self._read().to_batches(max_chunksize=batch_size)
+        """Stream the version without holding it in memory: batches of at most ``batch_size`` rows, decoded as the
+        server's Arrow IPC stream arrives."""
+        self._record_read()
+        with (
+            self._client.stream(f"{self._path}/data", params={"format": "arrow"}) as body,
+            pa.ipc.open_stream(pa.PythonFile(body, mode="r")) as reader,
+        ):
+            for batch in reader:
+                for start in range(0, batch.num_rows, batch_size):
+                    yield batch.slice(start, batch_size)
 
     def profile(self) -> Profile:
         """Per-column statistics and sketches of the rows this version's ingest added."""
@@ -257,10 +265,13 @@ class RemoteDatasetVersion:
         return [str(run_id) for run_id in self._client.get(f"{self._path}/runs")]
 
     def _read(self) -> pa.Table:
+        self._record_read()
+        return _arrow_table(self._client.request("GET", f"{self._path}/data", params={"format": "arrow"}).content)
+
+    def _record_read(self) -> None:
         run = self._current_run()
         if run is not None and not run.ended:
             run.log_input(self.name, self.number)
-        return _arrow_table(self._client.request("GET", f"{self._path}/data", params={"format": "arrow"}).content)
 
 
 def _arrow_table(stream: bytes) -> pa.Table:
