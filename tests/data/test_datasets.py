@@ -15,7 +15,9 @@ from tests.conftest import stores_of
 
 import driftloop
 from driftloop import Workspace
-from driftloop.errors import InvalidData, InvalidName, NotFound
+from driftloop.data.transforms import Derive, Impute, Select, Transform
+from driftloop.data.validation import ColumnSpec, DataSchema
+from driftloop.errors import InvalidData, InvalidInput, InvalidName, NotFound
 
 
 @pytest.fixture
@@ -94,6 +96,61 @@ def test_a_rule_failure_rejects_the_batch_or_quarantines_rows(workspace: Workspa
     assert (kept.rows, kept.quarantined_rows) == (19, 1)
     quarantined = workspace.datasets.quarantine("houses")
     assert quarantined.column("_source_row").to_pylist() == [4]
+
+
+def test_a_declared_transform_is_fitted_on_the_data_and_kept_for_the_next_ingest(workspace: Workspace) -> None:
+    frame = houses(40)
+    frame.loc[[3, 7], "area"] = None
+    transform = Transform([Impute(["area"], "mean"), Derive("area_per_room", "area / rooms")])
+    first = workspace.datasets.ingest("houses", frame, transform=transform)
+    stored = first.version.to_pandas()
+    mean = frame["area"].mean()
+    assert stored["area"].isna().sum() == 0 and stored.loc[3, "area"] == pytest.approx(mean)
+    assert stored["area_per_room"].tolist() == pytest.approx((stored["area"] / stored["rooms"]).tolist())
+    fitted = first.version.transform()
+    assert fitted is not None and fitted.hash == transform.hash
+    later = houses(10, offset=40)
+    later.loc[0, "area"] = None
+    second = workspace.datasets.ingest("houses", later)  # no transform given: the dataset's fitted one runs
+    assert second.version.to_pandas()["area"].iloc[40] == pytest.approx(mean)
+
+
+def test_a_fitted_transform_runs_as_fitted(workspace: Workspace) -> None:
+    fitted = Transform([Impute(["area"], "constant", value=-1.0)]).fit(pa.table({"area": [1.0, None]}))
+    frame = houses(5)
+    frame.loc[1, "area"] = None
+    result = workspace.datasets.ingest("houses", frame, transform=fitted)
+    assert result.version.to_pandas()["area"].iloc[1] == -1.0
+    assert result.version.transform() is not None and result.version.transform().fitted_hash == fitted.fitted_hash
+
+
+def test_a_transform_that_does_not_fit_or_is_not_one_creates_nothing(workspace: Workspace) -> None:
+    with pytest.raises(InvalidInput, match="no_such_column"):
+        workspace.datasets.ingest("houses", houses(), transform=Transform([Select(["no_such_column"])]))
+    with pytest.raises(InvalidInput, match="Transform"):
+        workspace.datasets.ingest("houses", houses(), transform="impute everything")  # type: ignore[arg-type]
+    assert workspace.datasets.list() == []
+
+
+def test_a_given_schema_checks_the_ingest_and_the_validation(workspace: Workspace) -> None:
+    schema = DataSchema(
+        (
+            ColumnSpec("id", "int64", nullable=False),
+            ColumnSpec("area", "float64", nullable=False, maximum=100.0, promoted=frozenset({"range"})),
+            ColumnSpec("rooms", "int64", nullable=False),
+            ColumnSpec("district", "string", nullable=False),
+        )
+    )
+    frame = houses(20)
+    report = workspace.datasets.validate("houses", frame, schema=schema)
+    too_large = int((frame["area"] > 100).sum())
+    assert too_large > 0 and report["rows_quarantined"] == too_large
+    assert report["columns"]["area"]["out_of_range"] == too_large
+    with pytest.raises(InvalidData, match="area"):
+        workspace.datasets.ingest("houses", frame, schema=schema)
+    assert workspace.datasets.list() == []
+    kept = workspace.datasets.ingest("houses", frame, schema=schema, on_rule_failure="quarantine")
+    assert (kept.rows, kept.quarantined_rows) == (20 - too_large, too_large)
 
 
 def test_expectations_flag_but_keep_rows(workspace: Workspace) -> None:

@@ -3,7 +3,9 @@ with its profile; size limits, formats, unknown names, and grants on one dataset
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -106,6 +108,70 @@ def test_a_parquet_upload_modes_and_formats(client: TestClient, people: People, 
     )
     assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "invalid_data"
     assert [version.number for version in sqlite_workspace.datasets.versions("flats")] == [1, 2]
+
+
+def put_document(client: TestClient, headers: dict[str, str], document: bytes, name: str = "houses") -> str:
+    """Upload ``document`` as a file an ingest can name; its SHA-256."""
+    digest = hashlib.sha256(document).hexdigest()
+    answer = client.put(f"/api/v1/datasets/{name}/files/{digest}", content=document, headers=headers)
+    assert answer.status_code == 204, answer.text
+    return digest
+
+
+def test_an_ingest_names_an_uploaded_transform_and_schema(
+    client: TestClient, people: People, sqlite_workspace: Workspace
+) -> None:
+    editor = people.headers("ana", Role.EDITOR)
+    steps = json.dumps([{"kind": "derive", "column": "price_per_m2", "expression": "price / area"}]).encode()
+    schema = {
+        "columns": [
+            {"name": name, "dtype": dtype, "nullable": False}
+            for name, dtype in (("area", "float64"), ("district", "string"), ("price", "int64"))
+        ]
+        + [{"name": "price_per_m2", "dtype": "float64", "nullable": False, "maximum": 2.2, "promoted": ["range"]}]
+    }
+    transform, checked = put_document(client, editor, steps), put_document(client, editor, json.dumps(schema).encode())
+    ingested = upload(client, editor, transform=transform, schema=checked, on_rule_failure="quarantine")
+    assert (ingested["rows"], ingested["quarantined_rows"]) == (2, 1)  # 210 / 90.25 is past the promoted maximum
+    stored = sqlite_workspace.datasets.get("houses")
+    assert stored.to_arrow().column("price_per_m2").to_pylist() == [100 / 50.5, 150 / 72.0]
+    fitted = stored.transform()
+    assert fitted is not None and fitted.transform.to_dict() == json.loads(steps)
+    again = upload(client, editor, "again", transform=put_document(client, editor, fitted.to_json().encode(), "again"))
+    assert again["created"] and again["version"]["transform_hash"] == fitted.hash
+
+
+def test_documents_an_ingest_names_are_checked_before_anything_is_stored(
+    client: TestClient, people: People, sqlite_workspace: Workspace
+) -> None:
+    editor = people.headers("ana", Role.EDITOR)
+
+    def refused(**params: str) -> str:
+        answer = client.post(
+            "/api/v1/datasets/houses/versions",
+            content=CSV,
+            params=params,
+            headers={"Content-Type": "text/csv", **editor},
+        )
+        assert answer.status_code in (400, 422), answer.text  # invalid_input, or invalid_data where the data decides
+        return str(answer.json()["error"]["message"])
+
+    wrong = client.put(f"/api/v1/datasets/houses/files/{'0' * 64}", content=b"[]", headers=editor)
+    assert wrong.status_code == 400 and "not the 0000" in wrong.json()["error"]["message"]
+    assert "names no uploaded file" in refused(transform="a" * 64)
+    assert "is not JSON" in refused(schema=put_document(client, editor, b"{not json"))
+    assert "unknown" in refused(transform=put_document(client, editor, b'[{"kind": "explode"}]')).lower()
+    damaged = {
+        "format": 1,
+        "steps": [{"kind": "impute", "columns": ["area"], "strategy": "mean"}],
+        "statistics": [],
+        "input_schema": {"area": "float64"},
+    }
+    assert "statistics" in refused(transform=put_document(client, editor, json.dumps(damaged).encode()))
+    assert "no column 'x'" in refused(transform=put_document(client, editor, b'[{"kind": "select", "columns": ["x"]}]'))
+    short = client.post("/api/v1/datasets/houses/versions", params={"transform": "short"}, headers=editor)
+    assert short.status_code == 422  # not a SHA-256
+    assert sqlite_workspace.datasets.list() == []
 
 
 def test_an_upload_past_the_limit_answers_413_and_stores_nothing(

@@ -104,17 +104,17 @@ def _alias_moves() -> st.SearchStrategy[bytes]:
     return moves.map(lambda move: json.dumps(move).encode())
 
 
+A_HOUSE = b"area,rooms,district,price\n72.0,3.0,north,246.0\n"
+"""A CSV row of the seeded dataset's columns."""
 BODIES: dict[tuple[str, str], tuple[st.SearchStrategy[bytes], str]] = {
-    ("POST", "/api/v1/datasets/{name}/versions"): (csv_files(), "text/csv"),
-    ("POST", "/api/v1/datasets/{name}/validate"): (
-        st.one_of(st.just(b"area,rooms,district,price\n72.0,3.0,north,246.0\n"), csv_files()),
-        "text/csv",
-    ),
+    ("POST", "/api/v1/datasets/{name}/versions"): (st.one_of(st.just(A_HOUSE), csv_files()), "text/csv"),
+    ("POST", "/api/v1/datasets/{name}/validate"): (st.one_of(st.just(A_HOUSE), csv_files()), "text/csv"),
     ("PUT", "/api/v1/models/{name}/aliases/{alias}"): (_alias_moves(), "application/json"),
 }
 """Bodies of some operations that reach their service more often than the generated ones, with their media type."""
 NO_SUCCESS = {
     ("PUT", "/api/v1/models/{name}/files/{digest}"): "the body must hash to the digest its path names",
+    ("PUT", "/api/v1/datasets/{name}/files/{digest}"): "the body must hash to the digest its path names",
     ("POST", "/api/v1/models/{name}/versions"): "the body must name files uploaded first",
     ("POST", "/api/v1/datasets/{name}/versions/from-source"): "the URL must reach a public host; tests have no network",
     ("PUT", "/api/v1/datasets/{name}/schema"): "the body must be a whole data schema of the dataset's columns",
@@ -253,6 +253,14 @@ def test_the_server_serves_the_document_fuzzed(sqlite_workspace: Workspace, peop
     assert served.raw_schema == DOCUMENT
 
 
+def _without_uploaded_documents(case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
+    """The case without the query parameters that name a document uploaded first (``?transform=``, ``?schema=``):
+    a drawn digest names none, so a request with one never reaches the service."""
+    if case.query:
+        case.query = {key: value for key, value in case.query.items() if key not in ("transform", "schema")}
+    return case
+
+
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{method} {path}" for method, path in OPERATIONS])
 def test_the_answers_keep_to_the_document(fuzzed: Fuzzed, method: str, path: str) -> None:
     operation = fuzzed.schema[path][method]
@@ -271,7 +279,7 @@ def test_the_answers_keep_to_the_document(fuzzed: Fuzzed, method: str, path: str
                 lambda body: operation.as_strategy(
                     path_parameters=fixed, headers=typed, body=body, media_type=media_type
                 )
-            )
+            ).map(_without_uploaded_documents)
         ]
     statuses: list[int] = []
 

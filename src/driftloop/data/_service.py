@@ -41,7 +41,7 @@ from driftloop.store.blobs import BlobStore
 from driftloop.store.metadata import MetadataStore, NewVersion
 from driftloop.store.tables import StagedWrite, TableStore
 
-__all__ = ["BATCH_ROWS", "Datasets", "IngestResult", "is_source"]
+__all__ = ["BATCH_ROWS", "Datasets", "IngestResult", "check_declarations", "is_source"]
 
 SAMPLE_ROWS = 100_000
 BATCH_ROWS = 65_536
@@ -123,6 +123,7 @@ class Datasets:
             raise InvalidInput(f"The ingest mode must be 'append' or 'overwrite'; got {mode!r}.")
         if on_rule_failure not in ("reject", "quarantine"):
             raise InvalidInput(f"on_rule_failure must be 'reject' or 'quarantine'; got {on_rule_failure!r}.")
+        check_declarations(transform, schema)
         actor = actor or self._actor
         prepared = self._prepare(name, source, transform, schema, format, batch_rows)
         validator = Validator(prepared.schema, on_rule_failure=on_rule_failure, source=prepared.source.description)
@@ -224,6 +225,7 @@ class Datasets:
         anything; returns the quality report. Rows breaking a rule are counted, not raised.
         """
         validate_name("dataset", name)
+        check_declarations(transform, schema)
         prepared = self._prepare(name, source, transform, schema, format, batch_rows)
         validator = Validator(prepared.schema, on_rule_failure="quarantine", source=prepared.source.description)
         try:
@@ -399,6 +401,18 @@ class _Prepared:
 class _Expected:
     number: int
     after_delta_version: int | None
+
+
+def check_declarations(transform: object, schema: object) -> None:
+    """Refuse a ``transform=`` or ``schema=`` of the wrong kind before any source is read.
+
+    Raises:
+        InvalidInput: naming the parameter and what it got.
+    """
+    if transform is not None and not isinstance(transform, Transform | FittedTransform):
+        raise InvalidInput(f"transform= takes a Transform or a FittedTransform; got {type(transform).__name__}.")
+    if schema is not None and not isinstance(schema, DataSchema):
+        raise InvalidInput(f"schema= takes a DataSchema; got {type(schema).__name__}.")
 
 
 def is_source(value: Any) -> bool:

@@ -8,6 +8,8 @@ token's user and address as where it came from. A version reads back as an Arrow
 from __future__ import annotations
 
 import builtins
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import httpx
 import pyarrow as pa
 
-from driftloop.data._service import BATCH_ROWS, IngestResult
+from driftloop.data._service import BATCH_ROWS, IngestResult, check_declarations
 from driftloop.entities import Dataset, DatasetVersionInfo
 from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
@@ -29,13 +31,14 @@ if TYPE_CHECKING:
 
     from driftloop.data import DatasetVersion, VersionDiff
     from driftloop.data.profiles import Profile
-    from driftloop.data.transforms import FittedTransform
+    from driftloop.data.transforms import FittedTransform, Transform
     from driftloop.data.validation import DataSchema
 
 __all__ = ["RemoteDatasetVersion", "RemoteDatasets"]
 
 UPLOAD_CHUNK = 1024 * 1024
 PARQUET = "application/vnd.apache.parquet"
+JSON = "application/json"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
@@ -52,8 +55,8 @@ class RemoteDatasets:
         source: Any,
         *,
         mode: Literal["append", "overwrite"] = "append",
-        transform: object = None,
-        schema: object = None,
+        transform: Transform | FittedTransform | None = None,
+        schema: DataSchema | None = None,
         on_rule_failure: Literal["reject", "quarantine"] = "reject",
         format: str | None = None,
         batch_rows: int = BATCH_ROWS,
@@ -63,28 +66,49 @@ class RemoteDatasets:
         """Read ``source`` here and ingest it on the server as a new version of ``name`` (see
         :meth:`driftloop.data.Datasets.ingest`); identical data creates nothing and answers ``created=False``.
 
-        The server applies the dataset's stored transform and schema: declaring new ones (``transform=``,
-        ``schema=``) is done where the workspace is, not through its server.
+        A ``transform`` (declared, fitted on this data by the server, or fitted already) and a ``schema`` are
+        uploaded first as JSON documents the ingest names. The server records the token's user: ``actor=`` is
+        refused.
         """
         validate_name("dataset", name)
         if mode not in ("append", "overwrite"):
             raise InvalidInput(f"The ingest mode must be 'append' or 'overwrite'; got {mode!r}.")
         if on_rule_failure not in ("reject", "quarantine"):
             raise InvalidInput(f"on_rule_failure must be 'reject' or 'quarantine'; got {on_rule_failure!r}.")
-        if transform is not None or schema is not None or actor is not None:
-            given = [key for key, value in (("transform", transform), ("schema", schema), ("actor", actor)) if value]
-            raise InvalidInput(
-                f"An ingest through a workspace server takes no {' or '.join(given)}: the server applies the dataset's "
-                "stored transform and schema, and records the token's user."
-            )
+        if actor is not None:
+            raise InvalidInput("A workspace server records its token's user as the actor; leave actor= out.")
         options = {
             "format": "parquet",
             "mode": mode,
             "on_rule_failure": on_rule_failure,
             "filename": _file_name(source),
+            **self._declarations(name, transform, schema),
         }
         answer = self._upload(quoted("datasets", name, "versions"), source, format, batch_rows, progress, options)
         return self._result(answer.json())
+
+    def _declarations(self, name: str, transform: object, schema: object) -> dict[str, str]:
+        """Upload the transform and the data schema an ingest or a validation declares; the query naming them."""
+        from driftloop.data.transforms import FittedTransform, Transform
+        from driftloop.data.validation import DataSchema
+
+        check_declarations(transform, schema)
+        documents: dict[str, str] = {}
+        if isinstance(transform, Transform):
+            documents["transform"] = json.dumps(transform.to_dict(), sort_keys=True, allow_nan=False)
+        elif isinstance(transform, FittedTransform):
+            documents["transform"] = transform.to_json()
+        if isinstance(schema, DataSchema):
+            documents["schema"] = json.dumps(schema.to_dict(), sort_keys=True, allow_nan=False)
+        query = {}
+        for parameter, text in documents.items():
+            data = text.encode()
+            digest = hashlib.sha256(data).hexdigest()
+            self._client.request(
+                "PUT", quoted("datasets", name, "files", digest), content=data, headers={"Content-Type": JSON}
+            )
+            query[parameter] = digest
+        return query
 
     def _result(self, body: dict[str, Any]) -> IngestResult:
         version = RemoteDatasetVersion(
@@ -103,19 +127,16 @@ class RemoteDatasets:
         name: str,
         source: Any,
         *,
-        transform: object = None,
-        schema: object = None,
+        transform: Transform | FittedTransform | None = None,
+        schema: DataSchema | None = None,
         format: str | None = None,
         batch_rows: int = BATCH_ROWS,
     ) -> dict[str, Any]:
-        """Check ``source`` (read here) against the dataset's schema on the server, without storing anything;
-        returns the quality report."""
-        if transform is not None or schema is not None:
-            raise InvalidInput(
-                "A validation through a workspace server uses the dataset's stored transform and schema."
-            )
+        """Check ``source`` (read here) against the dataset's schema on the server (or ``schema``, after
+        ``transform``), without storing anything; returns the quality report."""
         path = quoted("datasets", validate_name("dataset", name), "validate")
-        return dict(self._upload(path, source, format, batch_rows, None, {}).json())
+        options = self._declarations(name, transform, schema)
+        return dict(self._upload(path, source, format, batch_rows, None, options).json())
 
     def schema(self, name: str) -> DataSchema:
         """The dataset's data schema (rules and expectations), as inferred or as last edited."""

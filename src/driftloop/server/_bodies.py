@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import Message
 
-from driftloop.errors import PayloadTooLarge
+from driftloop.errors import InvalidInput, PayloadTooLarge
+from driftloop.store.blobs import BlobStore
 
-__all__ = ["buffered", "limited", "parse_json", "spooled"]
+__all__ = ["buffered", "limited", "parse_json", "spooled", "store_upload"]
 
 
 def parse_json(body: bytes) -> Any:
@@ -118,3 +119,16 @@ async def spooled(request: Request, limit: int, filename: str) -> AsyncIterator[
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+async def store_upload(request: Request, blobs: BlobStore, limit: int, digest: str) -> None:
+    """Store the request's body (under ``limit``) as a blob, which must be the one whose SHA-256 is ``digest``.
+
+    Raises:
+        InvalidInput: The body's SHA-256 is another. It is stored all the same, as nothing refers to it the
+            garbage collection takes it.
+    """
+    async with spooled(request, limit, "upload") as file:
+        stored = await run_in_threadpool(blobs.put_file, file)
+    if stored != digest:
+        raise InvalidInput(f"The file's SHA-256 is {stored}, not the {digest} its path names.")

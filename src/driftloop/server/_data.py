@@ -10,6 +10,7 @@ one never sits whole in the server's memory.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -24,10 +25,10 @@ from driftloop.data import DatasetVersion, IngestResult
 from driftloop.data.sources import FileSource
 from driftloop.data.sources._base import redact_url
 from driftloop.entities import Dataset, DatasetVersionInfo, Role
-from driftloop.errors import InvalidInput, PermissionDenied, SourceError, UnsupportedMediaType
+from driftloop.errors import InvalidInput, NotFound, PermissionDenied, SourceError, UnsupportedMediaType
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
-from driftloop.server._bodies import spooled
+from driftloop.server._bodies import spooled, store_upload
 from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, JSON, ErrorBody, attachment, json_response
 from driftloop.server._services import Services, ServicesDependency
 
@@ -59,6 +60,18 @@ UPLOAD_BODY: dict[str, Any] = {
     },
 }
 """The upload's OpenAPI body: a file of a format its type names, or any bytes with ``?format=``."""
+Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The SHA-256 of the file's bytes, in hex.")]
+TransformDigest = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9a-f]{64}$",
+        description="The SHA-256 of an uploaded transform (declared steps, or fitted), in place of the dataset's.",
+    ),
+]
+SchemaDigest = Annotated[
+    str | None,
+    Query(pattern=r"^[0-9a-f]{64}$", description="The SHA-256 of an uploaded data schema, in place of the dataset's."),
+]
 Version = Annotated[str, Path(pattern=r"^(latest|[0-9]{1,9})$", description="A version number, or 'latest'.")]
 
 
@@ -102,12 +115,19 @@ async def ingest(
     mode: Literal["append", "overwrite"] = "append",
     on_rule_failure: Literal["reject", "quarantine"] = "reject",
     filename: Annotated[str | None, Query(max_length=256, description="The file's name, for lineage.")] = None,
+    transform: TransformDigest = None,
+    schema: SchemaDigest = None,
 ) -> Response:
-    """Ingest the body (a CSV or Parquet file) as a new version: 201, or 200 when identical data exists already."""
+    """Ingest the body (a CSV or Parquet file) as a new version: 201, or 200 when identical data exists already.
+
+    ``?transform=`` and ``?schema=`` name JSON documents uploaded first to ``PUT /datasets/{name}/files/{digest}``:
+    a transform to fit on this data (or one fitted already) and a data schema to check it against, in place of the
+    dataset's own."""
     name = validate_name("dataset", name)
     if filename is not None:
         filename = validate_name("file", filename)
     chosen = format or _upload_format(request.headers.get("content-type"))
+    declared = _declarations(services, transform, schema)
     caller = services.caller
     async with spooled(request, request.app.state.gate.max_upload_bytes, f"upload.{chosen}") as file:
         uploaded = _Upload(
@@ -116,9 +136,59 @@ async def ingest(
             f"by {caller.name} from {caller.address or 'an unknown address'}",
         )
         result = await run_in_threadpool(
-            services.datasets.ingest, name, uploaded, mode=mode, on_rule_failure=on_rule_failure
+            services.datasets.ingest, name, uploaded, mode=mode, on_rule_failure=on_rule_failure, **declared
         )
     return json_response(_answer(result), 201 if result.created else 200)
+
+
+@routes.put(
+    "/datasets/{name}/files/{digest}",
+    Role.EDITOR,
+    scope=DATASET,
+    upload=True,
+    status_code=204,
+    openapi_extra={"requestBody": BINARY_BODY},
+)
+async def upload_document(name: str, digest: Digest, request: Request, services: ServicesDependency) -> Response:
+    """Store a JSON document an ingest or a validation names (``?transform=``, ``?schema=``) under the SHA-256 of
+    its bytes: a declared transform (its list of steps), a fitted transform, or a data schema. Up to the server's
+    limit for a JSON body."""
+    validate_name("dataset", name)
+    await store_upload(request, services.blobs, request.app.state.gate.max_request_bytes, digest)
+    return Response(status_code=204)
+
+
+def _declarations(services: Services, transform: str | None, schema: str | None) -> dict[str, Any]:
+    """The transform and data schema that uploaded documents declare, as an ingest's keyword arguments.
+
+    Raises:
+        InvalidInput: A digest names no uploaded file, or its document is not a transform or a data schema.
+    """
+    from driftloop.data.transforms import FittedTransform, Transform
+    from driftloop.data.validation import DataSchema
+
+    declared: dict[str, Any] = {}
+    if transform is not None:
+        data = _document(services, "transform", transform)
+        fitted = isinstance(data, dict) and "format" in data
+        declared["transform"] = FittedTransform.from_dict(data) if fitted else Transform.from_dict(data)
+    if schema is not None:
+        declared["schema"] = DataSchema.from_dict(_document(services, "schema", schema))
+    return declared
+
+
+def _document(services: Services, parameter: str, digest: str) -> Any:
+    try:
+        text = services.blobs.get(digest)
+    except NotFound:
+        raise InvalidInput(
+            f"?{parameter}={digest} names no uploaded file: PUT the document to /datasets/{{name}}/files/{digest} "
+            "first."
+        ) from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"The {parameter} document {digest} is not JSON: {error}.") from None
 
 
 class SourceIngest(BaseModel):
@@ -176,15 +246,18 @@ async def validate_upload(
     request: Request,
     services: ServicesDependency,
     format: Annotated[UploadFormat | None, Query(description="The file's format; else its Content-Type's.")] = None,
+    transform: TransformDigest = None,
+    schema: SchemaDigest = None,
 ) -> Response:
     """Check the body (a CSV or Parquet file) against the dataset's schema without storing anything: the quality
-    report, with the rows that break a rule counted."""
+    report, with the rows that break a rule counted. ``?transform=`` and ``?schema=`` are as an ingest's."""
     name = validate_name("dataset", name)
     chosen = format or _upload_format(request.headers.get("content-type"))
+    declared = _declarations(services, transform, schema)
     described = f"{FORMAT_LABELS[chosen]} upload by {services.caller.name}"
     async with spooled(request, request.app.state.gate.max_upload_bytes, f"upload.{chosen}") as file:
         uploaded = _Upload(FileSource(file, format=chosen), described)
-        report = await run_in_threadpool(services.datasets.validate, name, uploaded)
+        report = await run_in_threadpool(services.datasets.validate, name, uploaded, **declared)
     return json_response(report)
 
 

@@ -16,13 +16,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel, Role
-from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
-from driftloop.server._bodies import spooled
+from driftloop.server._bodies import store_upload
 from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, JSON, json_response
 from driftloop.server._services import Services, ServicesDependency
 
@@ -161,10 +159,7 @@ class NewVersion(BaseModel):
 async def upload_file(name: str, digest: Digest, request: Request, services: ServicesDependency) -> Response:
     """Store a file of a model about to be registered (a part, its holdout), under the SHA-256 of its bytes."""
     validate_name("model", name)
-    async with spooled(request, request.app.state.gate.max_upload_bytes, "model-file") as file:
-        stored = await run_in_threadpool(services.blobs.put_file, file)
-    if stored != digest:
-        raise InvalidInput(f"The file's SHA-256 is {stored}, not the {digest} its path names.")
+    await store_upload(request, services.blobs, request.app.state.gate.max_upload_bytes, digest)
     return Response(status_code=204)
 
 
