@@ -1,5 +1,6 @@
 """Model serving inside the workspace server (``driftloop server --serve``): the API and the models on one port,
-every serving route behind its rule (a table over ``SERVING_RULES``), probes open, the rest refused."""
+every serving route behind its rule (a table over ``SERVING_RULES``: no token, a revoked, expired, disabled user's
+or unknown one, a role too low), probes open, the rest refused."""
 
 from __future__ import annotations
 
@@ -74,6 +75,17 @@ def test_each_serving_route_answers_401_403_and_lets_its_role_through(
     assert found is not None and found[1] is not None
     role = found[1].role
     assert served.request(method, path, json=body).status_code == 401
+    refused = {
+        "revoked": people.revoked_token(f"revoked-{role}", Role.ADMIN),
+        "expired": people.expired_token(f"expired-{role}", Role.ADMIN),
+        "disabled user's": people.token(f"disabled-{role}", Role.ADMIN),
+        "unknown": "dl_" + "0" * 16 + "_x",
+    }
+    people.workspace.metadata.identities.disable_user(f"disabled-{role}", actor="setup")
+    for kind, token in refused.items():
+        answer = served.request(method, path, json=body, headers=bearer(token))
+        assert answer.status_code == 401, f"a {kind} token got {answer.status_code}: {answer.text}"
+        assert answer.headers["www-authenticate"].startswith("Bearer")
     below = BELOW[role]
     refused = served.request(method, path, json=body, headers=people.headers(f"below-{role}", below))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
