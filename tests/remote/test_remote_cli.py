@@ -77,3 +77,42 @@ def test_users_tokens_grants_alerts_and_loop_actions_through_the_server(tmp_path
         assert refused.returncode != 0 and "admin" in refused.stderr and secret not in refused.stderr
         events = stores_of(ws).events.list(object_type="user")
         assert {(event.actor, event.action) for event in events} >= {("root", "user.create"), ("root", "grant.set")}
+
+
+def test_monitor_check_runs_on_the_server_next_to_its_prediction_log(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from tests.monitoring.test_live import send
+    from tests.serving.test_app import classifier, houses
+
+    from driftloop.entities import Role
+    from driftloop.serving import ServerSettings, create_app
+
+    with remote_workspace(tmp_path, actor="root") as ws:
+        behind = stores_of(ws)
+        data = houses(2_000)
+        behind.models.register(
+            "houses", classifier(data), target="expensive", holdout=data.tail(500), training_data=data.head(1_500)
+        )
+        behind.models.promote("houses/1")
+        empty = cli(ws, "monitor", "check", "houses")
+        assert empty.returncode != 0 and "no predictions" in empty.stderr, empty.stderr
+        with TestClient(create_app(behind, ServerSettings(models=["houses"]))) as scoring:
+            send(scoring, houses(500, seed=9).assign(area=lambda f: f["area"] * 1.6))
+        behind.metadata.identities.create_user("ci", role=Role.VIEWER, actor="setup")
+        _, viewer = behind.metadata.identities.create_token("ci", None, actor="setup")
+
+        drifted = cli(ws, "monitor", "check", "houses@champion", "--last", "500", token=viewer)
+        assert drifted.returncode == 1, drifted.stderr  # drift fails the check, as where the workspace is
+        assert "houses/1: 500 predictions" in drifted.stdout and "training profile" in drifted.stdout
+        assert "area" in drifted.stdout and "of the features drifted" in drifted.stdout
+        found = json.loads(cli(ws, "monitor", "check", "houses/1", "--since", "1h", "--json", token=viewer).stdout)
+        assert found["window"]["rows"] == 500 and found["drifted"] is True
+        assert [f["column"] for f in found["report"]["features"] if f["drifted"]] == ["area"]
+        exact = json.loads(cli(ws, "monitor", "check", "houses", "--against", "holdout", "--json").stdout)
+        assert exact["reference"] == "holdout" and exact["reference_rows"] == 500
+        rules = tmp_path / "alerts.yaml"
+        rules.write_text("rules:\n  - {name: any-drift, metric: drifted, operator: '>=', threshold: 1}\n")
+        refused = cli(ws, "monitor", "check", "houses", "--alerts", str(rules))
+        assert refused.returncode != 0 and "where the workspace is" in refused.stderr
+        missing = cli(ws, "monitor", "check", "flats", token=viewer)
+        assert missing.returncode != 0 and "flats" in missing.stderr and "Traceback" not in missing.stderr

@@ -132,3 +132,21 @@ def test_evidence_with_an_integer_past_64_bits_is_answered_and_read_back(
         "/api/v1/events", params={"action": "model.alias", "limit": 1}, headers=people.headers("vic", Role.VIEWER)
     ).json()
     assert event["details"]["evidence"] == evidence
+
+
+def test_a_live_drift_check_refuses_unclear_windows_and_versions_without_a_reference(
+    client: TestClient, people: People, registered: Workspace
+) -> None:
+    viewer = people.headers("vic", Role.VIEWER)
+
+    def drift(**params: object) -> tuple[int, str]:
+        answer = client.get("/api/v1/models/houses/drift", params=params, headers=viewer)
+        return answer.status_code, answer.json()["error"]["message"]
+
+    assert drift(alias="champion", version=1) == (400, "Name the version by ?alias= or by ?version=, not both.")
+    status, message = drift(since="2026-11-28T10:00:00")
+    assert status == 400 and "time zone" in message
+    status, message = drift(version=1)
+    assert status == 404 and "holdout" in message  # registered without one: nothing to compare with
+    assert drift(last=0)[0] == 422
+    assert client.get("/api/v1/models/ghost/drift", headers=viewer).status_code == 404

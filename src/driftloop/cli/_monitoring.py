@@ -58,30 +58,39 @@ def check(
         raise InvalidInput(f"--against takes profile or holdout; got {against!r}.")
     moment = None if since is None else datetime.now(UTC) - _duration(since)
     ws = workspace()
-    result = check_live_drift(
-        ws,
-        model,
-        last=None if since is not None else last,
-        since=moment,
-        multivariate=multivariate,
-        against=against,  # type: ignore[arg-type]
-    )
     outcomes = []
-    if config is not None:
-        engine = AlertEngine.from_config(ws.metadata.alerts, config)
-        outcomes = engine.evaluate({result.version.model: result.outputs()})
-    if as_json:
-        print_json({**result.to_dict(), "alerts": [outcome.to_dict() for outcome in outcomes]})
+    if ws.is_remote:
+        if config is not None:
+            raise InvalidInput(
+                "--alerts evaluates its rules where the workspace is (its channels are reached from there); through "
+                "a workspace server, check without it, or let the server's monitor raise the alerts."
+            )
+        found = _remote_check(ws, model, last=last, since=moment, multivariate=multivariate, against=against)
     else:
-        window = result.window
-        source = "training profile" if result.reference == "profile" else "holdout"
+        result = check_live_drift(
+            ws,
+            model,
+            last=None if since is not None else last,
+            since=moment,
+            multivariate=multivariate,
+            against=against,  # type: ignore[arg-type]
+        )
+        if config is not None:
+            engine = AlertEngine.from_config(ws.metadata.alerts, config)
+            outcomes = engine.evaluate({result.version.model: result.outputs()})
+        found = result.to_dict()
+    if as_json:
+        print_json({**found, "alerts": [outcome.to_dict() for outcome in outcomes]})
+    else:
+        window = found["window"]
+        source = "training profile" if found["reference"] == "profile" else "holdout"
         console.print(
-            f"{result.version.reference}: {window.rows:,} predictions ({window.first_at} to {window.last_at}) "
-            f"against {result.reference_rows:,} rows of its {source}",
+            f"{found['model']}/{found['version']}: {window['rows']:,} predictions ({window['first_at']} to "
+            f"{window['last_at']}) against {found['reference_rows']:,} rows of its {source}",
             markup=False,
         )
-        _print_report(result.report)
-        problems = result.quality.problems
+        _print_report(found["report"])
+        problems = found["quality"]["problems"]
         console.print(
             "data quality: " + ("no problem" if not problems else f"{len(problems)} problem(s)"), markup=False
         )
@@ -91,8 +100,29 @@ def check(
             if outcome.observation is not None and outcome.observation.alert is not None and outcome.breached:
                 alert = outcome.observation.alert
                 console.print(f"alert {alert.id} ({alert.severity}, {alert.status}): {alert.message}", markup=False)
-    if result.drifted or result.quality.ok is False:
+    if found["drifted"] or found["quality"]["ok"] is False:
         raise typer.Exit(1)
+
+
+def _remote_check(
+    ws: Any, model: str, *, last: int | None, since: datetime | None, multivariate: bool, against: str
+) -> dict[str, Any]:
+    """What ``check_live_drift`` finds, computed by the workspace server next to its prediction log."""
+    from driftloop.registry import parse_reference
+    from driftloop.remote._client import quoted
+
+    reference = parse_reference(model)
+    query: dict[str, Any] = {"multivariate": multivariate, "against": against}
+    if reference.version is not None:
+        query["version"] = reference.version
+    elif reference.alias is not None:
+        query["alias"] = reference.alias
+    if since is not None:
+        query["since"] = since.isoformat()
+    elif last is not None:
+        query["last"] = last
+    found: dict[str, Any] = ws.server.get(quoted("models", reference.name, "drift"), params=query)
+    return found
 
 
 @app.command()
@@ -217,7 +247,7 @@ def compare(
     if as_json:
         print_json(report.to_dict())
     else:
-        _print_report(report)
+        _print_report(report.to_dict())
     prediction_drift = report.prediction is not None and report.prediction.drifted is True
     joint = report.multivariate is not None and report.multivariate.drifted is True
     if report.dataset_drift is True or prediction_drift or joint:
@@ -253,7 +283,7 @@ def versions(
             f"from the {source}",
             markup=False,
         )
-        _print_report(report)
+        _print_report(report.to_dict())
     if report.dataset_drift is True:
         raise typer.Exit(1)
 
@@ -323,7 +353,7 @@ def report(
         data = report_json(drift, quality=quality, history=history, estimate=estimate)
         write_report(json_output, json.dumps({"title": title, **data}, indent=2, allow_nan=False) + "\n")
         console.print(f"wrote {json_output}", markup=False)
-    _print_report(drift)
+    _print_report(drift.to_dict())
 
 
 def _live_report(
@@ -386,32 +416,34 @@ def _recorded_history(ws: Any, model: str, limit: int = 50) -> list[tuple[str, d
     return history
 
 
-def _print_report(report: DriftReport) -> None:
-    features = [*report.features, *([] if report.prediction is None else [report.prediction])]
+def _print_report(report: dict[str, Any]) -> None:
+    """Print a drift report in its JSON form (:meth:`DriftReport.to_dict`, as a server answers it too)."""
+    prediction = report["prediction"]
+    features = [*report["features"], *([] if prediction is None else [{**prediction, "is_prediction": True}])]
     table(
         None,
         ["column", "kind", "test", "statistic", "p-value", "threshold", "drifted", "note"],
         [
             (
-                f.column if f is not report.prediction else f"{f.column} (prediction)",
-                f.kind,
-                f.method,
-                f.statistic,
-                f.p_value_adjusted if f.p_value_adjusted is not None else f.p_value,
-                f.threshold,
-                {True: "yes", False: "no", None: "?"}[f.drifted],
-                f.note,
+                f"{f['column']} (prediction)" if f.get("is_prediction") else f["column"],
+                f["kind"],
+                f["method"],
+                f["statistic"],
+                f["p_value_adjusted"] if f["p_value_adjusted"] is not None else f["p_value"],
+                f["threshold"],
+                {True: "yes", False: "no", None: "?"}[f["drifted"]],
+                f["note"],
             )
             for f in features
         ],
         wrap=["note"],
     )
-    share = "-" if report.share is None else f"{report.share:.0%}"
-    verdict = {True: "drift", False: "no drift", None: "undecided"}[report.dataset_drift]
+    share = "-" if report["share"] is None else f"{report['share']:.0%}"
+    verdict = {True: "drift", False: "no drift", None: "undecided"}[report["dataset_drift"]]
     console.print(f"dataset: {verdict} ({share} of the features drifted)", markup=False)
-    if report.multivariate is not None:
-        joint = report.multivariate
-        console.print(f"joint distribution: ROC AUC {joint.auc} (drift above {joint.threshold})", markup=False)
+    joint = report["multivariate"]
+    if joint is not None:
+        console.print(f"joint distribution: ROC AUC {joint['auc']} (drift above {joint['threshold']})", markup=False)
 
 
 def _read(path: Path) -> object:

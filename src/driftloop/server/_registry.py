@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -18,6 +19,7 @@ from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel, Role
+from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
 from driftloop.server._bodies import store_upload
@@ -265,3 +267,39 @@ def compare(name: str, version: VersionNumber, other: VersionNumber, services: S
 def _frame(services: Services, digest: str) -> pd.DataFrame:
     frame: pd.DataFrame = pq.read_table(io.BytesIO(services.blobs.get(digest))).to_pandas()
     return frame
+
+
+# -- monitoring --------------------------------------------------------------------------------------------------
+
+
+@routes.get("/models/{name}/drift", Role.VIEWER, scope=MODEL, response_model=dict[str, Any])
+def live_drift(
+    name: str,
+    services: ServicesDependency,
+    alias: Annotated[str | None, Query(max_length=256, description="The version an alias names (champion).")] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A version, instead of an alias.")] = None,
+    last: Annotated[int | None, Query(ge=1, le=10_000_000, description="The window: the latest N predictions.")] = 1000,
+    since: Annotated[datetime | None, Query(description="The window: predictions since (ISO 8601, zoned).")] = None,
+    multivariate: Annotated[bool, Query(description="Also test the joint distribution.")] = False,
+    against: Literal["profile", "holdout"] = "profile",
+) -> Response:
+    """Compare the latest logged traffic of a served model with its version's training profile (or holdout's rows):
+    drift per feature and of the prediction, the window's data quality and estimated performance, as
+    ``driftloop monitor check`` prints them. 422 when the window holds no prediction."""
+    from driftloop.monitoring._live import check_live_drift
+
+    name = validate_name("model", name)
+    if alias is not None and version is not None:
+        raise InvalidInput("Name the version by ?alias= or by ?version=, not both.")
+    if since is not None and since.tzinfo is None:
+        raise InvalidInput(f"?since= needs a time zone (2026-11-28T10:00:00Z); got {since.isoformat()}.")
+    reference = f"{name}/{version}" if version is not None else f"{name}@{validate_name('alias', alias or 'champion')}"
+    result = check_live_drift(
+        services.workspace,
+        reference,
+        last=None if since is not None else last,
+        since=since,
+        multivariate=multivariate,
+        against=against,
+    )
+    return json_response(result.to_dict())

@@ -53,6 +53,12 @@ class Services:
             require(self._workspace.metadata.identities, self.caller.name, role, scope)
 
     @property
+    def workspace(self) -> Workspace:
+        """The server's workspace itself, for reads that take a whole workspace (a live drift check): never for a
+        write, which must go through a service acting as the caller."""
+        return self._workspace
+
+    @property
     def metadata(self) -> MetadataStore:
         return self._workspace.metadata
 
