@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from tests.conftest import remote_workspace, stores_of
 
 from driftloop import Workspace
@@ -116,3 +117,11 @@ def test_monitor_check_runs_on_the_server_next_to_its_prediction_log(tmp_path: P
         assert refused.returncode != 0 and "where the workspace is" in refused.stderr
         missing = cli(ws, "monitor", "check", "flats", token=viewer)
         assert missing.returncode != 0 and "flats" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_path: Path) -> None:
+    from driftloop.errors import InvalidState
+    from driftloop.monitoring._live import check_live_drift
+
+    with remote_workspace(tmp_path) as ws, pytest.raises(InvalidState, match="/models/<name>/drift"):
+        check_live_drift(ws, "houses")

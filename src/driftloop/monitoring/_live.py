@@ -30,7 +30,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from driftloop.errors import DriftloopError, InvalidData, InvalidInput
+from driftloop.errors import DriftloopError, InvalidData, InvalidInput, InvalidState
 from driftloop.monitoring._drift import DriftReport, compare
 from driftloop.monitoring._estimation import PerformanceEstimate, PerformanceEstimator
 from driftloop.monitoring._quality import QualityReport, check_quality
@@ -276,6 +276,11 @@ def check_live_drift(
     from driftloop.serving._prediction_log import PredictionLog
     from driftloop.store.tables import TableStore
 
+    if workspace.is_remote:
+        raise InvalidState(
+            "The prediction log lives with the workspace server: ask the server for the check "
+            "(workspace.server.get('/models/<name>/drift'), or driftloop monitor check through it)."
+        )
     parsed = parse_reference(reference)
     text = reference if parsed.version is not None or parsed.alias is not None else f"{reference}@champion"
     version = workspace.models.get(text)
