@@ -60,6 +60,21 @@ def test_register_load_and_references(workspace: Workspace) -> None:
         workspace.models.get("houses@a@b")
 
 
+def test_a_river_model_registers_loads_and_predicts_as_it_learned(workspace: Workspace) -> None:
+    from river import compose, linear_model, preprocessing
+
+    train, holdout = houses(300), houses(60, seed=1)
+    model = compose.Pipeline(preprocessing.StandardScaler(), linear_model.LinearRegression())
+    for row, price in zip(train[["area", "rooms"]].to_dict(orient="records"), train["price"], strict=True):
+        model.learn_one(row, price)
+    info = workspace.models.register("online", model, target="price", holdout=holdout)
+    assert info.flavour == "river" and "rmse" in info.metrics
+    loaded = workspace.models.load("online/1")
+    rows = holdout[["area", "rooms"]].head(10)
+    expected = [model.predict_one(row) for row in rows.to_dict(orient="records")]
+    np.testing.assert_allclose(loaded.predict(rows), expected)
+
+
 def test_registration_inside_a_run_records_the_run_and_dataset(sqlite_workspace: Workspace) -> None:
     import driftloop
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from tests.conftest import remote_workspace, served, stores_of
 
@@ -209,3 +210,28 @@ def test_a_version_streams_in_batches_as_it_arrives(tmp_path: Path) -> None:
         handle.info = dataclasses.replace(handle.info, number=9)
         with pytest.raises(NotFound, match="version 9"):
             list(handle.batches())
+
+
+def test_a_river_model_through_the_server_needs_an_admin_and_is_signed_there(tmp_path: Path) -> None:
+    from river import compose, linear_model, preprocessing
+
+    model = compose.Pipeline(preprocessing.StandardScaler(), linear_model.LinearRegression())
+    for x in range(50):
+        model.learn_one({"area": float(x)}, 3.0 * x)
+    with remote_workspace(tmp_path) as admin:
+        identities = stores_of(admin).metadata.identities
+        identities.create_user("ed", role=Role.EDITOR, actor="setup")
+        _, token = identities.create_token("ed", None, actor="setup")
+        editor = Workspace(admin.server.url, token=token)
+        try:
+            with pytest.raises(PermissionDenied, match="admin role"):
+                editor.models.register("online", model)  # its pickle would run code on the server
+            assert stores_of(admin).models.list() == []
+            info = admin.models.register("online", model)
+            # Signed with the workspace key: the workspace itself loads it, and so does the editor through the server.
+            expected = model.predict_one({"area": 10.0})
+            row = pd.DataFrame({"area": [10.0]})
+            assert stores_of(admin).models.load(info.reference).predict(row)[0] == pytest.approx(expected)
+            assert editor.models.load("online/1").predict(row)[0] == pytest.approx(expected)
+        finally:
+            editor.close()

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel
-from driftloop.errors import GateFailed, InvalidInput, InvalidState, NotFound
+from driftloop.errors import GateFailed, InvalidInput, InvalidState, NotFound, PermissionDenied
 from driftloop.names import validate_name
 from driftloop.registry._flavours import LoadedModel, Manifest, load_model, package_model
 from driftloop.registry._references import ModelReference, parse_reference
@@ -86,6 +86,7 @@ class ModelRegistry:
         evaluation: Mapping[str, Any] | None = None,
         onnx: bool = True,
         reason: str = "",
+        adopt_pickle: bool = False,
     ) -> ModelVersionInfo:
         """Register ``model`` as the next version of ``name``.
 
@@ -115,6 +116,9 @@ class ModelRegistry:
             evaluation: Further facts about how the model was validated (cross-validation, split), recorded.
             onnx: Whether to try an ONNX export (kept only when it matches the native model).
             reason: Why the alias moves (recorded with ``alias``).
+            adopt_pickle: With the :class:`Manifest` of a River model packaged elsewhere: sign its state (a pickle,
+                which runs code where it loads) with the workspace key too. Only for a caller trusted to run code
+                where the workspace is: a workspace server passes it for an admin only.
 
         Raises:
             GateFailed: A gate failed; nothing is registered. The message lists every gate, number by number.
@@ -130,7 +134,7 @@ class ModelRegistry:
         parsed_gates = parse_gates(list(gates)) if gates else []
         signing_key = self._metadata.keys.get_or_create(SIGNING_KEY)
         if isinstance(model, Manifest):
-            manifest = self._adopted(model, signing_key)
+            manifest = self._adopted(model, signing_key, adopt_pickle=adopt_pickle)
         else:
             manifest = package_model(model, put=self._blobs.put, sample=sample, signing_key=signing_key, task=task)
         task = task or manifest.task
@@ -385,16 +389,22 @@ class ModelRegistry:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _adopted(self, manifest: Manifest, signing_key: bytes) -> Manifest:
-        """A manifest packaged elsewhere, signed once its parts are stored; never a pickle, which loads as code."""
-        if manifest.flavour == "river":
-            raise InvalidInput(
-                "A River model's state is a pickle, which the registry signs only when it packages the model itself: "
-                "register River models where the workspace is, not through its server."
+    def _adopted(self, manifest: Manifest, signing_key: bytes, *, adopt_pickle: bool) -> Manifest:
+        """A manifest packaged elsewhere, signed once its parts are stored; a pickle (a River model's state, which
+        loads as code) only when ``adopt_pickle`` says its sender is trusted to run code here."""
+        if manifest.flavour == "river" and not adopt_pickle:
+            raise PermissionDenied(
+                "A River model's state is a pickle, which runs code where it loads: through a workspace server, "
+                "registering one needs the admin role on the workspace."
             )
         missing = [part.name for part in manifest.parts if not self._blobs.exists(part.digest)]
         if missing:
             raise InvalidInput(f"The model's parts {', '.join(map(repr, missing))} were not uploaded before it.")
+        if manifest.flavour == "river":
+            from driftloop.registry._flavours._river import resign_river
+
+            state = self._blobs.get(manifest.part("state").digest)
+            manifest = resign_river(manifest, state, signing_key)
         return manifest.signed(signing_key)
 
     def _number(self, ref: ModelReference) -> int | None:

@@ -4,8 +4,9 @@ A registration packages the model here (the same parts an embedded registry writ
 files for LightGBM and XGBoost, an ONNX copy checked against the model), uploads each file under its SHA-256, and
 registers the manifest; the server scores it on the holdout, checks its gates and signs it. Gates, promotions and
 comparisons run on the server, which holds both models. Loading fetches the manifest the server has checked and
-each file, whose digest is checked again here. River models, whose state is a signed pickle, are registered and
-loaded where the workspace is.
+each file, whose digest is checked again here. A River model's state is a pickle, which runs code where it loads:
+registering one needs the admin role (the server signs its state with the workspace key); loading one unpickles
+the state once its bytes match the digest of the manifest the server checked.
 """
 
 from __future__ import annotations
@@ -89,11 +90,6 @@ class RemoteModels:
             return digest
 
         manifest = package_model(model, put=keep, sample=sample, signing_key=UNSIGNED, task=task, onnx=onnx)
-        if manifest.flavour == "river":
-            raise InvalidInput(
-                "A River model's state is a pickle, which only the workspace signs when it packages the model: "
-                "register River models where the workspace is, not through its server."
-            )
         body: dict[str, Any] = {
             "manifest": orjson.loads(manifest.to_json()),
             "signature": _signature(signature, target, manifest),

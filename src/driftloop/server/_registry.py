@@ -2,7 +2,7 @@
 
 A model's routes need their role on ``model:<name>`` (a workspace role, or a grant on that model): ``viewer`` to
 read, ``editor`` to register (a client packages the model, uploads its files, then registers the manifest, which
-the server signs: never a River pickle), ``deployer`` to promote, roll back, move or remove an alias. Every move
+the server signs; a River model, whose state is a pickle, needs ``admin``), ``deployer`` to promote, roll back, move or remove an alias. Every move
 is an event naming the caller, the reason and the evidence.
 """
 
@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel, Role
-from driftloop.errors import InvalidInput
+from driftloop.entities import WORKSPACE_SCOPE, AliasMove, ModelVersionInfo, RegisteredModel, Role
+from driftloop.errors import InvalidInput, PermissionDenied
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
 from driftloop.server._bodies import store_upload
@@ -171,6 +171,14 @@ def register(name: str, body: NewVersion, services: ServicesDependency) -> Respo
     from driftloop.registry import Manifest, Signature
 
     manifest = Manifest.from_json(json.dumps({**body.manifest, "signature": ""}))
+    if manifest.flavour == "river":
+        try:
+            services.require(Role.ADMIN, WORKSPACE_SCOPE)
+        except PermissionDenied as error:
+            raise PermissionDenied(
+                f"{error.message} A River model's state is a pickle, which runs code where it loads (here, as its "
+                "gates score it): registering one through the server needs the admin role."
+            ) from None
     dataset: str | tuple[str, int] | None = body.dataset
     if body.dataset is not None:
         # The version records the dataset's lineage and takes its schema: reading it needs its own grant.
@@ -191,6 +199,7 @@ def register(name: str, body: NewVersion, services: ServicesDependency) -> Respo
         gates=body.gates,
         description=body.description,
         evaluation=body.evaluation,
+        adopt_pickle=manifest.flavour == "river",
     )
     return json_response(info, 201)
 

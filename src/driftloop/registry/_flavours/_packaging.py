@@ -19,6 +19,7 @@ from driftloop.registry._flavours._parts import Get, Put, read_part, store_part
 from driftloop.registry._flavours._river import (
     is_river_model,
     load_river,
+    load_river_from_server,
     package_river,
     river_classes,
     river_task,
@@ -184,16 +185,11 @@ def load_model(
 def load_checked_model(manifest: Manifest, *, get: Get, trusted: Sequence[str] = (), onnx: bool = True) -> LoadedModel:
     """Load the model of a manifest whose signature the workspace server that sent it has checked.
 
-    Every part's digest is still checked here. A River model is refused: its state is a pickle, loaded only where
-    its own signature can be checked with the workspace key.
+    Every part's digest is checked here (``get`` does). A River model's state, a pickle whose HMAC only the
+    workspace key checks, is unpickled once its bytes match the digest of the manifest the server checked.
     """
     if not isinstance(manifest, Manifest):
         raise InvalidInput(f"The 'manifest' must be a Manifest; got {type(manifest).__name__}.")
-    if manifest.flavour == "river":
-        raise InvalidInput(
-            "A River model's state is a signed pickle, loaded only where the workspace key is: load it on the "
-            "workspace's side (driftloop serve) rather than through the workspace server."
-        )
     return _load(manifest, get, None, trusted, onnx)
 
 
@@ -201,8 +197,7 @@ def _load(manifest: Manifest, get: Get, key: bytes | None, trusted: Sequence[str
     if isinstance(trusted, str):
         raise InvalidInput(f"The 'trusted' must be a list of type names; got the single string {trusted!r}.")
     if manifest.flavour == "river":
-        assert key is not None, "a River model is loaded with the workspace key"
-        estimator = load_river(manifest, get, key)
+        estimator = load_river_from_server(manifest, get) if key is None else load_river(manifest, get, key)
     elif manifest.flavour == "sklearn":
         estimator = load_sklearn(manifest, get, trusted)
     else:

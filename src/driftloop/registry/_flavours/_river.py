@@ -8,6 +8,7 @@ is refused with PermissionDenied.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import pickle
 import sys
@@ -85,6 +86,22 @@ def load_river(manifest: Manifest, get: Get, signing_key: bytes) -> Any:
             "altered); driftloop does not unpickle it."
         )
     return pickle.loads(state)  # safe only because the bytes carry this workspace's signature
+
+
+def load_river_from_server(manifest: Manifest, get: Get) -> Any:
+    """Unpickle the river model of a manifest a workspace server sent, once its state matches the manifest's digest.
+
+    The server checked the manifest's signature, which covers the state's digest and HMAC, before answering it;
+    ``get`` checks the bytes against that digest. So the bytes are the ones the workspace signed, as far as the
+    server that answered is the one the client meant to reach (HTTPS in production).
+    """
+    state = read_part(manifest, "state", get, format="river-signed-pickle")
+    return pickle.loads(state)  # the bytes the workspace signed, by the digest its checked manifest records
+
+
+def resign_river(manifest: Manifest, state: bytes, signing_key: bytes) -> Manifest:
+    """The manifest of a river model packaged elsewhere, its state's HMAC computed with this workspace's key."""
+    return dataclasses.replace(manifest, details={**manifest.details, "state_hmac": keyed_digest(signing_key, state)})
 
 
 def predict_rows(model: Any, frame: pd.DataFrame) -> npt.NDArray[Any]:
