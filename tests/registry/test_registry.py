@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,28 @@ def test_a_river_model_registers_loads_and_predicts_as_it_learned(workspace: Wor
     rows = holdout[["area", "rooms"]].head(10)
     expected = [model.predict_one(row) for row in rows.to_dict(orient="records")]
     np.testing.assert_allclose(loaded.predict(rows), expected)
+
+
+def test_a_river_manifest_packaged_elsewhere_is_adopted_only_when_its_sender_may_run_code(
+    sqlite_workspace: Workspace,
+) -> None:
+    from river import linear_model
+
+    from driftloop.errors import PermissionDenied
+    from driftloop.registry import Manifest
+    from driftloop.registry._flavours import package_model
+
+    model = linear_model.LinearRegression()
+    model.learn_one({"area": 1.0}, 3.0)
+    manifest = package_model(model, put=sqlite_workspace.blobs.put, signing_key=b"another workspace key")
+    unsigned = Manifest.from_json(json.dumps({**json.loads(manifest.to_json()), "signature": ""}))
+    with pytest.raises(PermissionDenied, match="admin role"):
+        sqlite_workspace.models.register("online", unsigned)
+    assert sqlite_workspace.models.list() == []
+    info = sqlite_workspace.models.register("online", unsigned, adopt_pickle=True)
+    assert sqlite_workspace.models.load(info.reference).predict(pd.DataFrame({"area": [1.0]}))[0] == pytest.approx(
+        model.predict_one({"area": 1.0})
+    )
 
 
 def test_registration_inside_a_run_records_the_run_and_dataset(sqlite_workspace: Workspace) -> None:
