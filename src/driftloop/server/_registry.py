@@ -2,8 +2,8 @@
 
 A model's routes need their role on ``model:<name>`` (a workspace role, or a grant on that model): ``viewer`` to
 read, ``editor`` to register (a client packages the model, uploads its files, then registers the manifest, which
-the server signs; a River model, whose state is a pickle, needs ``admin``), ``deployer`` to promote, roll back, move or remove an alias. Every move
-is an event naming the caller, the reason and the evidence.
+the server signs; a River model, whose state is a pickle, needs ``admin``), ``deployer`` to promote, roll back,
+move or remove an alias. Every move is an event naming the caller, the reason and the evidence.
 """
 
 from __future__ import annotations
