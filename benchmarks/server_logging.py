@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,7 @@ from typing import Any
 
 import httpx
 import orjson
+from _servers import free_port, start_server, stop
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 KEYS = [f"metric_{k}" for k in range(10)]
@@ -74,36 +73,6 @@ print("RESULT " + json.dumps({"seconds": seconds, "stored": stored}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(
-    command: list[str], ready_url: str, log: Path, cwd: Path, settings: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """Start a server with its output in ``log`` and only ``settings`` of its own tool's environment variables;
-    return once ``ready_url`` answers 200."""
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(("DRIFTLOOP_", "MLFLOW_"))}
-    environment.update(settings or {})
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd, env=environment)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            said = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-            raise SystemExit(f"{command[0]} exited with {process.returncode} before it was ready:\n{said}")
-        try:
-            if httpx.get(ready_url, timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"{' '.join(command)} did not answer {ready_url} within 180 s")
-
-
 def start_driftloop(folder: Path, url: str, log: Path) -> subprocess.Popen[bytes]:
     """``driftloop server`` at ``url`` over a new workspace in ``folder``: open, since it is on loopback, no users."""
     root = folder / "driftloop"
@@ -125,15 +94,6 @@ def start_mlflow(folder: Path, bin_folder: Path, url: str) -> subprocess.Popen[b
     command += ["--default-artifact-root", str(folder / "mlflow-artifacts")]
     jobs_off = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     return start_server(command, f"{url}/health", folder / "mlflow.log", folder, jobs_off)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def bench_driftloop(client: httpx.Client, log: Path, points: int, batch_size: int) -> dict[str, float]:

@@ -31,8 +31,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _servers import free_port, stop, wait_ready
 
 FLOOR_APP = '''
 """The floor: FastAPI + orjson + onnxruntime, no checks, no logging."""
@@ -78,38 +77,6 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120, log: Path | None = None) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            said = "" if log is None else "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-            raise SystemExit(f"the server exited with {process.returncode} before it was ready ({url}){said}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the server at {url} did not become ready in {timeout:.0f} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run_wrk(port: int, body: Path, seconds: int, connections: int, root: Path) -> dict[str, Any]:
