@@ -242,3 +242,21 @@ def test_a_csv_whose_columns_cannot_be_told_apart_is_refused(client: TestClient,
         )
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "invalid_data" and problem in answer.json()["error"]["message"]
+
+
+def test_an_upload_that_cannot_be_read_is_named_as_the_client_named_it(client: TestClient, people: People) -> None:
+    editor = people.headers("ana", Role.EDITOR)
+    for params, named in (({"filename": "sales.csv"}, "sales.csv"), ({}, "upload.csv")):
+        answer = client.post(
+            "/api/v1/datasets/houses/versions",
+            content=b"",
+            params=params,
+            headers={"Content-Type": "text/csv", **editor},
+        )
+        assert answer.status_code == 422, answer.text
+        message = answer.json()["error"]["message"]
+        assert message.startswith(f"CSV file {named} is empty") and "driftloop-upload" not in message
+    checked = client.post(
+        "/api/v1/datasets/houses/validate", content=b"", headers={"Content-Type": "text/csv", **editor}
+    )
+    assert checked.status_code == 422 and "driftloop-upload" not in checked.json()["error"]["message"]

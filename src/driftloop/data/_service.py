@@ -29,7 +29,7 @@ import pyarrow as pa
 from driftloop.data._diff import VersionDiff, diff_versions
 from driftloop.data._pipeline import SOURCE_ROW, Background, Prefetched, coalesced, numbered, peek
 from driftloop.data._quarantine import QuarantineSpill, QuarantineTable, StagedQuarantine
-from driftloop.data._version import DatasetVersion
+from driftloop.data._version import DatasetVersion, StoredDatasetVersion
 from driftloop.data.profiles import Profile
 from driftloop.data.sources import Source, open_source
 from driftloop.data.transforms import FittedTransform, Transform
@@ -339,7 +339,7 @@ class Datasets:
         return _Prepared(opened, reader, batches, fitted, data_schema, output_schema)
 
     def _handle(self, info: DatasetVersionInfo) -> DatasetVersion:
-        return DatasetVersion(
+        return StoredDatasetVersion(
             info,
             tables=self._tables,
             blobs=self._blobs,

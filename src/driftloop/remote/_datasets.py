@@ -14,22 +14,20 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import httpx
 import pyarrow as pa
 
 from driftloop.data._service import BATCH_ROWS, IngestResult, check_declarations
+from driftloop.data._version import DatasetVersion
 from driftloop.entities import Dataset, DatasetVersionInfo
 from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 from driftloop.remote._client import ServerClient, decode, decode_list, quoted
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import polars as pl
-
-    from driftloop.data import DatasetVersion, VersionDiff
+    from driftloop.data import VersionDiff
     from driftloop.data.profiles import Profile
     from driftloop.data.transforms import FittedTransform, Transform
     from driftloop.data.validation import DataSchema
@@ -115,7 +113,7 @@ class RemoteDatasets:
             decode(DatasetVersionInfo, body["version"]), client=self._client, current_run=self._current_run
         )
         return IngestResult(
-            version=cast("DatasetVersion", version),
+            version=version,
             created=bool(body["created"]),
             rows=int(body["rows"]),
             quarantined_rows=int(body["quarantined_rows"]),
@@ -190,7 +188,7 @@ class RemoteDatasets:
     def get(self, name: str, version: int | None = None) -> DatasetVersion:
         """A version of a dataset (the latest by default), read from the server as Arrow, pandas or polars."""
         info = decode(DatasetVersionInfo, self._client.get(_version_path(name, version)))
-        return cast("DatasetVersion", RemoteDatasetVersion(info, client=self._client, current_run=self._current_run))
+        return RemoteDatasetVersion(info, client=self._client, current_run=self._current_run)
 
     def list(self) -> builtins.list[Dataset]:
         return decode_list(Dataset, self._client.get("/datasets"))
@@ -216,47 +214,22 @@ class RemoteDatasets:
         return diff_versions(self.get(name, old), self.get(name, new))
 
 
-class RemoteDatasetVersion:
-    """Version ``number`` of dataset ``name`` on a workspace server. Reading it inside a run records the run's
-    input, as an embedded version does."""
+class RemoteDatasetVersion(DatasetVersion):
+    """Version ``number`` of dataset ``name`` on a workspace server, read as the server's Arrow IPC stream arrives."""
 
     def __init__(self, info: DatasetVersionInfo, *, client: ServerClient, current_run: Callable[[], Any]) -> None:
-        self.info = info
+        super().__init__(info, current_run=current_run)
         self._client = client
-        self._current_run = current_run
-
-    def __repr__(self) -> str:
-        return f"DatasetVersion({self.name!r}, version={self.number}, rows={self.info.total_rows})"
-
-    @property
-    def name(self) -> str:
-        return self.info.dataset
-
-    @property
-    def number(self) -> int:
-        return self.info.number
 
     @property
     def _path(self) -> str:
         return _version_path(self.name, self.number)
 
     def to_arrow(self) -> pa.Table:
-        return self._read()
-
-    def to_pandas(self) -> pd.DataFrame:
-        frame: pd.DataFrame = self.to_arrow().to_pandas()
-        return frame
-
-    def to_polars(self) -> pl.DataFrame:
-        import polars as pl
-
-        frame = pl.from_arrow(self.to_arrow())
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+        self._record_read()
+        return _arrow_table(self._client.request("GET", f"{self._path}/data", params={"format": "arrow"}).content)
 
     def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """Stream the version without holding it in memory: batches of at most ``batch_size`` rows, decoded as the
-        server's Arrow IPC stream arrives."""
         self._record_read()
         with (
             self._client.stream(f"{self._path}/data", params={"format": "arrow"}) as body,
@@ -267,32 +240,19 @@ class RemoteDatasetVersion:
                     yield batch.slice(start, batch_size)
 
     def profile(self) -> Profile:
-        """Per-column statistics and sketches of the rows this version's ingest added."""
         return _profile(self._client, self._path, rows="added")
 
     def report(self) -> dict[str, Any]:
-        """The data-quality report of the ingest that made this version."""
         return dict(self._client.get(f"{self._path}/report"))
 
     def transform(self) -> FittedTransform | None:
-        """The fitted transform the ingest applied, ready to run again on new data or at serving time."""
         from driftloop.data.transforms import FittedTransform
 
         text = self._client.request("GET", f"{self._path}/transform").content
         return None if text.strip() == b"null" else FittedTransform.from_json(text)
 
     def runs(self) -> builtins.list[str]:
-        """Ids of the runs that read this version (lineage)."""
         return [str(run_id) for run_id in self._client.get(f"{self._path}/runs")]
-
-    def _read(self) -> pa.Table:
-        self._record_read()
-        return _arrow_table(self._client.request("GET", f"{self._path}/data", params={"format": "arrow"}).content)
-
-    def _record_read(self) -> None:
-        run = self._current_run()
-        if run is not None and not run.ended:
-            run.log_input(self.name, self.number)
 
 
 def _arrow_table(stream: bytes) -> pa.Table:

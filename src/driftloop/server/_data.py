@@ -9,8 +9,10 @@ one never sits whole in the server's memory.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -25,7 +27,7 @@ from driftloop.data import DatasetVersion, IngestResult
 from driftloop.data.sources import FileSource
 from driftloop.data.sources._base import redact_url
 from driftloop.entities import Dataset, DatasetVersionInfo, Role
-from driftloop.errors import InvalidInput, NotFound, PermissionDenied, SourceError, UnsupportedMediaType
+from driftloop.errors import DriftloopError, InvalidInput, NotFound, PermissionDenied, SourceError, UnsupportedMediaType
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
 from driftloop.server._bodies import spooled, store_upload
@@ -135,9 +137,10 @@ async def ingest(
             f"{FORMAT_LABELS[chosen]} upload {'without a file name' if filename is None else repr(filename)} "
             f"by {caller.name} from {caller.address or 'an unknown address'}",
         )
-        result = await run_in_threadpool(
-            services.datasets.ingest, name, uploaded, mode=mode, on_rule_failure=on_rule_failure, **declared
-        )
+        with _naming_the_upload(file, filename or file.name):
+            result = await run_in_threadpool(
+                services.datasets.ingest, name, uploaded, mode=mode, on_rule_failure=on_rule_failure, **declared
+            )
     return json_response(_answer(result), 201 if result.created else 200)
 
 
@@ -257,7 +260,8 @@ async def validate_upload(
     described = f"{FORMAT_LABELS[chosen]} upload by {services.caller.name}"
     async with spooled(request, request.app.state.gate.max_upload_bytes, f"upload.{chosen}") as file:
         uploaded = _Upload(FileSource(file, format=chosen), described)
-        report = await run_in_threadpool(services.datasets.validate, name, uploaded, **declared)
+        with _naming_the_upload(file, file.name):
+            report = await run_in_threadpool(services.datasets.validate, name, uploaded, **declared)
     return json_response(report)
 
 
@@ -411,6 +415,19 @@ def _upload_format(content_type: str | None) -> UploadFormat:
             f"?format=csv or ?format=parquet; got the Content-Type {media or 'none'!r}."
         )
     return chosen
+
+
+@contextlib.contextmanager
+def _naming_the_upload(file: pathlib.Path, name: str) -> Iterator[None]:
+    """Errors that name the upload's spooled copy (a temporary path of the server's) name the file as the client
+    did (``name``) instead."""
+    try:
+        yield
+    except DriftloopError as error:
+        if str(file) not in error.message:
+            raise
+        renamed = type(error)(error.message.replace(str(file), name))
+        raise renamed.with_traceback(error.__traceback__) from None
 
 
 @dataclass(frozen=True, slots=True)
