@@ -1,5 +1,6 @@
-"""The label queue through a workspace server: anyone with viewer lists it, a deployer answers it (the role the
-issue gives to answering label requests), and the answers land in the workspace's labels table."""
+"""The label queue through a workspace server: a deployer fills it (the server chooses, next to its prediction log)
+and answers it (the role the issue gives to answering label requests), anyone with viewer lists it, and the answers
+land in the workspace's labels table."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from tests.serving.test_label_queue import send, truth
 from driftloop import Workspace
 from driftloop.entities import Role
 from driftloop.errors import PermissionDenied
-from driftloop.loop import request_labels
 from driftloop.monitoring._live import read_labelled
 from driftloop.serving import ServerSettings, create_app
 from driftloop.serving._prediction_log import PredictionLog
@@ -30,15 +30,23 @@ def test_a_deployer_answers_the_queue_through_the_server(tmp_path: Path) -> None
         traffic = houses(60, seed=4)
         with TestClient(create_app(behind, ServerSettings(models=["houses"], monitor_interval=0))) as client:
             labels = truth(traffic, send(client, traffic))
-        request_labels(behind, "houses", strategy="entropy", budget_per_day=4)
-        pending = ws.label_queue.pending("houses")
-        assert len(pending) == 4 and pending[0]["strategy"] == "entropy"
-        ids = [item["request_id"] for item in pending]
-
         identities = behind.metadata.identities
         identities.create_user("ed", role=Role.EDITOR, actor="setup")
         _, token = identities.create_token("ed", None, actor="setup")
         editor = Workspace(ws.server.url, token=token)
+        with pytest.raises(PermissionDenied, match="deployer"):
+            editor.label_queue.request("houses", strategy="entropy", budget_per_day=4)
+        # Chosen on the server, next to the prediction log; recorded as the token's user.
+        outcome = ws.label_queue.request("houses", strategy="entropy", budget_per_day=4)
+        assert (outcome.version, outcome.candidates, len(outcome.queued)) == (1, 60, 4)
+        assert outcome.queued[0].score >= outcome.queued[-1].score
+        assert behind.events.list(action="labels.requested")[0].actor == "dan"
+        again = ws.label_queue.request("houses", strategy="entropy", budget_per_day=4)
+        assert (again.spent, again.queued) == (4, ()) and again.note is not None  # the day's budget is spent
+        pending = ws.label_queue.pending("houses")
+        assert len(pending) == 4 and pending[0]["strategy"] == "entropy"
+        ids = [item["request_id"] for item in pending]
+
         try:
             assert len(editor.label_queue.pending()) == 4
             with pytest.raises(PermissionDenied, match="deployer"):

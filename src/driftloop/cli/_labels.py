@@ -66,17 +66,14 @@ def request(
 ) -> None:
     """Queue the most informative unlabelled predictions of MODEL's champion, within the daily budget."""
     from driftloop.durations import parse_duration
-    from driftloop.loop._active import request_labels
 
-    outcome = request_labels(
-        workspace(),
+    outcome = workspace().label_queue.request(
         model,
         strategy=strategy,
         budget_per_day=budget,
         window=parse_duration(window, "--window"),
         companions=companion or (),
         seed=seed,
-        actor="cli",
     )
     if as_json:
         print_json(outcome.to_dict())

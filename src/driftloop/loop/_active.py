@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from driftloop.entities import LabelRequest  # at run time: a remote client decodes an outcome holding them
 from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
 
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from driftloop.entities import LabelRequest
     from driftloop.registry import LoadedModel
     from driftloop.workspace import Workspace
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.entities import Alert, AlertDelivery, AlertStatus, Grant, LoopAction, Role, Token, User
 from driftloop.errors import PermissionDenied
 from driftloop.remote._client import ServerClient, decode, decode_list, quoted
 from driftloop.serving._label_queue import LabelAnswer
+
+if TYPE_CHECKING:
+    from driftloop.loop._active import LabelRequestOutcome
 
 __all__ = ["RemoteAlerts", "RemoteIdentities", "RemoteLabelQueue", "RemoteLoopActions"]
 
@@ -116,11 +119,36 @@ class RemoteLoopActions:
 
 
 class RemoteLabelQueue(_ActingAsTheToken):
-    """The label queue: read (``viewer``), answered (``deployer``)."""
+    """The label queue: read (``viewer``), filled and answered (``deployer``)."""
 
     def pending(self, model: str | None = None, *, limit: int = 100) -> builtins.list[dict[str, Any]]:
         found = self._client.get("/labels/pending", params={"model": model, "limit": limit})
         return [dict(item) for item in found["pending"]]
+
+    def request(
+        self,
+        model: str,
+        *,
+        strategy: str,
+        budget_per_day: int,
+        window: float = 86_400.0,
+        companions: Sequence[str] = (),
+        seed: int = 0,
+        actor: str | None = None,
+    ) -> LabelRequestOutcome:
+        """Queue the champion's most informative unlabelled predictions, chosen on the server (``deployer`` on the
+        model), next to its prediction log."""
+        from driftloop.loop._active import LabelRequestOutcome
+
+        self._check(actor)
+        body = {
+            "strategy": strategy,
+            "budget_per_day": budget_per_day,
+            "window_seconds": window,
+            "companions": list(companions),
+            "seed": seed,
+        }
+        return decode(LabelRequestOutcome, self._client.send("POST", quoted("models", model, "label-requests"), body))
 
     def answer(self, items: Sequence[tuple[Any, Any]], *, actor: str | None = None) -> LabelAnswer:
         self._check(actor)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from driftloop.entities import Alert, AlertDelivery, AlertStatus, Event, LoopAction, Role, StoredPolicy
 from driftloop.errors import InvalidInput
 from driftloop.names import validate_name
+from driftloop.registry import parse_reference
 from driftloop.server._access import Routes
 from driftloop.server._http import ERROR_RESPONSES, json_response
 from driftloop.server._services import ServicesDependency
@@ -133,6 +134,32 @@ def pending_labels(
 ) -> Response:
     """What active learning asked people to label, not answered yet, the most informative first."""
     return json_response({"pending": services.label_queue.pending(model, limit=limit)})
+
+
+class LabelRequestBody(BaseModel):
+    strategy: str = Field(max_length=64, examples=["margin", "ensemble_spread"])
+    budget_per_day: int = Field(ge=1, le=10_000_000, description="The most requests of the model in any 24 hours.")
+    window_seconds: float = Field(86_400.0, gt=0, le=366 * 86_400, description="Only predictions this recent.")
+    companions: list[str] = Field([], max_length=16, description="Models whose predictions join the spread.")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+@routes.post("/models/{name}/label-requests", Role.DEPLOYER, scope="model:{name}", response_model=dict[str, Any])
+def request_labels(name: str, body: LabelRequestBody, services: ServicesDependency) -> Response:
+    """Queue the champion's most informative unlabelled predictions (scored by the strategy) within the daily budget:
+    what was scored, what the budget allowed, and the requests queued."""
+    for companion in body.companions:  # their predictions are read too
+        services.require(Role.VIEWER, f"model:{parse_reference(companion).name}")
+    outcome = services.label_queue.request(
+        validate_name("model", name),
+        strategy=body.strategy,
+        budget_per_day=body.budget_per_day,
+        window=body.window_seconds,
+        companions=body.companions,
+        seed=body.seed,
+        actor=services.actor,
+    )
+    return json_response(outcome)
 
 
 @routes.post("/labels", Role.DEPLOYER, response_model=dict[str, Any])

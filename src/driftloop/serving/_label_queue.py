@@ -24,6 +24,7 @@ from driftloop.errors import InvalidData, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from driftloop.entities import LabelRequest
+    from driftloop.loop._active import LabelRequestOutcome
     from driftloop.registry import LoadedModel
     from driftloop.serving._labels import LabelStore
     from driftloop.serving._prediction_log import PredictionLog
@@ -389,6 +390,32 @@ class LabelQueue:
     def pending(self, model: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
         """The queued requests not answered yet, the most informative first, as :func:`pending_dict` shows them."""
         return [pending_dict(item) for item in self._workspace.metadata.label_requests.pending(model, limit=limit)]
+
+    def request(
+        self,
+        model: str,
+        *,
+        strategy: str,
+        budget_per_day: int,
+        window: float = 86_400.0,
+        companions: Sequence[str] = (),
+        seed: int = 0,
+        actor: str | None = None,
+    ) -> LabelRequestOutcome:
+        """Queue the champion's most informative unlabelled predictions of the last ``window`` seconds, within the
+        daily budget (see :func:`driftloop.loop._active.request_labels`)."""
+        from driftloop.loop._active import request_labels
+
+        return request_labels(
+            self._workspace,
+            model,
+            strategy=strategy,
+            budget_per_day=budget_per_day,
+            window=window,
+            companions=companions,
+            seed=seed,
+            actor=actor or self._workspace.actor,
+        )
 
     def answer(self, items: Sequence[tuple[Any, Any]], *, actor: str | None = None) -> LabelAnswer:
         """Record ``(request_id, label)`` answers, all or nothing (see :func:`answer_labels`)."""
