@@ -61,3 +61,12 @@ def test_a_deployer_answers_the_queue_through_the_server(tmp_path: Path) -> None
         assert sorted(labelled.request_ids.to_list()) == sorted(ids[:3])
         (event,) = behind.events.list(action="labels.answered")
         assert (event.actor, event.details["from"]) == ("dan", "127.0.0.1")
+
+
+def test_the_server_documents_every_strategy_and_no_other() -> None:
+    from typing import get_args
+
+    from driftloop.loop._active import STRATEGIES
+    from driftloop.server._operations import LabelRequestBody
+
+    assert get_args(LabelRequestBody.model_fields["strategy"].annotation) == STRATEGIES

@@ -6,7 +6,7 @@ is served); setting or deleting one of the loop's policies, ``admin``. The audit
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Response
 from pydantic import BaseModel, Field
@@ -137,7 +137,10 @@ def pending_labels(
 
 
 class LabelRequestBody(BaseModel):
-    strategy: str = Field(max_length=64, examples=["margin", "ensemble_spread"])
+    strategy: Literal["margin", "entropy", "uncertainty", "ensemble_spread", "quantile_spread", "random"] = Field(
+        description="How informative a prediction is: margin, entropy or uncertainty for a classifier; "
+        "ensemble_spread (with companions) or quantile_spread for a regressor; random as the baseline."
+    )
     budget_per_day: int = Field(ge=1, le=10_000_000, description="The most requests of the model in any 24 hours.")
     window_seconds: float = Field(86_400.0, gt=0, le=366 * 86_400, description="Only predictions this recent.")
     companions: list[str] = Field([], max_length=16, description="Models whose predictions join the spread.")
