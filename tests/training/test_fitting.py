@@ -176,3 +176,44 @@ def test_threads_cap_openmp_and_blas_while_fitting() -> None:
     with threadpoolctl.threadpool_limits(limits=2):
         model = fit_model(build_model(ThreadRecorder(), "regression", X), X, y, threads=1)
     assert model[-1].limits_ and set(model[-1].limits_.values()) == {1}
+
+
+def _complete_houses(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Prices that follow the area, which the rooms tell roughly: a feature never missing in training."""
+    rng = np.random.default_rng(seed)
+    rooms = rng.integers(1, 6, rows)
+    area = 20 * rooms + rng.uniform(-8, 8, rows)
+    frame = pd.DataFrame({"area": area, "rooms": rooms, "district": rng.choice(["north", "south"], rows)})
+    return frame, 3 * area + rng.normal(scale=2, size=rows)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "hist_gradient_boosting"])
+def test_a_booster_learns_to_answer_without_a_feature_that_may_be_missing(name: str) -> None:
+    X, y = _complete_houses(2_000, 0)
+    served, truth = _complete_houses(400, 1)
+    unknown_area = served.assign(area=np.nan)
+
+    def error(model: Any, rows: pd.DataFrame) -> float:
+        return float(np.mean(np.abs(model.predict(rows) - truth) / truth))
+
+    plain = fit_model(build_model(name, "regression", X, seed=0), X, y)
+    robust = fit_model(build_model(name, "regression", X, seed=0), X, y, may_be_missing=["area"], seed=0)
+    # Without missing areas in training, a missing one takes a default branch; with the copies, the rooms answer.
+    assert error(robust, unknown_area) < 0.15 < error(plain, unknown_area)
+    assert error(robust, served) < 0.02 and abs(error(robust, served) - error(plain, served)) < 0.005
+    again = fit_model(build_model(name, "regression", X, seed=0), X, y, may_be_missing=["area"], seed=0)
+    np.testing.assert_array_equal(again.predict(unknown_area), robust.predict(unknown_area))
+
+
+def test_may_be_missing_leaves_other_models_and_missing_features_alone() -> None:
+    X, y = make_data(200, 0, "regression")  # area is missing in a tenth of the rows already
+    # A model that imputes, or a feature missing in training: the rows are fitted as they are.
+    for name, columns in (("ridge", ["area", "age"]), ("lightgbm", ["area"])):
+        model = build_model(name, "regression", X, seed=0)
+        fitted = fit_model(model, X, y, may_be_missing=columns)
+        reference = build_model(name, "regression", X, seed=0).fit(X, y)
+        np.testing.assert_allclose(fitted.predict(X), reference.predict(X))
+    with pytest.raises(InvalidInput, match="columns the rows lack: 'floor'"):
+        fit_model(build_model("lightgbm", "regression", X), X, y, may_be_missing=["floor"])
+    with pytest.raises(InvalidInput, match="a list of feature names; got the string 'area'"):
+        fit_model(build_model("lightgbm", "regression", X), X, y, may_be_missing="area")

@@ -222,3 +222,33 @@ def test_text_labelled_classifiers_register_and_load_back(
     rows = frame.drop(columns=["price", "sold_on", "expensive"]).head(50)
     assert set(loaded.predict(rows)) <= {"yes", "no"}
     assert loaded.predict_proba(rows).shape == (50, 2)
+
+
+def test_a_feature_the_schema_lets_be_missing_can_be_missing_when_served(sqlite_workspace: Workspace) -> None:
+    import dataclasses
+
+    import pyarrow as pa
+
+    from driftloop.data.validation import DataSchema
+
+    rng = np.random.default_rng(3)
+    rooms = rng.integers(1, 6, 1_500).astype(float)
+    frame = pd.DataFrame({"area": 25 * rooms + rng.uniform(-5, 5, 1_500), "rooms": rooms})
+    frame["price"] = 4 * frame["area"] + rng.normal(0, 3, 1_500)
+    inferred = DataSchema.infer(pa.Table.from_pandas(frame))
+    assert not inferred.column("area").nullable
+    sqlite_workspace.datasets.ingest("complete", frame)
+    sqlite_workspace.datasets.ingest(
+        "gappy",
+        frame,
+        schema=DataSchema(tuple(dataclasses.replace(c, nullable=c.name == "area") for c in inferred.columns)),
+    )
+    served = frame.tail(300).assign(area=np.nan)
+
+    def error(dataset: str) -> float:
+        sqlite_workspace.training.train(dataset, "price", algorithms="lightgbm", register=dataset, folds=2, seed=0)
+        model = sqlite_workspace.models.load(f"{dataset}/1")
+        return float(np.mean(np.abs(model.predict(served[["area", "rooms"]]) - served["price"]) / served["price"]))
+
+    # The schema says the area may be missing: the model learnt to price from the rooms alone.
+    assert error("gappy") < 0.1 < error("complete")

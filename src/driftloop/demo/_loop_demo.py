@@ -46,6 +46,8 @@ MODEL: Final = "houses"
 DATASET: Final = "sales"
 FIRST_LIVE_MONTH: Final = 6
 PARAMS: Final = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31}
+MAY_BE_MISSING: Final = ("area",)
+"""Features the feeds may miss: the dataset's schema says so, and every model learns to answer without them."""
 WINDOW: Final = 5_000
 """Labelled predictions a retrain reads: about two and a half months of sales."""
 DRIFT_SHARE: Final = 0.5
@@ -275,7 +277,8 @@ def _train_first_champion(workspace: Workspace, months: pd.DataFrame, seed: int)
     inferred = DataSchema.infer(pa.Table.from_pandas(frame, preserve_index=False))
     schema = DataSchema(
         columns=tuple(
-            dataclasses.replace(spec, nullable=True) if spec.name == "area" else spec for spec in inferred.columns
+            dataclasses.replace(spec, nullable=True) if spec.name in MAY_BE_MISSING else spec
+            for spec in inferred.columns
         )
     )
     workspace.datasets.ingest(DATASET, frame, schema=schema)
@@ -346,7 +349,9 @@ class _ScheduledRetrain:
             return
         features = labelled[list(FEATURES)]
         model = build_model("lightgbm", "regression", features, PARAMS, seed=self.seed)
-        self.model = fit_model(model, features, labelled[TARGET].to_numpy())
+        self.model = fit_model(
+            model, features, labelled[TARGET].to_numpy(), may_be_missing=MAY_BE_MISSING, seed=self.seed
+        )
         self.retrains += 1
 
 

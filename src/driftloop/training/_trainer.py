@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from driftloop.errors import InvalidData, InvalidInput
+from driftloop.errors import InvalidData, InvalidInput, InvalidState
 from driftloop.training._algorithms import ALGORITHMS, build_model, default_search_space
 from driftloop.training._cross_validation import CrossValidation, cross_validate
 from driftloop.training._evaluation import Evaluation, evaluate_model, metrics_by_slice
@@ -274,7 +274,14 @@ class Training:
                 )
             say(f"Fitting {chosen_algorithm} on {len(train_rows):,} rows")
             model = build_model(algorithm_spec, task, sample, chosen_params, seed=seed, threads=threads)
-            model = fit_model(model, train_rows[features_list], train_rows[target], threads=threads)
+            model = fit_model(
+                model,
+                train_rows[features_list],
+                train_rows[target],
+                threads=threads,
+                may_be_missing=_nullable(ws, handle.name, features_list),
+                seed=seed,
+            )
             face = _fitted_face(model, train_rows[target])
             scored = evaluate_model(face, holdout_rows[features_list], holdout_rows[target], task)
             slices = (
@@ -497,6 +504,15 @@ def _cross_validate(
         seed=seed,
         on_fold=log_fold,
     )
+
+
+def _nullable(ws: Workspace, dataset: str, features: list[str]) -> list[str]:
+    """The features the dataset's schema lets be missing: the served model must answer for them missing too."""
+    try:
+        schema = ws.datasets.schema(dataset)
+    except InvalidState:
+        return []
+    return [spec.name for spec in schema.columns if spec.nullable and spec.name in features]
 
 
 def _log_cross_validation(run: ActiveRun, cv: CrossValidation) -> None:
