@@ -140,3 +140,33 @@ def test_active_learning_queues_predictions_within_its_budget_and_refuses_a_stra
     (failed,) = other.tick()
     assert failed.status == "failed" and failed.action is not None
     assert "ensemble" in (failed.action.error or "")  # a single LightGBM has no members to disagree
+
+
+def _label(ws: Workspace, frame: object) -> None:
+    from driftloop.serving._labels import LabelStore
+    from driftloop.store.tables import TableStore
+
+    store = LabelStore(TableStore(ws.settings.tables_url))
+    store.record_many(dict(zip(frame["sale_id"], frame["price"].astype(float), strict=True)))  # type: ignore[index]
+    store.close()
+
+
+def test_a_new_champion_is_judged_on_the_labels_that_arrive_after_it_was_registered(
+    ws: Workspace, client: TestClient
+) -> None:
+    early, late = market(1_500, 2, scale=1.6), market(1_500, 3, scale=1.6)
+    serve(client, early, ws, labels=False)  # answered by version 1; labelled before version 2 exists
+    _label(ws, early)
+    serve(client, late, ws, labels=False)  # answered by version 1 too; labelled after version 2 exists
+    ws.training.train("sales", "price", algorithms="lightgbm", folds=2, register="houses", promote=True)
+    controller = LoopController(ws, [policy()])
+    # Version 2 has no labelled prediction of its own, and may have learnt from the labels older than itself.
+    (quiet,) = controller.tick()
+    assert quiet.status == "quiet" and ws.models.get("houses@champion").number == 2
+    _label(ws, late)
+    (outcome,) = controller.tick()
+    assert outcome.status == "promoted", outcome
+    assert outcome.action is not None and outcome.action.champion_version == 2
+    trigger = outcome.action.evidence["trigger"]
+    assert trigger["rescored"] is True and trigger["labelled_rows"] == 1_000
+    assert trigger["measured"] > trigger["validation"] * 1.5

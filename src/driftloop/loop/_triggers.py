@@ -8,12 +8,14 @@ arrived since the policy last acted (which also bound what an ``online`` update 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 
 from driftloop.errors import NotFound
 from driftloop.loop._policy import Policy, Trigger
@@ -101,10 +103,11 @@ class Triggers:
                 return None
             worse = is_worse(metric, current, validation, by)
             return {"metric": metric, "estimated": current, "validation": validation, "by": by} if worse else None
-        window = self._labelled(champion, last=None)
-        if window.rows < int(trigger.options.get("min_labels", 200)):
+        minimum = int(trigger.options.get("min_labels", 200))
+        window, rescored = self._judged(champion, minimum)
+        if window.rows < minimum:
             return None
-        window = tail(window, max(int(trigger.options.get("min_labels", 200)), 1_000))
+        window = tail(window, max(minimum, 1_000))
         check = check_window_performance(
             window.labels.to_numpy(),
             window.predictions.to_numpy(),
@@ -115,8 +118,30 @@ class Triggers:
         (result,) = check.metrics
         if result.degraded:
             return {"metric": metric, "measured": result.current, "validation": validation, "by": by,
-                    "labelled_rows": window.rows}  # fmt: skip
+                    "labelled_rows": window.rows, "rescored": rescored}  # fmt: skip
         return None
+
+    def _judged(self, champion: ModelVersionInfo, minimum: int) -> tuple[LabelledWindow, bool]:
+        """The labelled predictions the champion's measured performance is judged on, and whether the champion
+        re-scored them.
+
+        Its own, once it has ``minimum`` of them. Until then (it was just promoted, and the labels of its own
+        predictions are still to come, a month later in the demo) the predictions of any version whose labels
+        arrived after the champion was registered, so that it cannot have learnt them, scored again by the
+        champion: a concept that moved after the champion's training window shows now, not a label delay later.
+        """
+        from driftloop.monitoring._live import read_arrived
+
+        own = self._labelled(champion, last=None)
+        if own.rows >= minimum:
+            return own, False
+        later = read_arrived(self.log, champion.model, since=champion.created_at)
+        signature = self.workspace.models.signature(champion.reference)
+        if later.rows < minimum or signature is None or not set(signature.features) <= set(later.inputs.columns):
+            return own, False
+        model = self.workspace.models.load(champion.reference)
+        predicted = np.asarray(model.predict(later.inputs.select(signature.features).to_pandas()))
+        return dataclasses.replace(later, predictions=pl.Series(later.predictions.name, predicted)), True
 
     def _concept_drift(self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo) -> dict[str, Any] | None:
         from driftloop.monitoring import ConceptDriftMonitor

@@ -272,7 +272,8 @@ class PredictionLog:
         """
         where = _prediction_filter(model, since, until, version)
         if request_ids is not None:
-            wanted = pc.field("request_id").isin(list(request_ids))
+            # Typed: an empty list would be an array of nulls, which Arrow cannot compare with text ids.
+            wanted = pc.field("request_id").isin(pa.array(list(request_ids), type=pa.string()))
             where = wanted if where is None else where & wanted
         rows = read_committed(self.tables, self.table, PREDICTION_SCHEMA, where=where, table_version=table_version)
         return rows.sort_by([("at", "ascending"), ("request_id", "ascending")])
