@@ -344,3 +344,45 @@ def test_the_lane_reads_a_body_sent_in_chunks_and_notices_a_disconnect() -> None
     assert asyncio.run(read(chunks)) == b'{"a": 1}'
     with pytest.raises(ClientDisconnect):
         asyncio.run(read([{"type": "http.disconnect"}]))
+
+
+def test_a_server_can_score_an_out_of_range_input_as_missing(sqlite_workspace: Workspace) -> None:
+    import dataclasses
+
+    import pyarrow as pa
+
+    from driftloop.data.validation import DataSchema
+    from driftloop.errors import InvalidInput
+
+    ws = sqlite_workspace
+    rng = np.random.default_rng(0)
+    area = rng.uniform(30, 200, 1_500)
+    frame = pd.DataFrame({"area": area, "rooms": np.clip(np.round(area / 35 + rng.normal(0, 0.4, 1_500)), 1, 6)})
+    frame["price"] = 4 * frame["area"] + rng.normal(0, 3, 1_500)
+    inferred = DataSchema.infer(pa.Table.from_pandas(frame))
+    schema = DataSchema(tuple(dataclasses.replace(c, nullable=c.name == "area") for c in inferred.columns))
+    ws.datasets.ingest("sales", frame, schema=schema)
+    ws.training.train("sales", "price", algorithms="lightgbm", folds=2, register="houses", promote=True)
+    in_feet = {"area": round(60.0 * 10.7639, 1), "rooms": 2.0}  # a 60 m² flat, its area sent in square feet
+
+    def price(settings: ServerSettings, row: dict[str, float | None]) -> tuple[float, list[str]]:
+        app = create_app(ws, settings)
+        with TestClient(app) as client:
+            answer = client.post("/v1/models/houses/predict", json={"records": [row]})
+            assert answer.status_code == 200, answer.text
+            app.state.prediction_log.flush()  # type: ignore[attr-defined]
+            logged = app.state.prediction_log.read("houses").to_pylist()[-1]  # type: ignore[attr-defined]
+        assert json.loads(logged["inputs"])["area"] == row["area"]  # logged as it was sent
+        return answer.json()["predictions"][0], logged["flags"]
+
+    missing = ServerSettings(models=["houses"], out_of_range="missing")
+    as_sent, flags = price(ServerSettings(models=["houses"]), in_feet)
+    scored_missing, flags_missing = price(missing, in_feet)
+    without_area, _ = price(missing, {"area": None, "rooms": 2.0})
+    maximum = schema.column("area").maximum
+    assert flags == [f"area: 645.8 above the maximum {maximum!r}"]
+    assert flags_missing == [f"area: 645.8 above the maximum {maximum!r} (scored as missing)"]
+    # Priced from the rooms, as a flat whose area is unknown, not as the largest flat of the training rows.
+    assert scored_missing == without_area and abs(scored_missing - 240) < 80 < 400 < abs(as_sent - 240)
+    with pytest.raises(InvalidInput, match="'out_of_range' must be one of flag, missing; got 'drop'"):
+        ServerSettings(models=["houses"], out_of_range="drop")

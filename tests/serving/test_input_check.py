@@ -219,6 +219,39 @@ def test_values_out_of_an_expected_range_are_served_and_flagged(rows: int) -> No
 
 
 @pytest.mark.parametrize("rows", SIZES)
+def test_out_of_range_values_of_a_nullable_column_can_be_scored_as_missing(rows: int) -> None:
+    signature = signature_of(
+        ColumnSpec("area", "float64", nullable=True, minimum=20.0, maximum=450.0),
+        ColumnSpec("rooms", "int64", nullable=True, minimum=1, maximum=8),
+        ColumnSpec("floor", "int64", nullable=False, minimum=0, maximum=30),  # not nullable: scored as sent
+        ColumnSpec("age", "float64", nullable=True, minimum=0.0, maximum=99.0, promoted=frozenset({"range"})),
+    )
+    records = [{"area": 75.0, "rooms": 3, "floor": 2, "age": 10.0} for _ in range(rows)]
+    records[0] = {"area": 807.3, "rooms": 0, "floor": 31, "age": 10.0}  # square feet, and two other slips
+    records[-1]["area"] = None if rows > 1 else 807.3
+    sent = {name: [record[name] for record in records] for name in records[0]}
+    checked = InputChecker(signature, out_of_range="missing").check(sent, rows)
+    assert checked.flags[0] == [
+        "area: 807.3 above the maximum 450.0 (scored as missing)",
+        "rooms: 0 below the minimum 1 (scored as missing)",
+        "floor: 31 above the maximum 30",
+    ]
+    assert math.isnan(checked.frame_columns["area"][0]) and math.isnan(checked.frame_columns["rooms"][0])
+    assert checked.frame_columns["floor"][0] == 31
+    assert math.isnan(checked.frame_columns["area"][-1])
+    assert all(checked.frame_columns["area"][1:-1] == 75.0) and all(checked.frame_columns["rooms"][1:] == 3)
+    if checked.matrix is not None:  # the single row, as one matrix: the same values
+        assert np.isnan(checked.matrix[0, :2]).all()
+    assert sent["area"][0] == 807.3  # what was sent is left as it was (the prediction log keeps it)
+    # A promoted range still refuses, whatever out_of_range says.
+    records[0] = {"area": 75.0, "rooms": 3, "floor": 2, "age": 120.0}
+    rejected = rejection(InputChecker(signature, out_of_range="missing"), records)
+    assert problems(rejected) == [("age", 0, "120.0 above the maximum 99.0")]
+    with pytest.raises(InvalidInput, match="'out_of_range' must be one of flag, missing; got 'clip'"):
+        InputChecker(signature, out_of_range="clip")
+
+
+@pytest.mark.parametrize("rows", SIZES)
 def test_a_promoted_range_is_a_rule(rows: int) -> None:
     signature = Signature(inputs=houses().inputs.promote("area", "range"))
     records = [a_house() for _ in range(rows)]

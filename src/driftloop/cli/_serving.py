@@ -80,6 +80,14 @@ def serve(
         ),
     ] = None,
     loop_minutes: Annotated[float, typer.Option(help="Minutes between two ticks of the loop's controller.")] = 1.0,
+    out_of_range: Annotated[
+        str,
+        typer.Option(
+            metavar="flag|missing",
+            help="An input outside its signature range is flagged in the prediction log; with 'missing', a "
+            "nullable numeric input's is also scored as missing (a broken feed costs what a gap costs).",
+        ),
+    ] = "flag",
 ) -> None:
     """Serve registered models over HTTP (ours, MLflow's /invocations, and the Open Inference Protocol V2)."""
     from driftloop.cli._output import use_workspace_settings
@@ -106,6 +114,7 @@ def serve(
         alerts=None if alerts is None else str(alerts.resolve()),
         policies=None if policies is None else str(policies.resolve()),
         loop_interval=loop_minutes * 60,
+        out_of_range=out_of_range,
     )
 
 

@@ -33,7 +33,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -118,6 +118,10 @@ class ServerSettings:
         policies: The loop's policy file (YAML): the server runs the loop's controller every ``loop_interval``
             seconds, in one process among all sharing the workspace (the lease ``loop.controller``).
         loop_interval: Seconds between two ticks of the loop's controller.
+        out_of_range: ``"flag"`` (the default): a value outside the range of the version's signature is served
+            as sent and flagged in the prediction log; ``"missing"``: a nullable numeric column's out-of-range
+            value is also scored as missing (a broken feed, such as square feet sent for square metres, then costs
+            what a missing value costs; see :class:`~driftloop.serving._input_check.InputChecker`).
     """
 
     models: Sequence[str]
@@ -132,10 +136,17 @@ class ServerSettings:
     alerts: AlertConfig | str | os.PathLike[str] | None = None
     policies: str | os.PathLike[str] | None = None
     loop_interval: float = 60.0
+    out_of_range: str = "flag"
 
     def __post_init__(self) -> None:
+        from driftloop.serving._input_check import OUT_OF_RANGE
+
         if isinstance(self.models, str) or not self.models:
             raise InvalidInput("Serve at least one model, e.g. 'houses' or 'houses@champion'.")
+        if self.out_of_range not in OUT_OF_RANGE:
+            raise InvalidInput(
+                f"The 'out_of_range' must be one of {', '.join(OUT_OF_RANGE)}; got {self.out_of_range!r}."
+            )
         for name, least in (
             ("upkeep_interval", 0.0),
             ("poll_interval", 0.01),
@@ -197,10 +208,14 @@ def _alert_config(settings: ServerSettings) -> AlertConfig | None:
     return cast("AlertConfig | None", settings.alerts)
 
 
-def _make_checker(signature: Signature | None) -> Any:
+def _checker_maker(settings: ServerSettings) -> Callable[[Signature | None], Any]:
+    """What builds a served version's input checker from its signature (None without one)."""
     from driftloop.serving._input_check import InputChecker
 
-    return None if signature is None else InputChecker(signature)
+    def make_checker(signature: Signature | None) -> Any:
+        return None if signature is None else InputChecker(signature, out_of_range=settings.out_of_range)
+
+    return make_checker
 
 
 def _make_scorer(model: LoadedModel) -> Any:
@@ -219,9 +234,10 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     def swapped(old: ModelSlot | None, new: ModelSlot) -> None:
         metrics.load_seconds.labels(new.name, str(new.version)).set(new.load_seconds)
 
+    make_checker = _checker_maker(settings)
     served = {
         name: ServedModel(
-            workspace.models, name, alias, make_checker=_make_checker, make_scorer=_make_scorer, on_swap=swapped
+            workspace.models, name, alias, make_checker=make_checker, make_scorer=_make_scorer, on_swap=swapped
         )
         for name, alias in settings.served.items()
     }
@@ -233,7 +249,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
             workspace.models,
             name,
             policy.challenger,
-            make_checker=_make_checker,
+            make_checker=make_checker,
             make_scorer=_make_scorer,
             on_swap=swapped,
         )

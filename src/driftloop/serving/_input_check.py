@@ -15,7 +15,12 @@ bounds, the category set) is worked out then, so checking a request only walks t
 - a promoted expectation is broken (a value out of range, an unseen category).
 
 An expectation that is not promoted only **flags** the row (``"district: unseen category 'Tay Ho'"``): the
-request is served, and the flags go to the prediction log, where drift monitoring must see them. Uniqueness is
+request is served, and the flags go to the prediction log, where drift monitoring must see them. With
+``out_of_range="missing"``, a value outside the range of a nullable numeric column is also **scored as missing**
+(flagged ``"area: 9000.0 above the maximum 450.0 (scored as missing)"``): a value no training row came near is
+more likely a broken feed (square feet sent for square metres) than a fact, and a model that learnt to answer
+without the column (see ``fit_model(may_be_missing=...)``) answers better from the other columns than from it.
+The prediction log keeps the value as it was sent. Uniqueness is
 never checked here: it is a property of a whole dataset, and a request is a handful of rows; scoring the same
 row twice is normal traffic, not an error.
 
@@ -61,7 +66,10 @@ from driftloop.errors import InvalidData, InvalidInput
 from driftloop.registry import Signature
 from driftloop.serving._input_columns import MAX_ERRORS, Column, FieldError, Findings, Values, column_for, shown_value
 
-__all__ = ["MAX_ERRORS", "CheckedInputs", "FieldError", "InputChecker", "InputRejected"]
+__all__ = ["MAX_ERRORS", "OUT_OF_RANGE", "CheckedInputs", "FieldError", "InputChecker", "InputRejected"]
+
+OUT_OF_RANGE = ("flag", "missing")
+"""What an out-of-range value of a nullable numeric column becomes: flagged only, or flagged and scored as missing."""
 
 SHOWN_ERRORS = 20
 """The problems an :class:`InputRejected` message lists; it says how many more there are."""
@@ -126,13 +134,20 @@ class InputChecker:
 
     Args:
         signature: The signature of the served model version.
+        out_of_range: ``"flag"`` (the default) or ``"missing"``: what an out-of-range value of a nullable
+            numeric column whose range is an expectation becomes, besides its flag (see the module notes).
     """
 
-    def __init__(self, signature: Signature) -> None:
+    def __init__(self, signature: Signature, *, out_of_range: str = "flag") -> None:
         if not isinstance(signature, Signature):
             raise InvalidInput(f"An InputChecker takes a Signature; got {type(signature).__name__}.")
+        if out_of_range not in OUT_OF_RANGE:
+            raise InvalidInput(f"The 'out_of_range' must be one of {', '.join(OUT_OF_RANGE)}; got {out_of_range!r}.")
         self.signature = signature
         self._columns = [column_for(spec) for spec in signature.inputs.columns]
+        self._scored_as_missing = [
+            column for column in self._columns if out_of_range == "missing" and column.mark_out_of_range_missing()
+        ]
         self._names = frozenset(column.name for column in self._columns)
         self._order = {column.name: index for index, column in enumerate(self._columns)}
         self._name_list = [column.name for column in self._columns]
@@ -182,6 +197,8 @@ class InputChecker:
             # Field by field: in signature order, a missing column before its rows.
             findings.errors.sort(key=lambda error: (self._order[error.column], -1 if error.row is None else error.row))
             raise InputRejected(findings.errors, error_count=findings.error_count)
+        for column in self._scored_as_missing:
+            column.blank_out_of_range(frame_columns[column.name])
         extra = () if self._names.issuperset(columns) else tuple(name for name in columns if name not in self._names)
         flags = findings.flags if findings.flags is not None else [[] for _ in repeat(None, rows)]
         return CheckedInputs(frame_columns=frame_columns, rows=rows, flags=flags, extra_columns=extra, matrix=matrix)

@@ -110,6 +110,13 @@ class Column:
         """Convert one value, reporting a broken rule or expectation; return the converted value."""
         raise NotImplementedError
 
+    def mark_out_of_range_missing(self) -> bool:
+        """Score out-of-range values as missing, where the column can (only numeric columns have a range)."""
+        return False
+
+    def blank_out_of_range(self, converted: np.ndarray) -> None:
+        """Set the converted values outside the range to missing (see :meth:`mark_out_of_range_missing`)."""
+
     def check_values(self, values: Sequence[Any], parse_text: bool, findings: Findings) -> list[Any]:
         """:meth:`check_value` over every value, taking the common good ones without a call."""
         quick_type, low, high = self.quick_type, self.low, self.high  # locals: read once, not once per value
@@ -185,6 +192,21 @@ class _NumberColumn(Column):
         self.numeric = True
         self.low = -math.inf if spec.minimum is None else spec.minimum
         self.high = math.inf if spec.maximum is None else spec.maximum
+        self.out_of_range_note = ""
+
+    def mark_out_of_range_missing(self) -> bool:
+        """Score this column's out-of-range values as missing, where it can (nullable, with a range that is only
+        an expectation); whether it does."""
+        if not self.nullable or self.range_enforced or (self.minimum is None and self.maximum is None):
+            return False
+        self.out_of_range_note = " (scored as missing)"
+        return True
+
+    def blank_out_of_range(self, converted: np.ndarray) -> None:
+        """Set the out-of-range values of this column's converted values (floats: NaN is missing) to NaN."""
+        outside = (converted < self.low) | (converted > self.high)
+        if outside.any():
+            converted[outside] = math.nan
 
     def check_range(self, number: float, row: int, findings: Findings) -> None:
         if self.minimum is not None and number < self.minimum:
@@ -206,7 +228,9 @@ class _NumberColumn(Column):
             # Refused even where the range is only an expectation: no model scores infinity.
             findings.refuse(self.name, row, f"{shown_value(number)} is not allowed (the column has {bound})")
         else:
-            self._break(row, f"{shown_value(number)} {side} {bound}", self.range_enforced, findings)
+            self._break(
+                row, f"{shown_value(number)} {side} {bound}{self.out_of_range_note}", self.range_enforced, findings
+            )
 
 
 class _FloatColumn(_NumberColumn):

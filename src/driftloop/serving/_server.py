@@ -93,8 +93,8 @@ def serve(
 
     ``settings`` are :class:`ServerSettings` fields: ``default``, ``traffic``, ``log_predictions``,
     ``max_body_bytes``, ``poll_interval``, ``upkeep_interval``, ``monitor_interval``, ``monitor_last``, ``alerts``
-    (the path of an alert rules file: every worker reads it), ``policies`` (the loop's policy file) and
-    ``loop_interval``.
+    (the path of an alert rules file: every worker reads it), ``policies`` (the loop's policy file),
+    ``loop_interval`` and ``out_of_range``.
     """
     import uvicorn
 
