@@ -2,12 +2,14 @@
 
 1. Months 0-5 of the market (:mod:`._market`) are ingested as a dataset version (its schema says the feeds may
    miss an area), a LightGBM model is trained through the training path, registered and promoted.
-2. The champion is served over HTTP on loopback (``driftloop serve``'s application, in this process).
+2. The champion is served over HTTP on loopback (``driftloop serve``'s application, in this process), an area
+   outside the range of the champion's training rows scored as missing (``out_of_range="missing"``: the feeds
+   have gaps, and every model learns to answer without the area).
 3. Months 6-23 are replayed as live traffic: each month's sales are scored over HTTP, the true prices of the
    month before arrive as feedback (``POST /v1/feedback``), then the loop's controller ticks once, on a clock
    set to the end of that month. Its policy (:data:`POLICY`) watches measured and estimated performance, data
    drift and concept drift, quarantines broken data, retrains on the latest labelled predictions, gates the
-   challenger against the champion on a time-later holdout and promotes it.
+   challenger against the champion on a time-later holdout (the newest tenth of its window) and promotes it.
 4. Next to the loop, two baselines score the same months offline: the **frozen** first champion, and a
    **scheduled** retrain at the end of every month with the loop's own recipe (algorithm, window, labels
    available then) and no data checks.
@@ -47,7 +49,9 @@ DATASET: Final = "sales"
 FIRST_LIVE_MONTH: Final = 6
 PARAMS: Final = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31}
 MAY_BE_MISSING: Final = ("area",)
-"""Features the feeds may miss: the dataset's schema says so, and every model learns to answer without them."""
+"""Features the feeds may miss: the dataset's schema says so, and every model learns to answer without them. The
+server scores their out-of-range values as missing (``out_of_range="missing"``), and the demo scores the baselines'
+inputs the same way, each against the range of its own training rows."""
 WINDOW: Final = 5_000
 """Labelled predictions a retrain reads: about two and a half months of sales."""
 DRIFT_SHARE: Final = 0.5
@@ -62,7 +66,7 @@ POLICY: Final[dict[str, Any]] = {
         {"data_drift": {"share": DRIFT_SHARE}},
         {"concept_drift": {"min_labels": 600}},
     ],
-    "action": {"retrain": {"window": WINDOW, "algorithm": "lightgbm", "params": PARAMS, "holdout": 0.2}},
+    "action": {"retrain": {"window": WINDOW, "algorithm": "lightgbm", "params": PARAMS, "holdout": 0.1}},
     "gates": ["mape beats champion by 0"],
     "rollout": "promote",
     "cooldown": "25d",
@@ -196,10 +200,11 @@ def run_loop_demo(
     clock = _MonthClock(parameters)
     controller = LoopController(workspace, policies, clock=clock, seed=seed)
     frozen = workspace.models.load(f"{MODEL}/1")
-    scheduled = _ScheduledRetrain(seed, first=frozen)
+    frozen_ranges = _signature_ranges(workspace, f"{MODEL}/1")
+    scheduled = _ScheduledRetrain(seed, first=frozen, ranges=frozen_ranges)
     alerts = _OpenedAlerts(workspace).start()
     timeline = MonthTimeline(out, events=result.events, drift_threshold=DRIFT_SHARE)
-    with DemoServer(workspace, MODEL, FEATURES, id_column="sale_id") as server, timeline:
+    with DemoServer(workspace, MODEL, FEATURES, id_column="sale_id", out_of_range="missing") as server, timeline:
         for month in range(FIRST_LIVE_MONTH, parameters.months):
             month_started = time.perf_counter()
             rows = market[market["month"] == month]
@@ -223,7 +228,7 @@ def run_loop_demo(
                 failed_requests=failed,
                 champion_version=answered["version"],
                 loop_mape=_mape(truth, answered["predictions"]),
-                frozen_mape=_mape(truth, frozen.predict(rows[list(FEATURES)])),
+                frozen_mape=_mape(truth, frozen.predict(_as_served(rows, frozen_ranges))),
                 scheduled_mape=_mape(truth, scheduled.predict(rows)),
                 status=outcome.status,
                 trigger=None if outcome.action is None else outcome.action.trigger,
@@ -332,13 +337,14 @@ class _OpenedAlerts:
 class _ScheduledRetrain:
     """The baseline: retrain at the end of every month with the loop's recipe, on whatever labels arrived."""
 
-    def __init__(self, seed: int, *, first: Any) -> None:
+    def __init__(self, seed: int, *, first: Any, ranges: dict[str, tuple[float, float]]) -> None:
         self.seed = seed
         self.model = first  # until the first retrain: the first champion
+        self.ranges = ranges
         self.retrains = 0
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model.predict(rows[list(FEATURES)]))
+        return np.asarray(self.model.predict(_as_served(rows, self.ranges)))
 
     def retrain(self, market: pd.DataFrame, month: int) -> None:
         """After month ``month``, the labels of months up to ``month - 1`` have arrived: fit on the latest."""
@@ -352,7 +358,31 @@ class _ScheduledRetrain:
         self.model = fit_model(
             model, features, labelled[TARGET].to_numpy(), may_be_missing=MAY_BE_MISSING, seed=self.seed
         )
+        self.ranges = {name: (float(features[name].min()), float(features[name].max())) for name in MAY_BE_MISSING}
         self.retrains += 1
+
+
+def _signature_ranges(workspace: Workspace, reference: str) -> dict[str, tuple[float, float]]:
+    """The signature's range of each feature that may be missing, as the server reads it."""
+    signature = workspace.models.signature(reference)
+    assert signature is not None
+    ranges = {}
+    for name in MAY_BE_MISSING:
+        spec = signature.inputs.column(name)
+        ranges[name] = (
+            -math.inf if spec.minimum is None else spec.minimum,
+            math.inf if spec.maximum is None else spec.maximum,
+        )
+    return ranges
+
+
+def _as_served(rows: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """The features as the server scores them with ``out_of_range="missing"``: a value of a feature that may be
+    missing outside its range (``ranges``: of the model's training rows) becomes missing."""
+    features = rows[list(FEATURES)].copy()
+    for name, (low, high) in ranges.items():
+        features[name] = features[name].where(features[name].between(low, high) | features[name].isna())
+    return features
 
 
 def _mape(truth: np.ndarray, predicted: np.ndarray) -> float:

@@ -32,9 +32,18 @@ class DemoServer:
         model: The registered model to serve.
         features: The columns each request sends.
         id_column: The column of the rows' request ids (so that their labels can follow as feedback).
+        out_of_range: The server's ``out_of_range`` setting (see :class:`~driftloop.serving.ServerSettings`).
     """
 
-    def __init__(self, workspace: Workspace, model: str, features: Sequence[str], *, id_column: str) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        model: str,
+        features: Sequence[str],
+        *,
+        id_column: str,
+        out_of_range: str = "flag",
+    ) -> None:
         from driftloop.serving import ServerSettings, create_app
 
         self.model = model
@@ -42,7 +51,9 @@ class DemoServer:
         self.id_column = id_column
         self.app = create_app(
             workspace,
-            ServerSettings(models=[model], monitor_interval=0, upkeep_interval=0, poll_interval=0.2),
+            ServerSettings(
+                models=[model], monitor_interval=0, upkeep_interval=0, poll_interval=0.2, out_of_range=out_of_range
+            ),
         )
         self.port = _free_port()
         self._thread: threading.Thread | None = None
