@@ -432,6 +432,26 @@ def test_onnx_is_kept_for_a_lightgbm_regressor_on_numeric_input(blobs: Blobs) ->
     np.testing.assert_allclose(loaded.predict_onnx(frame), model.predict(frame), rtol=1e-4, atol=1e-4)
 
 
+def test_the_onnx_copy_is_checked_on_gaps_when_the_model_takes_them(blobs: Blobs) -> None:
+    from driftloop.registry._flavours._onnx import GAP_ROWS
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["x0", "x1", "x2"])
+    target = frame["x0"] * 3 - frame["x1"] + rng.normal(scale=0.1, size=300)
+    booster = lightgbm.LGBMRegressor(n_estimators=20, verbose=-1, n_jobs=1).fit(frame, target)
+    ridge = Ridge().fit(frame, target)  # refuses a missing number: checked on the sample as it is
+
+    takes_gaps = package_model(booster, put=blobs.put, sample=frame, signing_key=KEY).onnx
+    refuses_gaps = package_model(ridge, put=blobs.put, sample=frame, signing_key=KEY).onnx
+
+    assert takes_gaps is not None and takes_gaps["kept"] and takes_gaps["rows"] == 300 + 3 * GAP_ROWS
+    assert refuses_gaps is not None and refuses_gaps["kept"] and refuses_gaps["rows"] == 300
+    loaded = load_model(package_model(booster, put=blobs.put, sample=frame, signing_key=KEY), get=blobs.get,
+                        signing_key=KEY)  # fmt: skip
+    gappy = frame.head(50).assign(x0=np.nan)
+    np.testing.assert_allclose(loaded.predict_onnx(gappy), booster.predict(gappy), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("final", ["logistic-regression", "xgboost"])
 def test_onnx_is_kept_for_a_mixed_type_pipeline_with_missing_values(blobs: Blobs, final: str) -> None:
     frame = _frame(500)

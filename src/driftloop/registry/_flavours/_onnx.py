@@ -4,7 +4,10 @@ Conversion is best effort and never fails packaging: skl2onnx converts scikit-le
 converters (registered with skl2onnx) convert LightGBM and XGBoost wrappers, also as a Pipeline's last step.
 The copy runs on onnxruntime over the sample (its first :data:`MAX_CHECK_ROWS` rows) and is kept when at
 least :data:`MIN_MATCH_RATE` of rows agree within :data:`TOLERANCE` (probabilities for classifiers, values for
-regressors, relative above 1). Otherwise the manifest says why it was not kept.
+regressors, relative above 1). Otherwise the manifest says why it was not kept. When the model takes missing
+numbers, the sample also holds :data:`GAP_ROWS` of its rows with each float column missing in turn: a gap
+reaches the copy (a nullable feature, or an out-of-range value a server scores as missing), so the copy must
+agree on gaps too.
 
 Inputs follow the skl2onnx convention for data frames: a model starting with a ColumnTransformer takes one
 ``[n, 1]`` input per column (strings for text columns, numbers otherwise); any other model one numeric
@@ -40,6 +43,8 @@ from driftloop.registry._flavours._onnx_imputer import MISSING_TEXT, register_im
 __all__ = ["MAX_CHECK_ROWS", "MIN_MATCH_RATE", "TOLERANCE", "OnnxCopy", "export_onnx"]
 
 MAX_CHECK_ROWS: Final = 10_000
+GAP_ROWS: Final = 20
+"""Rows of the sample copied with each float column missing, to check the copy on gaps (see the notes)."""
 MIN_MATCH_RATE: Final = 0.999
 TOLERANCE: Final = 1e-4
 _ML_OPSET: Final = 3  # onnxmltools' LightGBM and XGBoost converters write ai.onnx.ml version 3
@@ -126,6 +131,7 @@ def export_onnx(
         expected = np.asarray(native(rows), dtype=np.float64)
     except (DriftloopError, KeyError, ValueError, TypeError) as error:
         return None, _not_kept(f"the model could not predict on the sample: {_first_line(error)}")
+    rows, expected = _with_gaps(rows, expected, native)
     per_column = _starts_with_column_transformer(model)
     if not per_column and not all(pd.api.types.is_numeric_dtype(dtype) for dtype in rows.dtypes):
         text_columns = [str(name) for name, dtype in rows.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
@@ -153,6 +159,23 @@ def export_onnx(
             f"rows, below {MIN_MATCH_RATE:.1%} (largest difference {comparison['max_abs_diff']})"
         )
     return None, _not_kept("; ".join(reasons))
+
+
+def _with_gaps(
+    rows: pd.DataFrame, expected: npt.NDArray[np.float64], native: Callable[[pd.DataFrame], npt.NDArray[Any]]
+) -> tuple[pd.DataFrame, npt.NDArray[np.float64]]:
+    """``rows`` and the model's answers, with :data:`GAP_ROWS` rows more per float column, that column missing in
+    them, when the model answers them (one that refuses missing numbers is checked on ``rows`` as they are)."""
+    floats = [name for name in rows.columns if pd.api.types.is_float_dtype(rows[name].dtype)]
+    few = rows.head(GAP_ROWS)
+    if not floats or few.empty:
+        return rows, expected
+    gaps = pd.concat([few.assign(**{name: np.nan}) for name in floats], ignore_index=True)
+    try:
+        answered = np.asarray(native(gaps), dtype=np.float64)
+    except (DriftloopError, KeyError, ValueError, TypeError):
+        return rows, expected
+    return pd.concat([rows, gaps], ignore_index=True), np.concatenate([expected, answered])
 
 
 def _not_kept(reason: str) -> dict[str, Any]:
