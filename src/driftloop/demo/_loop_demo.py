@@ -149,10 +149,11 @@ class LoopDemo:
             if a.state == "promoted" and "detection_to_promotion_seconds" in a.cost
         ]
 
-    def recoveries(self) -> list[tuple[MarketEvent, float, int | None]]:
-        """For each drift event (concept or data) after the first live month: the loop's MAPE the month before,
-        and how many months until it is back within 10% of it (None: not within two months)."""
-        by_month = {month.month: month.loop_mape for month in self.months}
+    def recoveries(self, of: str = "loop") -> list[tuple[MarketEvent, float, int | None]]:
+        """For each drift event (concept or data) after the first live month: the MAPE the month before, and how
+        many months until it is back within 10% of it (None: not within two months); ``of`` the loop, or of a
+        baseline (``"scheduled"``, ``"frozen"``)."""
+        by_month = {month.month: getattr(month, f"{of}_mape") for month in self.months}
         found = []
         for event in self.events:
             if event.kind == "quality" or event.month - 1 not in by_month:
