@@ -90,6 +90,7 @@ def test_serve_passes_traffic_and_limits_to_the_workers(registry: Workspace, lau
         "monitor_interval": 300.0,
         "monitor_last": 1_000,
         "loop_interval": 60.0,
+        "out_of_range": "flag",
     }
     served = create_app(registry, ServerSettings(**options))
     with TestClient(served) as client:
@@ -113,6 +114,8 @@ def test_serve_without_flags_and_with_no_log(registry: Workspace, launches: list
     options = json.loads(os.environ[MODELS_VARIABLE])
     assert options["log_predictions"] is False
     assert options["traffic"] == {"houses": {"canary": 0.0, "shadow": True, "challenger": "challenger"}}
+    assert invoke(registry, "serve", "houses", "--out-of-range", "missing").exit_code == 0
+    assert json.loads(os.environ[MODELS_VARIABLE])["out_of_range"] == "missing"
     served = create_app(registry, ServerSettings(**options))
     with TestClient(served) as client:
         assert client.post("/v1/models/houses/predict", json={"records": [ROW]}).json()["version"] == 1
@@ -138,6 +141,7 @@ def test_serve_without_flags_and_with_no_log(registry: Workspace, launches: list
         (["--challenger", "flats=blue"], "--challenger flats=blue names 'flats', which is not served"),
         (["--challenger", "houses=blue"], "--challenger houses=blue does nothing without --canary houses=SHARE"),
         (["--max-body-mb", "0"], "--max-body-mb must be a number of MiB above 0; got 0"),
+        (["--out-of-range", "clip"], "The 'out_of_range' must be one of flag, missing; got 'clip'"),
     ],
 )
 def test_bad_serve_flags_fail_before_anything_starts(
