@@ -11,8 +11,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -74,6 +76,27 @@ def test_the_command_refuses_before_it_listens(sqlite_workspace: Workspace) -> N
     assert isinstance(refused.exception, InvalidSettings)
     no_room = runner.invoke(app, [*root, "server", "--max-upload-mb", "0"])
     assert isinstance(no_room.exception, InvalidInput)
+    clipping = runner.invoke(app, [*root, "server", "--serve", "houses", "--out-of-range", "clip"])
+    assert isinstance(clipping.exception, InvalidInput)
+    assert "--out-of-range must be one of flag, missing; got 'clip'" in clipping.exception.message
+
+
+def test_the_served_models_take_the_serving_settings(
+    sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from sklearn.linear_model import LinearRegression
+
+    from driftloop.server import run_server
+
+    frame = pd.DataFrame({"area": [50.0, 80.0, 120.0], "price": [150.0, 240.0, 360.0]})
+    sqlite_workspace.models.register("houses", LinearRegression().fit(frame[["area"]], frame["price"]))
+    sqlite_workspace.models.promote("houses/1")
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(app))
+    run_server(sqlite_workspace, serve=["houses"], serving={"out_of_range": "missing"})
+    (served,) = started
+    assert served.serving.state.settings.out_of_range == "missing"
 
 
 def free_port() -> int:

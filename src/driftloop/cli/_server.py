@@ -39,14 +39,25 @@ def server(
     max_upload_mb: Annotated[
         float, typer.Option(help="The largest upload (a dataset file, an artifact) in MiB; larger ones answer 413.")
     ] = 1024.0,
+    out_of_range: Annotated[
+        str,
+        typer.Option(
+            metavar="flag|missing",
+            help="For --serve, as driftloop serve's: with 'missing', a nullable numeric input outside its range "
+            "is scored as missing.",
+        ),
+    ] = "flag",
 ) -> None:
     """Share the workspace over HTTP: tracking, datasets, models, the audit log and alerts (OpenAPI at
     /api/v1/openapi.json). On loopback with no users, requests without a token act as you."""
     from driftloop.cli._output import workspace
     from driftloop.server import run_server
+    from driftloop.serving._input_check import OUT_OF_RANGE
 
     if not math.isfinite(max_upload_mb) or max_upload_mb <= 0:
         raise InvalidInput(f"--max-upload-mb must be a number of MiB above 0; got {max_upload_mb:g}.")
+    if out_of_range not in OUT_OF_RANGE:
+        raise InvalidInput(f"--out-of-range must be one of {', '.join(OUT_OF_RANGE)}; got {out_of_range!r}.")
     run_server(
         workspace(),
         host=host,
@@ -55,4 +66,5 @@ def server(
         max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
         private_sources=allow_private_sources,
         serve=serve or (),
+        serving={"out_of_range": out_of_range},
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import InvalidSettings
@@ -102,10 +102,12 @@ def run_server(
     insecure: bool = False,
     log_level: str = "info",
     serve: Sequence[str] = (),
+    serving: Mapping[str, Any] | None = None,
     **limits: Any,
 ) -> None:
     """Serve ``workspace`` until interrupted (SIGINT/SIGTERM end it gracefully), with the models ``serve`` names
-    (``"houses"``, ``"houses@challenger"``) scored on the same port behind the same tokens and roles.
+    (``"houses"``, ``"houses@challenger"``) scored on the same port behind the same tokens and roles, with the
+    further :class:`~driftloop.serving.ServerSettings` ``serving`` gives (``{"out_of_range": "missing"}``).
 
     Raises:
         InvalidSettings: As :func:`access_settings`, before anything listens.
@@ -120,6 +122,6 @@ def run_server(
     if serve:
         from driftloop.server._serving import with_models
 
-        app = with_models(app, workspace, serve)
+        app = with_models(app, workspace, serve, **(serving or {}))
     # uvicorn's access log would print query strings; the app writes its own (driftloop.server.access).
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

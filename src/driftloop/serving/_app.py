@@ -346,6 +346,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
                 labels.close()
 
     app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan, **_NO_TELEMETRY)
+    app.state.settings = settings
     app.state.served = served
     app.state.metrics = metrics
     app.state.prediction_log = prediction_log
