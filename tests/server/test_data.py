@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from fastapi.testclient import TestClient
 from tests.server.conftest import People
 
@@ -142,8 +143,10 @@ def test_an_ingest_names_an_uploaded_transform_and_schema(
 
 
 def test_documents_an_ingest_names_are_checked_before_anything_is_stored(
-    client: TestClient, people: People, sqlite_workspace: Workspace
+    client: TestClient, people: People, sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from driftloop.server import _data as server_data
+
     editor = people.headers("ana", Role.EDITOR)
 
     def refused(**params: str) -> str:
@@ -171,6 +174,11 @@ def test_documents_an_ingest_names_are_checked_before_anything_is_stored(
     assert "no column 'x'" in refused(transform=put_document(client, editor, b'[{"kind": "select", "columns": ["x"]}]'))
     short = client.post("/api/v1/datasets/houses/versions", params={"transform": "short"}, headers=editor)
     assert short.status_code == 422  # not a SHA-256
+    # A digest naming a large file (a model, another dataset's data) is refused before it is read.
+    monkeypatch.setattr(server_data, "MAX_DOCUMENT_BYTES", 8)
+    assert "names a file of 19 bytes; a schema document is at most 8" in refused(
+        schema=put_document(client, editor, b'{"columns": [  ]}  ')
+    )
     assert sqlite_workspace.datasets.list() == []
 
 

@@ -180,8 +180,19 @@ def _declarations(services: Services, transform: str | None, schema: str | None)
     return declared
 
 
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""The largest transform or data schema document an ingest reads (they are a few KiB): a digest naming a larger
+blob, such as a data file, is refused before it is read."""
+
+
 def _document(services: Services, parameter: str, digest: str) -> Any:
     try:
+        size = services.blobs.info(digest).size
+        if size > MAX_DOCUMENT_BYTES:
+            raise InvalidInput(
+                f"?{parameter}={digest} names a file of {size:,} bytes; a {parameter} document is at most "
+                f"{MAX_DOCUMENT_BYTES:,}."
+            )
         text = services.blobs.get(digest)
     except NotFound:
         raise InvalidInput(
