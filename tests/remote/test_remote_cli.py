@@ -125,3 +125,33 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
 
     with remote_workspace(tmp_path) as ws, pytest.raises(InvalidState, match="/models/<name>/drift"):
         check_live_drift(ws, "houses")
+
+
+@pytest.mark.parametrize(
+    ("command", "instead"),
+    [
+        ("serve houses", "driftloop server --serve MODEL"),
+        ("loop run", "driftloop serve --policies FILE"),
+        ("monitor run houses", "driftloop monitor check MODEL"),
+        ("monitor report --model houses", "driftloop monitor check MODEL --json"),
+        ("gc", "ask its admin"),
+        ("db upgrade", "ask its admin"),
+        ("db current", "ask its admin"),
+    ],
+)
+def test_the_workspace_jobs_say_where_they_run(
+    command: str, instead: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from driftloop.cli import app
+    from driftloop.errors import InvalidState
+
+    monkeypatch.chdir(tmp_path)
+    # Nothing listens there: the command is refused before it sends a request.
+    env = {"DRIFTLOOP_STORE": "http://ana:secret@127.0.0.1:9", "DRIFTLOOP_TOKEN": "dl_x_" + "y" * 43}
+    result = CliRunner().invoke(app, command.split(), env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, InvalidState), result.output
+    name = " ".join(word for word in command.split() if word not in ("houses", "--model"))
+    assert result.exception.message.startswith(f"`driftloop {name}` runs where the workspace is")
+    assert instead in result.exception.message and "secret" not in result.exception.message

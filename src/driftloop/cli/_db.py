@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from driftloop.cli._output import console, workspace
+from driftloop.cli._output import console, local_workspace
 from driftloop.store.metadata import redact
 
 app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
@@ -13,7 +13,7 @@ app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=T
 @app.command()
 def upgrade() -> None:
     """Apply pending migrations (needed once per release on a shared PostgreSQL store)."""
-    ws = workspace()
+    ws = local_workspace("db upgrade", instead="ask its admin")
     before, after = ws.upgrade_schema()
     url = redact(ws.settings.store)
     if before == after:
@@ -25,7 +25,7 @@ def upgrade() -> None:
 @app.command()
 def current() -> None:
     """Print the schema revision of the store and the newest this driftloop knows."""
-    ws = workspace()
+    ws = local_workspace("db current", instead="ask its admin")
     revision, head = ws.schema_revision()
     state = "up to date" if revision == head else "needs `driftloop db upgrade`"
     console.print(

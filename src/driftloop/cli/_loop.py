@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from driftloop.cli._output import console, print_json, table, workspace
+from driftloop.cli._output import console, local_workspace, print_json, table, workspace
 
 app = typer.Typer(help="The closed loop: policies that act on drift, and what they did.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -39,7 +39,7 @@ def run(
     from driftloop.loop._controller import LoopController
     from driftloop.monitoring import AlertConfig
 
-    ws = workspace()
+    ws = local_workspace("loop run", instead="run the controller in a server there: driftloop serve --policies FILE")
     # A bad file, or an unknown model, fails before any work.
     loaded = ws.policies.load() if policies is None else load_policies(policies, ws)
     config = None if alerts is None else AlertConfig.from_yaml(alerts)

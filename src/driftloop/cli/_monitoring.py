@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from driftloop.cli._output import console, print_json, table, workspace
+from driftloop.cli._output import console, local_workspace, print_json, table, workspace
 from driftloop.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def run(
     config = None if alerts is None else AlertConfig.from_yaml(alerts)  # a bad file fails before any work
     period = None if since is None else _duration(since).total_seconds()
     interval = None if every is None else _duration(every, option="--every").total_seconds()
-    ws = workspace()
+    ws = local_workspace("monitor run", instead="check through it (driftloop monitor check MODEL)")
 
     def one_pass(token: int = 0) -> bool:
         result = run_monitors(ws, models or None, last=last, period=period, multivariate=multivariate, alerts=config)
@@ -374,7 +374,7 @@ def _live_report(
     from driftloop.monitoring._live import PREDICTION, check_live_drift
 
     moment = None if since is None else datetime.now(UTC) - _duration(since)
-    ws = workspace()
+    ws = local_workspace("monitor report", instead="check through it (driftloop monitor check MODEL --json)")
     # The page draws the holdout's rows next to the window's, so the drift it reports is the holdout's too (exact).
     result = check_live_drift(
         ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate, against="holdout"

@@ -48,6 +48,26 @@ def workspace() -> Workspace:
     return _current.workspace()
 
 
+def local_workspace(command: str, *, instead: str) -> Workspace:
+    """The workspace, for a command that runs where the workspace is (it reads the stores or the prediction log
+    directly, or keeps a process beside them); through a server it is refused, saying what to do ``instead``.
+
+    Raises:
+        InvalidState: The workspace is reached through a server.
+    """
+    from driftloop.errors import InvalidState
+    from driftloop.store.metadata import redact
+
+    ws = workspace()
+    if ws.is_remote:
+        raise InvalidState(
+            f"`driftloop {command}` runs where the workspace is, next to its stores, not through a server "
+            f"({redact(ws.settings.store)}): run it on the server's machine with the workspace's own settings, or "
+            f"{instead}."
+        )
+    return ws
+
+
 def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print one ``error:`` line (the message is shown as is, never read as markup) and exit."""
     errors.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)

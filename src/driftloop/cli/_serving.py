@@ -90,7 +90,7 @@ def serve(
     ] = "flag",
 ) -> None:
     """Serve registered models over HTTP (ours, MLflow's /invocations, and the Open Inference Protocol V2)."""
-    from driftloop.cli._output import use_workspace_settings
+    from driftloop.cli._output import local_workspace, use_workspace_settings
     from driftloop.serving._server import serve as run
 
     if not models:
@@ -98,6 +98,7 @@ def serve(
     # Every flag is checked before the workspace opens or a process starts.
     traffic = traffic_from_flags(models, canary=canary or [], shadow=shadow or [], challenger=challenger or [])
     max_body_bytes = None if max_body_mb is None else body_limit_from_flag(max_body_mb)
+    local_workspace("serve", instead="let the server score them: driftloop server --serve MODEL")
     use_workspace_settings()
     run(
         models,
