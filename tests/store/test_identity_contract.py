@@ -321,6 +321,38 @@ def test_every_change_is_an_event_with_its_actor_and_no_secret(
     assert hashlib.sha256(secret.encode()).hexdigest() not in events_text
 
 
+def test_two_admins_demoting_each_other_at_once_leave_one(store: MetadataStore, identities: IdentityRepository) -> None:
+    import threading
+    import time
+
+    from driftloop.entities import WORKSPACE_SCOPE
+    from driftloop.store.metadata._identity import _set_grant
+
+    identities.create_user("ada", role=Role.ADMIN, actor=ADMIN)
+    identities.create_user("bob", role=Role.ADMIN, actor=ADMIN)
+    outcome: list[BaseException | None] = []
+
+    def demote_bob() -> None:
+        try:
+            identities.grant("bob", Role.EDITOR, actor="ada")
+            outcome.append(None)
+        except BaseException as error:  # handed to the test's thread
+            outcome.append(error)
+
+    # Ada's demotion is counted and written, not yet committed, when bob's starts: bob's must wait for it, then
+    # count what it committed (without the wait, each counts the other as an admin and none is left).
+    with store.database.write() as conn:
+        _set_grant(conn, "ada", Role.EDITOR, WORKSPACE_SCOPE, actor="bob", now=time.time())
+        other = threading.Thread(target=demote_bob)
+        other.start()
+        other.join(timeout=1.0)
+        assert other.is_alive(), "the second demotion did not wait for the first"
+    other.join(timeout=30)
+    (error,) = outcome
+    assert isinstance(error, InvalidState) and "'bob' would leave the workspace without an enabled admin" in str(error)
+    assert identities.role_of("ada") is Role.EDITOR and identities.role_of("bob") is Role.ADMIN
+
+
 def test_the_last_enabled_admin_cannot_be_disabled_demoted_or_stripped(identities: IdentityRepository) -> None:
     identities.create_user("ada", role=Role.ADMIN, actor=ADMIN)
     identities.create_user("vic", role=Role.VIEWER, actor=ADMIN)

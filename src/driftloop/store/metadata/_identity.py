@@ -308,13 +308,23 @@ def _set_grant(conn: Connection, user: str, role: Role, scope: str, *, actor: st
     _event(conn, actor, "grant.set", user, now, role=role.value, scope=scope, previous=previous)
 
 
+ADMINS_LOCK = 0x64726966_74616D6E
+"""The PostgreSQL advisory lock every change that may remove an admin takes before counting the admins left."""
+
+
 def _keep_an_admin(conn: Connection, user: str, change: str) -> None:
     """Refuse a change that would leave the workspace without an enabled admin, once it has one: nobody could then
     manage users, tokens or roles through the workspace server.
 
+    Two such changes at once must not both count the other's admin (each demoting a different one of the last
+    two). SQLite writes one transaction at a time; on PostgreSQL the count waits for :data:`ADMINS_LOCK`, held to
+    the end of any other transaction that counted, and then reads what that one committed.
+
     Raises:
         InvalidState: ``user`` is the last enabled admin of the workspace.
     """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMINS_LOCK})
     enabled_admins = (
         sa.select(grants.c.user)
         .join(users, users.c.name == grants.c.user)
