@@ -66,3 +66,46 @@ def test_the_server_never_reads_its_own_files(tmp_path: Path, url: str) -> None:
         assert isinstance(datasets, RemoteDatasets)
         with pytest.raises(InvalidInput, match="Upload a local file instead"):
             datasets.ingest_url("sales", url)
+
+
+def test_a_bucket_is_read_only_under_the_prefixes_the_server_allows(
+    tmp_path: Path, s3_bucket: str, moto_endpoint: str
+) -> None:
+    from tests.conftest import s3_client
+
+    s3_client(moto_endpoint).put_object(Bucket=s3_bucket, Key="incoming/sales.csv", Body=CSV)
+    s3_client(moto_endpoint).put_object(Bucket=s3_bucket, Key="private/salaries.csv", Body=CSV)
+    allowed, elsewhere = f"s3://{s3_bucket}/incoming/sales.csv", f"s3://{s3_bucket}/private/salaries.csv"
+    with remote_workspace(tmp_path / "closed") as ws:
+        datasets = ws.datasets
+        assert isinstance(datasets, RemoteDatasets)
+        # The server reads buckets with its own credentials: none is open to an editor by default.
+        with pytest.raises(PermissionDenied, match=r"only under the bucket prefixes its admin allows \(now: none\)"):
+            datasets.ingest_url("sales", allowed)
+    settings = WorkspaceServerSettings(source_buckets=(f"s3://{s3_bucket}/incoming/",))
+    with remote_workspace(tmp_path / "open", settings=settings) as ws:
+        datasets = ws.datasets
+        assert isinstance(datasets, RemoteDatasets)
+        assert datasets.ingest_url("sales", allowed).rows == 3
+        for url in (elsewhere, f"s3://{s3_bucket}/incoming-old/sales.csv", f"s3://{s3_bucket}/incoming/../private/a"):
+            with pytest.raises((PermissionDenied, InvalidInput)):
+                datasets.ingest_url("sales", url)
+        assert [v.number for v in stores_of(ws).datasets.versions("sales")] == [1]
+
+
+def test_the_workspace_storage_is_never_a_source_and_bad_prefixes_stop_the_server() -> None:
+    from driftloop.errors import InvalidSettings
+    from driftloop.server._data import check_source_url
+
+    with pytest.raises(PermissionDenied, match="inside the workspace's own storage"):
+        check_source_url(
+            "s3://team/ws/artifacts/blobs/sha256/ab/cd",
+            allow_private=False,
+            buckets=("s3://team",),
+            own_storage=("s3://team/ws/artifacts", "s3://team/ws/tables"),
+        )
+    for wrong in ("https://data.example/", "s3://", "s3://bucket/a/../b", "/srv/data", "s3://bucket/?x=1"):
+        with pytest.raises(InvalidSettings):
+            WorkspaceServerSettings(source_buckets=(wrong,))
+    with pytest.raises(InvalidSettings, match="a list of bucket URLs"):
+        WorkspaceServerSettings(source_buckets="s3://bucket")  # type: ignore[arg-type]

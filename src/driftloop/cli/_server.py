@@ -36,6 +36,16 @@ def server(
             help="Let an ingest from a URL reach this machine and private addresses (internal services).",
         ),
     ] = False,
+    source_bucket: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source-bucket",
+            metavar="URL",
+            help="A bucket prefix (s3://bucket/prefix; gs, az too) an ingest from a URL may read, with the server's "
+            "own credentials; none by default. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     max_upload_mb: Annotated[
         float, typer.Option(help="The largest upload (a dataset file, an artifact) in MiB; larger ones answer 413.")
     ] = 1024.0,
@@ -65,6 +75,7 @@ def server(
         insecure=insecure,
         max_upload_bytes=max(1, int(max_upload_mb * 1024 * 1024)),
         private_sources=allow_private_sources,
+        source_buckets=tuple(source_bucket or ()),
         serve=serve or (),
         serving={"out_of_range": out_of_range},
     )

@@ -75,18 +75,28 @@ class WorkspaceServerSettings:
         private_sources: Whether an ingest from a URL may reach this machine or private addresses (loopback,
             link-local, private ranges: the cloud's metadata service, internal services); off, an editor cannot make
             the server fetch what only the server can reach.
+        source_buckets: The bucket URLs (``s3://bucket`` or ``s3://bucket/prefix``; also gs, az) under which an
+            ingest from a URL may read. The server reads a bucket with its own credentials, which reach what no
+            editor may (the workspace's own storage, other teams' data), so none is allowed unless named here; the
+            workspace's own storage is refused even then.
     """
 
     open_access: bool = False
     max_request_bytes: int = 64 * MEBIBYTE
     max_upload_bytes: int = 1024 * MEBIBYTE
     private_sources: bool = False
+    source_buckets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from driftloop.server._data import check_bucket_prefix
+
         for name in ("max_request_bytes", "max_upload_bytes"):
             size = getattr(self, name)
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise InvalidSettings(f"The {name!r} must be a whole number of bytes >= 1; got {size!r}.")
+        if isinstance(self.source_buckets, str):
+            raise InvalidSettings(f"The 'source_buckets' is a list of bucket URLs; got {self.source_buckets!r}.")
+        object.__setattr__(self, "source_buckets", tuple(check_bucket_prefix(url) for url in self.source_buckets))
 
 
 def create_server_app(workspace: Workspace, settings: WorkspaceServerSettings | None = None) -> FastAPI:
@@ -110,6 +120,7 @@ def create_server_app(workspace: Workspace, settings: WorkspaceServerSettings | 
     app.state.workspace = workspace
     app.state.tables = TableStore(workspace.settings.tables_url)
     app.state.private_sources = settings.private_sources
+    app.state.source_buckets = settings.source_buckets
     app.state.gate = Gate(
         lambda: workspace.metadata.identities,
         local_admin=workspace.actor if settings.open_access else None,

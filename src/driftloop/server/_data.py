@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import json
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -225,7 +225,13 @@ def ingest_from_source(name: str, body: SourceIngest, request: Request, services
     data exists already. A URL that reaches the server itself or a private address is refused unless the server
     allows private sources; the server's own files are never read."""
     name = validate_name("dataset", name)
-    check_source_url(body.url, allow_private=request.app.state.private_sources)
+    settings = services.workspace.settings
+    check_source_url(
+        body.url,
+        allow_private=request.app.state.private_sources,
+        buckets=request.app.state.source_buckets,
+        own_storage=(settings.artifacts, settings.tables_url),
+    )
     source = FileSource(body.url, format=body.format)
     result = services.datasets.ingest(name, source, mode=body.mode, on_rule_failure=body.on_rule_failure)
     return json_response(_answer(result), 201 if result.created else 200)
@@ -378,11 +384,15 @@ def _answer(result: IngestResult) -> dict[str, Any]:
 REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs", "az", "abfs", "abfss")
 
 
-def check_source_url(url: str, *, allow_private: bool) -> None:
+def check_source_url(
+    url: str, *, allow_private: bool, buckets: Sequence[str] = (), own_storage: Sequence[str] = ()
+) -> None:
     """Refuse a URL the server should not fetch for a client: a local path or ``file://``, another scheme than
-    :data:`REMOTE_SCHEMES`, or (unless ``allow_private``) an http(s) host that resolves to loopback, link-local,
-    private or reserved addresses. A host that resolves to another address when fetched (DNS rebinding) is not
-    caught here: a server that must never reach its network puts a proxy or a firewall in front."""
+    :data:`REMOTE_SCHEMES`, a bucket URL outside the ``buckets`` prefixes the server allows (it reads buckets with
+    its own credentials) or inside its ``own_storage``, or (unless ``allow_private``) an http(s) host that resolves
+    to loopback, link-local, private or reserved addresses. A host that resolves to another address when fetched
+    (DNS rebinding) is not caught here: a server that must never reach its network puts a proxy or a firewall in
+    front."""
     import ipaddress
     import socket
     import urllib.parse
@@ -393,7 +403,10 @@ def check_source_url(url: str, *, allow_private: bool) -> None:
             f"A source the server fetches is a URL of {', '.join(REMOTE_SCHEMES)} that names a host or bucket; got "
             f"{redact_url(url)!r}. Upload a local file instead."
         )
-    if parsed.scheme not in ("http", "https") or allow_private:
+    if parsed.scheme not in ("http", "https"):
+        _check_bucket_url(url, buckets, own_storage)
+        return
+    if allow_private:
         return
     host = parsed.hostname or ""
     try:
@@ -407,6 +420,52 @@ def check_source_url(url: str, *, allow_private: bool) -> None:
                 f"The source host {host!r} is a private address ({ip}); this server fetches only public ones "
                 "(driftloop server --allow-private-sources lifts this)."
             )
+
+
+def check_bucket_prefix(url: str) -> str:
+    """A bucket URL a server may read sources under (``s3://bucket`` or ``s3://bucket/prefix``), without a final
+    slash.
+
+    Raises:
+        InvalidSettings: Not a bucket URL of a scheme the server fetches.
+    """
+    import urllib.parse
+
+    from driftloop.errors import InvalidSettings
+
+    parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme in ("", "http", "https") or parsed.scheme not in REMOTE_SCHEMES:
+        raise InvalidSettings(f"A source bucket is a URL such as s3://bucket/prefix (also gs, az); got {url!r}.")
+    if not parsed.netloc or parsed.query or parsed.fragment or _climbs(parsed.path):
+        raise InvalidSettings(f"A source bucket names a bucket and an optional prefix, nothing else; got {url!r}.")
+    return url.rstrip("/")
+
+
+def _check_bucket_url(url: str, buckets: Sequence[str], own_storage: Sequence[str]) -> None:
+    import urllib.parse
+
+    parsed = urllib.parse.urlsplit(url)
+    if _climbs(parsed.path):
+        raise InvalidInput(f"A source URL names its object directly, without '.' or '..'; got {redact_url(url)!r}.")
+    if any(_under(url, root) for root in own_storage):
+        raise PermissionDenied(f"{redact_url(url)!r} is inside the workspace's own storage, which no ingest reads.")
+    if not any(_under(url, prefix) for prefix in buckets):
+        allowed = ", ".join(buckets) if buckets else "none"
+        raise PermissionDenied(
+            f"This server reads {parsed.scheme} URLs only under the bucket prefixes its admin allows (now: {allowed}); "
+            f"{redact_url(url)!r} is not under one. The server reads buckets with its own credentials: `driftloop "
+            f"server --source-bucket {parsed.scheme}://BUCKET/PREFIX` allows one, or upload the file instead."
+        )
+
+
+def _under(url: str, root: str) -> bool:
+    """Whether ``url`` is ``root`` or inside it (as text: a bucket's keys are not a file system)."""
+    root = root.rstrip("/")
+    return url == root or url.startswith(root + "/")
+
+
+def _climbs(path: str) -> bool:
+    return any(part in (".", "..") for part in path.split("/"))
 
 
 def _number(version: str) -> int | None:
