@@ -223,7 +223,8 @@ class SourceIngest(BaseModel):
 def ingest_from_source(name: str, body: SourceIngest, request: Request, services: ServicesDependency) -> Response:
     """Ingest a file the server fetches (http, https, s3, gs or az URL) as a new version: 201, or 200 when identical
     data exists already. A URL that reaches the server itself or a private address is refused unless the server
-    allows private sources; the server's own files are never read."""
+    allows private sources, a bucket URL unless it lies under a prefix the server allows; the server's own files
+    and storage are never read."""
     name = validate_name("dataset", name)
     settings = services.workspace.settings
     check_source_url(
