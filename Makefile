@@ -56,6 +56,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/monitoring_drift.py
 	$(BENCH_VENV)/bin/python benchmarks/monitoring_streams.py
 	$(BENCH_VENV)/bin/python benchmarks/loop.py
+	$(BENCH_VENV)/bin/python benchmarks/incident_rows.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .driftloop .driftloop-demo driftloop-loop-report.html .pytest_cache .mypy_cache .ruff_cache

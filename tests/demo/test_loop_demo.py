@@ -3,6 +3,7 @@ come from the run, and its report opens offline in Chromium with every plot draw
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,22 @@ def test_the_loop_acts_on_the_market_and_its_figures_come_from_the_run(demo: tup
     assert champion == max(a.challenger_version or 1 for a in result.actions if a.state == "promoted")
     assert result.months[-1].champion_version <= champion
     assert result.scheduled_retrains == 5 and result.retrains < result.scheduled_retrains + 1
+
+
+def test_recoveries_are_counted_from_each_runs_own_months(demo: tuple[LoopDemo, Workspace]) -> None:
+    result, _ = demo
+    for of in ("loop", "scheduled", "frozen"):
+        by_month = {month.month: getattr(month, f"{of}_mape") for month in result.months}
+        found = result.recoveries(of)
+        assert [event.name for event, _, _ in found] == [
+            e.name for e in result.events if e.kind != "quality" and e.month - 1 in by_month
+        ]
+        for event, before, back in found:
+            assert before == by_month[event.month - 1]
+            after = [by_month.get(event.month + k, math.inf) for k in (1, 2)]
+            expected = next((k for k, value in zip((1, 2), after, strict=True) if value <= 1.1 * before), None)
+            assert back == expected
+    assert result.recoveries() == result.recoveries("loop")
 
 
 @pytest.mark.slow
