@@ -155,3 +155,22 @@ def test_the_workspace_jobs_say_where_they_run(
     name = " ".join(word for word in command.split() if word not in ("houses", "--model"))
     assert result.exception.message.startswith(f"`driftloop {name}` runs where the workspace is")
     assert instead in result.exception.message and "secret" not in result.exception.message
+
+
+def test_batch_scoring_through_a_server_scores_and_refuses_to_log_where_nobody_monitors(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.DataFrame({"area": [50.0, 80.0, 120.0], "price": [150.0, 240.0, 360.0]})
+    rows = tmp_path / "rows.csv"
+    frame[["area"]].to_csv(rows, index=False)
+    with remote_workspace(tmp_path) as ws:
+        behind = stores_of(ws)
+        behind.models.register("houses", LinearRegression().fit(frame[["area"]], frame["price"]), target="price")
+        behind.models.promote("houses/1")
+        scored = cli(ws, "predict", "houses", "--input", str(rows), "--output", str(tmp_path / "out.parquet"))
+        assert scored.returncode == 0, scored.stderr
+        assert pd.read_parquet(tmp_path / "out.parquet")["prediction"].round(6).tolist() == [150.0, 240.0, 360.0]
+        again = str(tmp_path / "again.parquet")
+        logged = cli(ws, "predict", "houses", "--input", str(rows), "--output", again, "--log")
+        assert logged.returncode == 1 and "keeps on the server" in logged.stderr, logged.stderr
+        assert not (tmp_path / "again.parquet").exists()

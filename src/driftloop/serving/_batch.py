@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from driftloop.errors import DriftloopError, InvalidInput
+from driftloop.errors import DriftloopError, InvalidInput, InvalidState
 
 if TYPE_CHECKING:
     from driftloop.registry import LoadedModel
@@ -97,12 +97,20 @@ def score_batches(
         InvalidInput: The arguments do not name exactly one input, the model gives no probabilities, the input
             has no rows, or the id column is missing or has an empty value.
         InvalidData: The input lacks a column the model takes.
+        InvalidState: ``log`` on a workspace reached through a server (its prediction log is the server's).
         StoreError: The prediction log could not be written.
     """
     if (input_path is None) == (dataset is None):
         raise InvalidInput("Score either a file (--input) or a dataset (--dataset), exactly one of them.")
     if id_column is not None and not log:
         raise InvalidInput(f"The id column {id_column!r} names the request ids of logged rows; it takes log=True.")
+    if log and workspace.is_remote:
+        # The prediction log lives with the server's stores; a local one would be a log nobody monitors.
+        raise InvalidState(
+            "Scoring with log=True writes the workspace's prediction log, which a workspace reached through a server "
+            "keeps on the server: score without logging here, or send the rows to the server "
+            "(driftloop server --serve MODEL), which logs what it scores."
+        )
     info = workspace.models.get(reference)
     model = workspace.models.load(f"{info.model}/{info.number}")
     if probabilities and not model.is_classifier:
