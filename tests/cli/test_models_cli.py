@@ -62,3 +62,37 @@ def test_rollback_alias_and_errors(registry: Workspace, tmp_path: Path) -> None:
     assert code == 1 and "no version 9" in output
     code, output = run(registry, "models", "show", "nope")
     assert code == 1 and "No registered model named 'nope'" in output
+
+
+def test_traffic_is_shown_changed_field_by_field_and_reset(registry: Workspace) -> None:
+    code, output = run(registry, "models", "traffic", "houses")
+    assert code == 0 and "houses: all to the champion (never set)" in output
+    code, output = run(registry, "models", "traffic", "houses", "--canary", "0.1", "-m", "a tenth")
+    assert code == 0 and "10% canary to @challenger" in output and "no alias 'challenger' yet" in output
+    registry.models.set_alias("houses", "challenger", 1)
+    code, output = run(registry, "models", "traffic", "houses", "--shadow")  # the canary share stays
+    assert code == 0 and "10% canary to @challenger, shadowed by @challenger" in output and "no alias" not in output
+    code, output = run(registry, "models", "traffic", "houses", "--json")
+    shown = json.loads(output)
+    assert shown["policy"] == {"canary": 0.1, "shadow": True, "challenger": "challenger"}
+    assert shown["updated_by"] and shown["updated_at"]
+    code, output = run(registry, "models", "traffic", "houses", "--off")
+    assert code == 0 and "all to the champion (set by" in output
+    events = [e for e in registry.events.list(object_id="houses") if e.action == "model.traffic"]
+    assert [e.details["reason"] for e in events] == ["", "", "a tenth"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--canary", "1.5"], "Invalid value for '--canary'"),
+        (["--off", "--canary", "0.2"], "give it alone"),
+        (["--challenger", "../x"], "path separator"),
+    ],
+)
+def test_a_bad_traffic_change_exits_non_zero_and_changes_nothing(
+    registry: Workspace, args: list[str], message: str
+) -> None:
+    code, output = run(registry, "models", "traffic", "houses", *args)
+    assert code != 0 and message in output
+    assert registry.models.traffic("houses").updated_at is None

@@ -13,7 +13,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from driftloop import Workspace
-from driftloop.errors import BlobIntegrityError, GateFailed, InvalidInput, InvalidState, NotFound
+from driftloop.entities import TrafficPolicy
+from driftloop.errors import BlobIntegrityError, Conflict, GateFailed, InvalidInput, InvalidName, InvalidState, NotFound
 
 
 @pytest.fixture
@@ -169,6 +170,41 @@ def test_rollback_returns_to_the_previous_champion_with_history(workspace: Works
         workspace.models.rollback("houses")
     actions = [e.action for e in workspace.events.list(object_type="model", object_id="houses", limit=20)]
     assert actions.count("model.alias") == 3 and actions.count("model.register") == 3
+
+
+def test_a_deployer_sets_the_traffic_a_model_s_servers_follow(workspace: Workspace) -> None:
+    workspace.models.register("houses", fitted(houses()))
+    assert workspace.models.traffic("houses").policy == TrafficPolicy()
+    changed = workspace.models.set_traffic("houses", canary=0.2, shadow=True, challenger="blue", reason="try blue")
+    assert changed.policy == TrafficPolicy(canary=0.2, shadow=True, challenger="blue")
+    assert (changed.updated_by, changed.reason) == ("tester", "try blue")
+    assert workspace.models.traffic("houses") == changed
+    with pytest.raises(Conflict, match="changed it meanwhile"):
+        workspace.models.set_traffic("houses", canary=0.5, expected=TrafficPolicy())
+    assert workspace.models.set_traffic("houses", expected=changed.policy).policy == TrafficPolicy()
+    events = [e for e in workspace.events.list(object_type="model", object_id="houses") if e.action == "model.traffic"]
+    assert [e.details["after"]["canary"] for e in events] == [0.0, 0.2] and {e.actor for e in events} == {"tester"}
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"canary": 1.5}, InvalidInput, r"canary share must be a number in \[0, 1\]"),
+        ({"canary": -0.1}, InvalidInput, r"canary share must be a number in \[0, 1\]"),
+        ({"canary": True}, InvalidInput, "canary share"),
+        ({"shadow": "yes"}, InvalidInput, "shadow switch must be true or false"),
+        ({"challenger": "../champion"}, InvalidName, "path separator"),
+    ],
+)
+def test_a_bad_traffic_change_is_refused_and_changes_nothing(
+    workspace: Workspace, change: dict[str, object], error: type[Exception], message: str
+) -> None:
+    workspace.models.register("houses", fitted(houses()))
+    with pytest.raises(error, match=message):
+        workspace.models.set_traffic("houses", **change)  # type: ignore[arg-type]
+    assert workspace.models.traffic("houses").updated_at is None
+    with pytest.raises(NotFound, match="nope"):
+        workspace.models.set_traffic("nope", canary=0.1)
 
 
 def test_an_altered_model_file_is_refused_on_load(sqlite_workspace: Workspace, tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ def test_a_scripted_session_is_recorded_whole_and_cannot_be_changed(tmp_path: Pa
             dan.models.promote("houses/1", reason="first")
             dan.models.promote("houses/2", reason="better")
             dan.models.rollback("houses", reason="live error up")
+            dan.models.set_traffic("houses", canary=0.1, reason="a tenth to the challenger")
         finally:
             ana.close()
             dan.close()
@@ -55,6 +56,7 @@ def test_a_scripted_session_is_recorded_whole_and_cannot_be_changed(tmp_path: Pa
             ("ana", "model.register"),
             ("ana", "run.end"),
             ("dan", "model.alias"),
+            ("dan", "model.traffic"),
         } <= recorded, recorded
         moves = behind.models.history("houses", "champion")
         assert [(move.actor, move.to_version) for move in moves] == [("dan", 1), ("dan", 2), ("dan", 1)]

@@ -174,3 +174,29 @@ def test_batch_scoring_through_a_server_scores_and_refuses_to_log_where_nobody_m
         logged = cli(ws, "predict", "houses", "--input", str(rows), "--output", again, "--log")
         assert logged.returncode == 1 and "keeps on the server" in logged.stderr, logged.stderr
         assert not (tmp_path / "again.parquet").exists()
+
+
+def test_a_deployer_changes_traffic_through_the_server_and_an_editor_cannot(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from driftloop.entities import Role, TrafficPolicy
+
+    frame = pd.DataFrame({"area": [50.0, 72.5, 90.0, 120.0], "price": [150.0, 220.0, 270.0, 360.0]})
+    with remote_workspace(tmp_path) as ws:
+        behind = stores_of(ws)
+        behind.models.register("houses", LinearRegression().fit(frame[["area"]], frame["price"]))
+        identities = behind.metadata.identities
+        tokens = {}
+        for user, role in (("eve", Role.EDITOR), ("dan", Role.DEPLOYER)):
+            identities.create_user(user, role=role, actor="setup")
+            tokens[user] = identities.create_token(user, None, actor="setup")[1]
+        refused = cli(ws, "models", "traffic", "houses", "--canary", "0.2", token=tokens["eve"])
+        assert refused.returncode != 0 and "deployer" in refused.stderr and "Traceback" not in refused.stderr
+        assert behind.models.traffic("houses").updated_at is None
+        changed = cli(ws, "models", "traffic", "houses", "--canary", "0.2", "-m", "canary", token=tokens["dan"])
+        assert changed.returncode == 0, changed.stderr
+        assert "20% canary to @challenger" in changed.stdout
+        stored = behind.models.traffic("houses")
+        assert stored.policy == TrafficPolicy(canary=0.2) and stored.updated_by == "dan"
+        shown = json.loads(cli(ws, "models", "traffic", "houses", "--json", token=tokens["eve"]).stdout)
+        assert shown["policy"]["canary"] == 0.2 and shown["reason"] == "canary"

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from driftloop.entities import TrafficPolicy
 from driftloop.errors import Conflict, NotFound
 from driftloop.store.metadata import MetadataStore, NewModelVersion
 
@@ -88,6 +89,36 @@ def test_a_stale_expected_version_refuses_the_move(store: MetadataStore) -> None
         store.models.set_alias("houses", "champion", 1, actor=ACTOR, expected=2)
     store.models.set_alias("houses", "champion", 2, actor=ACTOR, expected=1)
     assert store.models.alias_target("houses", "champion") == 2
+
+
+def test_a_model_s_traffic_is_stored_with_who_and_why_and_each_change_is_an_event(store: MetadataStore) -> None:
+    new_version(store)
+    unset = store.models.traffic("houses")
+    assert unset.policy == TrafficPolicy() and unset.updated_at is None and unset.updated_by is None
+    canary = TrafficPolicy(canary=0.25, challenger="blue")
+    changed = store.models.set_traffic("houses", canary, actor="dora", reason="a quarter to blue")
+    assert store.models.traffic("houses") == changed
+    assert changed.policy == canary and changed.updated_by == "dora" and changed.reason == "a quarter to blue"
+    store.models.set_traffic("houses", TrafficPolicy(shadow=True), actor="dora", expected=canary)
+    assert store.models.traffic("houses").policy == TrafficPolicy(shadow=True)
+    events = [e for e in store.events.list(object_type="model", object_id="houses") if e.action == "model.traffic"]
+    assert [(e.actor, e.details["before"]["canary"], e.details["after"]["canary"]) for e in reversed(events)] == [
+        ("dora", 0.0, 0.25),
+        ("dora", 0.25, 0.0),
+    ]
+    assert events[-1].details["after"]["challenger"] == "blue" and events[-1].details["reason"] == "a quarter to blue"
+
+
+def test_a_stale_expected_traffic_refuses_the_change(store: MetadataStore) -> None:
+    new_version(store)
+    store.models.set_traffic("houses", TrafficPolicy(canary=0.1), actor=ACTOR)
+    with pytest.raises(Conflict, match="changed it meanwhile"):
+        store.models.set_traffic("houses", TrafficPolicy(canary=0.5), actor=ACTOR, expected=TrafficPolicy())
+    assert store.models.traffic("houses").policy == TrafficPolicy(canary=0.1)
+    with pytest.raises(NotFound, match="nope"):
+        store.models.set_traffic("nope", TrafficPolicy(canary=0.5), actor=ACTOR)
+    with pytest.raises(NotFound, match="nope"):
+        store.models.traffic("nope")
 
 
 def test_concurrent_registrations_get_distinct_numbers(store: MetadataStore) -> None:

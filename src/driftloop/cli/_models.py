@@ -1,7 +1,8 @@
-"""``driftloop models …``: list, versions, show, promote, rollback, alias, history, diff."""
+"""``driftloop models …``: list, versions, show, promote, rollback, alias, history, traffic, diff."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 import typer
@@ -166,6 +167,51 @@ def history(
         [(m.at, m.alias, m.from_version, m.to_version, m.actor, m.reason) for m in moves],
         wrap=["reason"],
     )
+
+
+@app.command()
+def traffic(
+    name: str,
+    canary: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="The share of requests (0 to 1) the challenger answers.")
+    ] = None,
+    shadow: Annotated[
+        bool | None,
+        typer.Option("--shadow/--no-shadow", help="Whether the challenger also scores a copy of every request."),
+    ] = None,
+    challenger: Annotated[str | None, typer.Option(help="The alias of the challenger (challenger).")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Send everything to the champion again.")] = False,
+    reason: Annotated[str, typer.Option("--reason", "-m", help="Why: recorded with the change.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Show or change how the model's servers share its requests with its challenger (canary, shadow).
+
+    Every server of the model follows a change within its poll interval, unless it was started with --canary or
+    --shadow of its own. Options left out keep their current value.
+    """
+    models = workspace().models
+    now = models.traffic(name)
+    changes = {"canary": canary, "shadow": shadow, "challenger": challenger}
+    if off or any(value is not None for value in changes.values()):
+        if off and any(value is not None for value in changes.values()):
+            from driftloop.errors import InvalidInput
+
+            raise InvalidInput("--off sends everything to the champion: give it alone, without --canary or --shadow.")
+        wanted = (
+            {} if off else {**dataclasses.asdict(now.policy), **{k: v for k, v in changes.items() if v is not None}}
+        )
+        now = models.set_traffic(name, **wanted, reason=reason, expected=now.policy)
+    if as_json:
+        print_json(dataclasses.asdict(now))
+        return
+    policy = now.policy
+    by = "never set" if now.updated_at is None else f"set by {now.updated_by} at {now.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+    console.print(f"{name}: {policy.describe()} ({by})", markup=False)
+    if policy.needs_challenger and policy.challenger not in models.model(name).aliases:
+        console.print(
+            f"  {name} has no alias {policy.challenger!r} yet: the champion answers everything until it is set.",
+            markup=False,
+        )
 
 
 @app.command()

@@ -19,7 +19,7 @@ from driftloop.entities.identity import (
 from driftloop.entities.labels import LabelRequest
 from driftloop.entities.leases import Lease
 from driftloop.entities.loop import ACTION_STATES, FINISHED_STATES, ActionState, LoopAction, Quarantine, StoredPolicy
-from driftloop.entities.models import AliasMove, ModelVersionInfo, RegisteredModel
+from driftloop.entities.models import AliasMove, ModelTraffic, ModelVersionInfo, RegisteredModel, TrafficPolicy
 from driftloop.entities.monitoring import MonitorKind, MonitorRecord
 from driftloop.entities.tracking import (
     Artifact,
@@ -60,6 +60,7 @@ __all__ = [
     "MetricHistory",
     "MetricPoint",
     "MetricSummary",
+    "ModelTraffic",
     "ModelVersionInfo",
     "MonitorKind",
     "MonitorRecord",
@@ -74,6 +75,7 @@ __all__ = [
     "StoredPolicy",
     "Token",
     "TokenStatus",
+    "TrafficPolicy",
     "User",
     "UserKind",
     "parse_scope",

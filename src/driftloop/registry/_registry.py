@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel
+from driftloop.entities import AliasMove, ModelTraffic, ModelVersionInfo, RegisteredModel, TrafficPolicy
 from driftloop.errors import GateFailed, InvalidInput, InvalidState, NotFound, PermissionDenied
 from driftloop.names import validate_name
 from driftloop.registry._flavours import LoadedModel, Manifest, load_model, package_model
@@ -343,6 +343,36 @@ class ModelRegistry:
     def history(self, name: str, alias: str | None = None) -> builtins.list[AliasMove]:
         """Every move of the model's aliases (or of one alias), oldest first."""
         return self._metadata.models.alias_history(name, alias)
+
+    # -- traffic ---------------------------------------------------------------------------------------
+
+    def traffic(self, name: str) -> ModelTraffic:
+        """How the model's servers share its requests with its challenger (everything to the champion when unset)."""
+        return self._metadata.models.traffic(validate_name("model", name))
+
+    def set_traffic(
+        self,
+        name: str,
+        *,
+        canary: float = 0.0,
+        shadow: bool = False,
+        challenger: str = "challenger",
+        reason: str = "",
+        expected: TrafficPolicy | None = None,
+    ) -> ModelTraffic:
+        """Set the share of the model's requests its challenger answers (``canary``, sticky by request key) and
+        whether it scores a copy of each (``shadow``, logged only). Every server of the model that was not started
+        with a traffic policy of its own follows within its poll interval (a second by default). The defaults send
+        everything to the champion again. The change is an event naming who made it, why, and the policy before.
+
+        ``expected`` is the policy the caller believes is set now: the change is refused with
+        :class:`~driftloop.errors.Conflict` if someone changed it since.
+        """
+        policy = TrafficPolicy(canary=canary, shadow=shadow, challenger=challenger)
+        kwargs: dict[str, Any] = {} if expected is None else {"expected": expected}
+        return self._metadata.models.set_traffic(
+            validate_name("model", name), policy, actor=self._actor, reason=reason, **kwargs
+        )
 
     # -- gates and comparisons ---------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ the state once its bytes match the digest of the manifest the server checked.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import io
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pandas as pd
 
-from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel
+from driftloop.entities import AliasMove, ModelTraffic, ModelVersionInfo, RegisteredModel, TrafficPolicy
 from driftloop.errors import BlobIntegrityError, InvalidInput
 from driftloop.names import validate_name
 from driftloop.registry._flavours import LoadedModel, Manifest, load_checked_model, package_model
@@ -209,6 +210,30 @@ class RemoteModels:
         """Every move of the model's aliases (or of one alias), oldest first."""
         found = self._client.get(quoted("models", validate_name("model", name), "aliases"), params={"alias": alias})
         return decode_list(AliasMove, found)
+
+    # -- traffic ---------------------------------------------------------------------------------------
+
+    def traffic(self, name: str) -> ModelTraffic:
+        """How the model's servers share its requests with its challenger (everything to the champion when unset)."""
+        return decode(ModelTraffic, self._client.get(quoted("models", validate_name("model", name), "traffic")))
+
+    def set_traffic(
+        self,
+        name: str,
+        *,
+        canary: float = 0.0,
+        shadow: bool = False,
+        challenger: str = "challenger",
+        reason: str = "",
+        expected: TrafficPolicy | None = None,
+    ) -> ModelTraffic:
+        """Set the model's canary share and shadow on the server (the deployer role); its servers follow."""
+        policy = TrafficPolicy(canary=canary, shadow=shadow, challenger=challenger)  # checked here first
+        body: dict[str, Any] = {**dataclasses.asdict(policy), "reason": reason}
+        if expected is not None:
+            body["expected"] = dataclasses.asdict(expected)
+        path = quoted("models", validate_name("model", name), "traffic")
+        return decode(ModelTraffic, self._client.send("PUT", path, body))
 
     # -- gates and comparisons ---------------------------------------------------------------------
 

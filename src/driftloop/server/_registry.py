@@ -3,7 +3,8 @@
 A model's routes need their role on ``model:<name>`` (a workspace role, or a grant on that model): ``viewer`` to
 read, ``editor`` to register (a client packages the model, uploads its files, then registers the manifest, which
 the server signs; a River model, whose state is a pickle, needs ``admin``), ``deployer`` to promote, roll back,
-move or remove an alias. Every move is an event naming the caller, the reason and the evidence.
+move or remove an alias and to change the model's traffic (canary share, shadow). Every move and change is an event
+naming the caller, the reason and the evidence.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import pyarrow.parquet as pq
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from driftloop.entities import WORKSPACE_SCOPE, AliasMove, ModelVersionInfo, RegisteredModel, Role
+from driftloop.entities import (
+    WORKSPACE_SCOPE,
+    AliasMove,
+    ModelTraffic,
+    ModelVersionInfo,
+    RegisteredModel,
+    Role,
+    TrafficPolicy,
+)
 from driftloop.errors import InvalidInput, PermissionDenied
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
@@ -109,6 +118,41 @@ def delete_alias(
     """Remove an alias (404 when it is not set)."""
     move = services.models.delete_alias(validate_name("model", name), validate_name("alias", alias), reason=reason)
     return json_response(move)
+
+
+class Traffic(BaseModel):
+    canary: float = Field(0.0, ge=0, le=1, description="The share of requests the challenger answers.")
+    shadow: bool = Field(False, description="Whether the challenger also scores a copy of every request, logged only.")
+    challenger: str = Field("challenger", max_length=256, description="The alias of the challenger.")
+
+
+class TrafficChange(Traffic):
+    reason: str = Field("", max_length=4096)
+    expected: Traffic | None = Field(
+        None, description="The policy the caller believes is set now: 409 when someone changed it since."
+    )
+
+
+@routes.get("/models/{name}/traffic", Role.VIEWER, scope=MODEL, response_model=ModelTraffic)
+def traffic(name: str, services: ServicesDependency) -> Response:
+    """The model's traffic policy, which its servers follow (everything to the champion while none was set)."""
+    return json_response(services.models.traffic(validate_name("model", name)))
+
+
+@routes.put("/models/{name}/traffic", Role.DEPLOYER, scope=MODEL, response_model=ModelTraffic)
+def set_traffic(name: str, body: TrafficChange, services: ServicesDependency) -> Response:
+    """Set the share of requests the challenger answers and whether it shadows the champion; every server of the
+    model follows within its poll interval, unless it was started with a traffic policy of its own."""
+    expected = None if body.expected is None else TrafficPolicy(**body.expected.model_dump())
+    changed = services.models.set_traffic(
+        validate_name("model", name),
+        canary=body.canary,
+        shadow=body.shadow,
+        challenger=validate_name("alias", body.challenger),
+        reason=body.reason,
+        expected=expected,
+    )
+    return json_response(changed)
 
 
 # -- files, holdouts, gates and promotion ----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -14,15 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from driftloop.entities import AliasMove, ModelVersionInfo, RegisteredModel
+from driftloop.entities import AliasMove, ModelTraffic, ModelVersionInfo, RegisteredModel, TrafficPolicy
 from driftloop.errors import Conflict, NotFound, StoreBusy
 from driftloop.store.metadata._database import Database
 from driftloop.store.metadata._events import append_event
-from driftloop.store.metadata._schema import events, model_aliases, model_versions, registered_models
+from driftloop.store.metadata._schema import events, model_aliases, model_traffic, model_versions, registered_models
 
 __all__ = ["ModelRepository", "NewModelVersion"]
 
 ALIAS_ACTION = "model.alias"
+TRAFFIC_ACTION = "model.traffic"
 UNCHECKED: Any = object()
 """The default of ``set_alias(expected=...)``: move the alias whatever it points at now."""
 
@@ -247,6 +249,60 @@ class ModelRepository:
             )
         return moves
 
+    # -- traffic -----------------------------------------------------------------------------------
+
+    def traffic(self, name: str) -> ModelTraffic:
+        """The model's stored traffic policy; everything to the champion when none was ever set."""
+        with self._db.read() as conn:
+            return self._traffic(conn, name, self._model_id(conn, name))
+
+    def set_traffic(
+        self,
+        name: str,
+        policy: TrafficPolicy,
+        *,
+        actor: str,
+        reason: str = "",
+        expected: object = UNCHECKED,
+    ) -> ModelTraffic:
+        """Store ``policy`` as the model's traffic policy, recording the change (before and after) as an event.
+
+        ``expected``, when given, is the policy the caller believes is stored now; the change is refused with
+        :class:`~driftloop.errors.Conflict` if another writer changed it since.
+        """
+        with self._db.write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            current = self._traffic(conn, name, model_id)
+            if expected is not UNCHECKED and expected != current.policy:
+                raise Conflict(
+                    f"The traffic of {name!r} is {current.policy.describe()} now, not {expected}: someone changed it "
+                    "meanwhile."
+                )
+            now = time.time()
+            conn.execute(model_traffic.delete().where(model_traffic.c.model_id == model_id))
+            conn.execute(
+                model_traffic.insert().values(
+                    model_id=model_id,
+                    canary=policy.canary,
+                    shadow=policy.shadow,
+                    challenger=policy.challenger,
+                    reason=reason,
+                    updated_at=now,
+                    updated_by=actor,
+                )
+            )
+            details = {
+                "before": dataclasses.asdict(current.policy),
+                "after": dataclasses.asdict(policy),
+                "reason": reason,
+            }
+            append_event(
+                conn, actor=actor, action=TRAFFIC_ACTION, object_type="model", object_id=name, details=details, at=now
+            )
+        return ModelTraffic(
+            model=name, policy=policy, updated_at=datetime.fromtimestamp(now, UTC), updated_by=actor, reason=reason
+        )
+
     def referenced_digests(self) -> set[str]:
         columns = (model_versions.c.manifest_digest, model_versions.c.profile_digest, model_versions.c.evaluation)
         digests: set[str] = set()
@@ -274,6 +330,20 @@ class ModelRepository:
         if row is None:
             raise NotFound(f"The model {name!r} has no version {number}.")
         return _version(name, row, self._aliases_by_version(conn, model_id).get(number, ()))
+
+    @staticmethod
+    def _traffic(conn: Connection, name: str, model_id: int) -> ModelTraffic:
+        row = conn.execute(sa.select(model_traffic).where(model_traffic.c.model_id == model_id)).first()
+        if row is None:
+            return ModelTraffic(model=name)
+        policy = TrafficPolicy(canary=float(row.canary), shadow=bool(row.shadow), challenger=row.challenger)
+        return ModelTraffic(
+            model=name,
+            policy=policy,
+            updated_at=datetime.fromtimestamp(row.updated_at, UTC),
+            updated_by=row.updated_by,
+            reason=row.reason,
+        )
 
     @staticmethod
     def _aliases_by_version(conn: Connection, model_id: int) -> dict[int, tuple[str, ...]]:

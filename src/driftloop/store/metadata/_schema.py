@@ -239,6 +239,21 @@ model_aliases = Table(
     Column("updated_by", String(NAME), nullable=False),
 )
 
+# The traffic policy a deployer set for each model, which its servers follow: the share of requests its challenger
+# answers (canary), whether the challenger scores copies (shadow), and the challenger's alias. A model without a row
+# sends everything to its champion; every change is also an event (action "model.traffic").
+model_traffic = Table(
+    "model_traffic",
+    metadata,
+    Column("model_id", BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("canary", Float, nullable=False),
+    Column("shadow", Boolean, nullable=False),
+    Column("challenger", String(NAME), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(NAME), nullable=False),
+)
+
 # Secrets the workspace generates for itself, shared by every process on the same store: e.g. the key that
 # signs model files which have no safe format of their own (River's pickles).
 workspace_keys = Table(
