@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -82,3 +83,84 @@ def test_bad_policies_are_refused(registry: Workspace) -> None:
         create_app(registry, ServerSettings(models=["houses"], traffic={"houses": {"canary_share": 0.1}}))
     with pytest.raises(InvalidInput, match="not served"):
         create_app(registry, ServerSettings(models=["houses"], traffic={"flats": {"canary": 0.1}}))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the server did not follow in time"
+        time.sleep(0.05)
+
+
+def answered_by(client: TestClient, keys: range) -> list[int]:
+    return [
+        client.post("/v1/models/houses/predict", json={"records": [ROW]}, headers={"X-Request-Key": f"c{key}"}).json()[
+            "version"
+        ]
+        for key in keys
+    ]
+
+
+def test_a_server_follows_the_traffic_a_deployer_stores(registry: Workspace) -> None:
+    app = create_app(registry, ServerSettings(models=["houses"], poll_interval=0.05))
+    with TestClient(app) as client:
+        assert set(answered_by(client, range(20))) == {1}
+        listed = client.get("/v1/models").json()["models"][0]["traffic"]
+        assert listed == {"canary": 0.0, "shadow": False, "challenger": "challenger", "pinned": False,
+                          "challenger_version": None}  # fmt: skip
+
+        registry.models.set_traffic("houses", canary=1.0, reason="all to the challenger")
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["challenger_version"] == 2)
+        assert set(answered_by(client, range(20))) == {2}
+
+        registry.models.set_traffic("houses", canary=0.5)
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["canary"] == 0.5)
+        versions = answered_by(client, range(60))
+        assert all((version == 2) == in_canary(f"c{key}", 0.5) for key, version in enumerate(versions))
+
+        registry.models.set_traffic("houses", shadow=True)  # the canary ends, the challenger shadows
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["shadow"])
+        assert set(answered_by(client, range(20))) == {1}
+        log = app.state.prediction_log
+        log.flush()
+        assert {row["version"] for row in log.read("houses").to_pylist() if row["served_by"] == "shadow"} == {2}
+
+        registry.models.set_traffic("houses")  # everything to the champion again: the challenger is let go
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["challenger_version"] is None)
+        assert set(answered_by(client, range(20))) == {1}
+
+
+def test_a_changed_challenger_alias_is_loaded_before_it_takes_traffic(registry: Workspace) -> None:
+    registry.models.register("houses", Ridge().fit(FRAME, 3.0 * FRAME["area"]), signature=FRAME)
+    registry.models.set_alias("houses", "blue", 3)
+    app = create_app(registry, ServerSettings(models=["houses"], poll_interval=0.05))
+    with TestClient(app) as client:
+        registry.models.set_traffic("houses", canary=1.0, challenger="absent")  # no such alias: the champion answers
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["challenger"] == "absent")
+        assert set(answered_by(client, range(10))) == {1}
+        registry.models.set_traffic("houses", canary=1.0, challenger="blue")
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["challenger_version"] == 3)
+        assert set(answered_by(client, range(10))) == {3}
+
+
+def test_a_server_started_with_its_own_policy_ignores_the_stored_one(registry: Workspace) -> None:
+    registry.models.set_traffic("houses", canary=1.0)
+    app = create_app(registry, ServerSettings(models=["houses"], traffic={"houses": {"shadow": True}}))
+    with TestClient(app) as client:
+        traffic = client.get("/v1/models").json()["models"][0]["traffic"]
+        assert traffic["pinned"] and traffic["canary"] == 0.0 and traffic["shadow"]
+        assert set(answered_by(client, range(20))) == {1}
+
+
+def test_a_removed_challenger_alias_takes_its_version_out_of_the_traffic(registry: Workspace) -> None:
+    app = create_app(
+        registry, ServerSettings(models=["houses"], traffic={"houses": {"canary": 1.0}}, poll_interval=0.05)
+    )
+    with TestClient(app) as client:
+        assert set(answered_by(client, range(10))) == {2}
+        registry.models.delete_alias("houses", "challenger", reason="rolled back")
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["challenger_version"] is None)
+        assert set(answered_by(client, range(10))) == {1}
+        registry.models.set_alias("houses", "challenger", 2)  # a new rollout: the canary takes traffic again
+        wait_for(lambda: client.get("/v1/models").json()["models"][0]["traffic"]["challenger_version"] == 2)
+        assert set(answered_by(client, range(10))) == {2}

@@ -26,13 +26,13 @@ code maps to.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import inspect
 import logging
 import math
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from driftloop.monitoring import AlertConfig
     from driftloop.serving._labels import LabelStore
     from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.serving._traffic import TrafficSplit
     from driftloop.workspace import Workspace
 
 __all__ = ["ServerSettings", "create_app"]
@@ -241,23 +242,24 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         )
         for name, alias in settings.served.items()
     }
-    from driftloop.serving._traffic import in_canary, traffic_policies
+    from driftloop.serving._traffic import TrafficSplit, traffic_policies
 
-    policies = traffic_policies(settings.traffic)
-    challengers = {
-        name: ServedModel(
-            workspace.models,
-            name,
-            policy.challenger,
-            make_checker=make_checker,
-            make_scorer=_make_scorer,
-            on_swap=swapped,
-        )
-        for name, policy in policies.items()
-        if policy.needs_challenger
+    pinned = traffic_policies(settings.traffic)
+
+    def challenger_maker(name: str) -> Callable[[str], ServedModel]:
+        def make(alias: str) -> ServedModel:
+            return ServedModel(
+                workspace.models, name, alias, make_checker=make_checker, make_scorer=_make_scorer, on_swap=swapped
+            )
+
+        return make
+
+    splits = {
+        name: TrafficSplit(workspace.models, name, pinned=pinned.get(name), make_challenger=challenger_maker(name))
+        for name in served
     }
     default_name = parse_reference(settings.default).name if settings.default else next(iter(served))
-    watcher = AliasWatcher([*served.values(), *challengers.values()], interval=settings.poll_interval)
+    watcher = AliasWatcher([*served.values(), *splits.values()], interval=settings.poll_interval)
     from driftloop.serving._labels import LabelStore
     from driftloop.serving._prediction_log import PredictionLog
     from driftloop.store.tables import TableStore
@@ -308,11 +310,8 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for model in served.values():
             model.refresh()  # a model that cannot load stops the server from starting
-        for challenger in challengers.values():
-            try:
-                challenger.refresh()
-            except DriftloopError as error:  # no challenger yet: the champion takes all traffic meanwhile
-                log.warning("no challenger for %s yet: %s", challenger.name, error.message)
+        for split in splits.values():
+            split.refresh()  # no challenger yet: the champion takes all traffic meanwhile
         watcher.start()
         if prediction_log is not None:
             prediction_log.start()
@@ -348,6 +347,7 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="driftloop serving", version=driftloop.__version__, lifespan=lifespan, **_NO_TELEMETRY)
     app.state.settings = settings
     app.state.served = served
+    app.state.traffic = splits
     app.state.metrics = metrics
     app.state.prediction_log = prediction_log
     app.state.labels = labels
@@ -425,34 +425,26 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         """The versions serving now (champions, canaries, shadows), so checking a label loads none of them again."""
         return {
             (slot.name, slot.version): slot.model
-            for model in (*served.values(), *challengers.values())
-            if model.ready
+            for model in (*served.values(), *(split.challenger for split in splits.values()))
+            if model is not None and model.ready
             for slot in (model.current,)
         }
 
     def choose(name: str, key: str | None) -> tuple[ModelSlot, str]:
         """The slot answering a request of model ``name``, and its role (champion or canary)."""
-        policy = policies.get(name)
-        challenger = challengers.get(name)
-        if (
-            policy is not None
-            and challenger is not None
-            and challenger.ready
-            and in_canary(key or uuid.uuid4().hex, policy.canary)
-        ):
-            return challenger.current, "canary"
+        canary = splits[name].canary(key)
+        if canary is not None:
+            return canary, "canary"
         return served[name].current, "champion"
 
     def shadow(name: str, role: str, outcome: Outcome, ids: list[str], protocol: str) -> BackgroundTask | None:
         """Score the request again with the challenger after the answer is sent; log it, never return it."""
-        policy = policies.get(name)
-        challenger = challengers.get(name)
-        if policy is None or not policy.shadow or challenger is None or not challenger.ready or role != "champion":
+        slot = splits[name].shadow() if role == "champion" else None
+        if slot is None:
             return None
 
         def run() -> None:
             started = time.perf_counter()
-            slot = challenger.current
             try:
                 mirrored = _score(slot, outcome.columns, len(ids), probabilities=outcome.probabilities is not None)
             except Exception:  # a shadow never hurts the live path: count it and move on
@@ -499,7 +491,12 @@ def create_app(workspace: Workspace, settings: ServerSettings) -> FastAPI:
         return _json(
             {
                 "models": [
-                    {"name": name, "alias": model.alias, "version": model.current.version if model.ready else None}
+                    {
+                        "name": name,
+                        "alias": model.alias,
+                        "version": model.current.version if model.ready else None,
+                        "traffic": _traffic_dict(splits[name]),
+                    }
                     for name, model in served.items()
                 ],
                 "default": default_name,
@@ -740,6 +737,13 @@ def _upkeep(prediction_log: PredictionLog, labels: LabelStore) -> None:
             len(report.vacuumed),
             len(report.expired_log_files),
         )
+
+
+def _traffic_dict(split: TrafficSplit) -> dict[str, Any]:
+    """A served model's traffic policy now, with the challenger version it sends traffic to (None: not loaded)."""
+    challenger = split.challenger
+    version = challenger.current.version if challenger is not None and challenger.ready else None
+    return {**dataclasses.asdict(split.policy), "pinned": split.pinned is not None, "challenger_version": version}
 
 
 def new_request_ids(count: int) -> list[str]:

@@ -5,8 +5,9 @@ Requests read :attr:`ServedModel.current`, an immutable :class:`ModelSlot`; a sw
 new version. Nothing is unloaded under a request. A version that fails to load (a file that fails its digest
 check, an untrusted type) is never served: the previous version keeps serving and the failure is recorded.
 
-:class:`AliasWatcher` polls every served model's alias, by default every second, so a promotion or rollback
-made by any process or machine sharing the store is served within about two seconds (one poll interval plus
+:class:`AliasWatcher` polls every served model's alias (and its traffic policy, see
+:class:`~driftloop.serving._traffic.TrafficSplit`), by default every second, so a promotion, a rollback or a traffic
+change made by any process or machine sharing the store is served within about two seconds (one poll interval plus
 the load).
 """
 
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from driftloop.errors import DriftloopError
 
@@ -161,10 +162,20 @@ class ServedModel:
         )
 
 
-class AliasWatcher:
-    """A daemon thread that refreshes served models every ``interval`` seconds until :meth:`stop`."""
+class Followed(Protocol):
+    """What an :class:`AliasWatcher` keeps up to date: a served model, or a model's traffic split."""
 
-    def __init__(self, models: Sequence[ServedModel], *, interval: float = 1.0) -> None:
+    @property
+    def reference(self) -> str: ...
+
+    def refresh(self) -> bool: ...
+
+
+class AliasWatcher:
+    """A daemon thread that refreshes served models (and traffic splits) every ``interval`` seconds until
+    :meth:`stop`."""
+
+    def __init__(self, models: Sequence[Followed], *, interval: float = 1.0) -> None:
         self.models = list(models)
         self.interval = interval
         self._stop = threading.Event()
