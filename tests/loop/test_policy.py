@@ -65,7 +65,7 @@ def test_a_full_policy_file_loads(tmp_path: Path) -> None:
         ({"action": {"retrain": {"windw": 5}}}, r"unknown options \['windw'\]"),
         ({"action": {"retrain": {"window": "big"}}}, "'window' of action 'retrain' has the wrong type"),
         ({"action": {"retrain": {"algorithm": "magic"}}}, "Unknown algorithm 'magic'"),
-        ({"rollout": {"canary": {"share": 0.1}}}, r"unknown options \['share'\]; known: requests, margin"),
+        ({"rollout": {"canary": {"shares": 0.1}}}, r"unknown options \['shares'\]; known: requests, margin, share"),
         ({"rollout": "teleport"}, "Unknown rollout 'teleport'"),
         ({"triggers": []}, "has no trigger"),
         ({"triggers": [{"schedule": {"cron": "every day"}}]}, "valid cron expression"),

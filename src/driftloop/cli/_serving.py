@@ -24,7 +24,8 @@ def serve(
         list[str] | None,
         typer.Option(
             metavar="NAME=SHARE",
-            help="Send a share (0 to 1) of NAME's requests to its challenger, e.g. houses=0.1. Repeatable.",
+            help="Send a share (0 to 1) of NAME's requests to its challenger, e.g. houses=0.1; this server then keeps "
+            "its own policy for NAME instead of following 'driftloop models traffic'. Repeatable.",
             show_default=False,
         ),
     ] = None,

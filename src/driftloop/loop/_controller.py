@@ -282,7 +282,15 @@ class LoopController:
         except Exception as error:  # a failed action leaves the champion serving; the cooldown spaces retries
             message = error.message if isinstance(error, DriftloopError) else f"{type(error).__name__}: {error}"
             log.warning("loop action %s of policy %s failed: %s", action.id, policy.name, message)
-            return self.repository.advance(action.id, expected=action.state, state="failed", error=message[:4000])
+            ended: dict[str, Any] = {}
+            if action.state == "rolling_out":  # a challenger that cannot be judged takes no more live traffic
+                try:
+                    ended = self._end_rollout(policy, action, f"rollout failed: {message[:200]}")
+                except DriftloopError as cleanup:
+                    log.warning("ending the rollout of loop action %s failed: %s", action.id, cleanup.message)
+            return self.repository.advance(
+                action.id, expected=action.state, state="failed", error=message[:4000], evidence=ended or None
+            )
         return action
 
     def _run_job(self, policy: Policy, action: LoopAction) -> LoopAction:
@@ -575,15 +583,21 @@ class LoopController:
         assert action.challenger_version is not None
         cost: dict[str, Any] = {}
         if policy.rollout.kind != "promote":
+            models = self.workspace.models
+            reason = f"loop policy {policy.name}: {policy.rollout.kind} of version {action.challenger_version}"
             with _measured() as rollout_cost:
-                self.workspace.models.set_alias(
+                models.set_alias(
                     policy.model,
                     "challenger",
                     action.challenger_version,
-                    reason=f"loop policy {policy.name}: {policy.rollout.kind} of a challenger",
+                    reason=reason,
                     evidence={"loop_action": action.id},
                 )
-            evidence = {"rollout": {"kind": policy.rollout.kind, "since": time.time()}}
+                before = models.traffic(policy.model).policy
+                wanted = policy.rollout.traffic
+                models.set_traffic(policy.model, **dataclasses.asdict(wanted), reason=reason, expected=before)
+            traffic = {"before": dataclasses.asdict(before), "set": dataclasses.asdict(wanted)}
+            evidence = {"rollout": {"kind": policy.rollout.kind, "since": time.time(), "traffic": traffic}}
             return self.repository.advance(
                 action.id, expected="gated", state="rolling_out", evidence=evidence, cost={"rollout": rollout_cost}
             )
@@ -654,17 +668,42 @@ class LoopController:
         worse = is_worse(metric, scores["challenger"], scores["champion"], policy.rollout.margin)
         cost: dict[str, Any] = {}
         if worse:
-            self.workspace.models.delete_alias(
-                policy.model, "challenger", reason=f"loop policy {policy.name}: worse live than the champion"
-            )
+            ended = self._end_rollout(policy, action, "worse live than the champion")
             return self.repository.advance(
-                action.id, expected="rolling_out", state="rejected", evidence={"live": live, "rolled_back": True}
+                action.id,
+                expected="rolling_out",
+                state="rejected",
+                evidence={"live": live, "rolled_back": True, **ended},
             )
         self._promote(policy, action, cost)
-        self.workspace.models.delete_alias(policy.model, "challenger", reason=f"loop policy {policy.name}: promoted")
+        ended = self._end_rollout(policy, action, "promoted")
         return self.repository.advance(
-            action.id, expected="rolling_out", state="promoted", evidence={"live": live}, cost=cost
+            action.id, expected="rolling_out", state="promoted", evidence={"live": live, **ended}, cost=cost
         )
+
+    def _end_rollout(self, policy: Policy, action: LoopAction, why: str) -> dict[str, Any]:
+        """Put the model's traffic policy back as it was before the rollout and remove the challenger alias.
+
+        A traffic policy someone changed during the rollout is theirs: it stays. Returns the evidence of what was
+        done (``traffic_restored``).
+        """
+        from driftloop.entities import TrafficPolicy
+
+        models = self.workspace.models
+        reason = f"loop policy {policy.name}: {why}"
+        traffic = action.evidence.get("rollout", {}).get("traffic")
+        restored = None
+        if traffic is not None:
+            try:
+                models.set_traffic(
+                    policy.model, **traffic["before"], reason=reason, expected=TrafficPolicy(**traffic["set"])
+                )
+                restored = True
+            except Conflict:  # a deployer changed the traffic during the rollout: theirs stands
+                restored = False
+        with contextlib.suppress(NotFound):  # removed by hand already
+            models.delete_alias(policy.model, "challenger", reason=reason)
+        return {} if restored is None else {"traffic_restored": restored}
 
     def _training_window(
         self, policy: Policy, champion: ModelVersionInfo

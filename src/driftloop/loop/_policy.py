@@ -60,11 +60,13 @@ dataset: ``{dataset: sales, source: sales.csv, mode: append}``; an unchanged sou
 promotion if the config asks) and ``check`` (the model's monitor pass, ``{last: 1000, alerts: rules.yaml}``).
 
 **Rollouts.** ``promote`` moves the champion alias at once. ``canary`` and ``shadow`` point the ``challenger``
-alias at the new version first; servers started with a canary share (``driftloop serve --canary houses=0.1``)
-or a shadow (``--shadow houses``) then send it live traffic. Once ``requests`` of its live predictions are
+alias at the new version first and set the model's traffic policy (``{canary: {share: 0.1}}``, the default
+share, or a shadow), which every server of the model follows (:mod:`driftloop.serving._traffic`; a server
+started with ``--canary`` or ``--shadow`` of its own keeps those). Once ``requests`` of its live predictions are
 labelled, its error is compared with the champion's over the same period (for a shadow, on the very same
 requests): worse by more than ``margin`` (relative) rolls it back (the challenger alias is removed, the action
-``rejected``), else it is promoted.
+``rejected``), else it is promoted. Either way, and when judging fails, the traffic policy goes back to what it
+was before the rollout, unless a deployer changed it meanwhile (theirs stands).
 
 Everything is checked when the policy is loaded: an unknown trigger, action, rollout or option, a model the
 registry does not know (when a workspace is given), gates that no model can pass together.
@@ -79,6 +81,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from driftloop.durations import parse_duration
+from driftloop.entities import TrafficPolicy
 from driftloop.errors import InvalidInput, NotFound
 from driftloop.names import validate_name
 
@@ -132,7 +135,7 @@ ACTIONS: Final = tuple(ACTION_OPTIONS)
 ROLLOUT_OPTIONS: Final[dict[str, dict[str, type | tuple[type, ...]]]] = {
     "promote": {},
     "shadow": {"requests": int, "margin": (int, float)},
-    "canary": {"requests": int, "margin": (int, float)},
+    "canary": {"requests": int, "margin": (int, float), "share": (int, float)},
 }
 ROLLOUTS: Final = tuple(ROLLOUT_OPTIONS)
 POLICY_KEYS: Final = ("name", "model", "window", "triggers", "action", "gates", "rollout", "cooldown", "remedy")
@@ -263,6 +266,9 @@ class Rollout:
         margin = self.options.get("margin")
         if margin is not None and not -1.0 < margin < 10.0:
             raise InvalidInput(f"The {self.kind} rollout's margin must be in (-1, 10); got {margin!r}.")
+        share = self.options.get("share")
+        if share is not None and not 0.0 < share <= 1.0:
+            raise InvalidInput(f"The canary rollout's share must be in (0, 1]; got {share!r}.")
 
     @property
     def requests(self) -> int:
@@ -273,6 +279,13 @@ class Rollout:
     def margin(self) -> float:
         """How much worse (relative) the challenger's live error may be than the champion's (0: no worse)."""
         return float(self.options.get("margin", 0.0))
+
+    @property
+    def traffic(self) -> TrafficPolicy:
+        """The model's traffic while the challenger rolls out: a canary ``share`` (0.1 by default), or a shadow."""
+        if self.kind == "canary":
+            return TrafficPolicy(canary=float(self.options.get("share", 0.1)))
+        return TrafficPolicy(shadow=self.kind == "shadow")
 
 
 @dataclass(frozen=True)
