@@ -14,6 +14,7 @@ its address and an API token: ``Workspace("http://ml-server:8080", token=...)``,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from types import TracebackType
@@ -74,6 +75,7 @@ class Workspace:
         self._models: ModelRegistry | None = None
         self._server: ServerClient | None = None
         self._server_actor: str | None = None
+        self._borrowed = False  # stores opened by another workspace (acting_as): closing this one leaves them open
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -122,13 +124,30 @@ class Workspace:
             self._metadata = metadata
         return self
 
+    def acting_as(self, actor: str) -> Workspace:
+        """This workspace's stores, with services that record ``actor`` on every event they write: what a workspace
+        server runs a whole job with (a loop tick) for the caller of one request. Building it does no I/O; closing
+        it ends its runs and leaves the stores open.
+
+        Raises:
+            InvalidState: This workspace is reached through a server (whose token decides who acts).
+        """
+        from driftloop.names import validate_actor
+
+        self._refuse_if_remote("acting as another user")
+        self.open()
+        other = Workspace(actor=validate_actor(actor))
+        other._settings = dataclasses.replace(self.settings, actor=actor)
+        other._metadata, other._blobs, other._borrowed = self._metadata, self._blobs, True
+        return other
+
     def close(self) -> None:
         """End open runs as finished, and release database connections."""
         with self._lock:
             if self._tracking is not None:
                 for run in self._tracking.active_runs():
                     run.end()
-            if self._metadata is not None:
+            if self._metadata is not None and not self._borrowed:
                 self._metadata.close()
             if self._server is not None:
                 self._server.close()

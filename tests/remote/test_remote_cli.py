@@ -128,19 +128,20 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
 
 
 @pytest.mark.parametrize(
-    ("command", "instead"),
+    ("command", "name", "instead"),
     [
-        ("serve houses", "driftloop server --serve MODEL"),
-        ("loop run", "driftloop serve --policies FILE"),
-        ("monitor run houses", "driftloop monitor check MODEL"),
-        ("monitor report --model houses", "driftloop monitor check MODEL --json"),
-        ("gc", "ask its admin"),
-        ("db upgrade", "ask its admin"),
-        ("db current", "ask its admin"),
+        ("serve houses", "serve", "driftloop server --serve MODEL"),
+        ("loop run loop.yaml", "loop run FILE", "driftloop policies set FILE"),
+        ("loop run --alerts alerts.yaml", "loop run --alerts", "driftloop alerts list"),
+        ("monitor run houses", "monitor run", "driftloop monitor check MODEL"),
+        ("monitor report --model houses", "monitor report", "driftloop monitor check MODEL --json"),
+        ("gc", "gc", "ask its admin"),
+        ("db upgrade", "db upgrade", "ask its admin"),
+        ("db current", "db current", "ask its admin"),
     ],
 )
 def test_the_workspace_jobs_say_where_they_run(
-    command: str, instead: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    command: str, name: str, instead: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
@@ -152,7 +153,6 @@ def test_the_workspace_jobs_say_where_they_run(
     env = {"DRIFTLOOP_STORE": "http://ana:secret@127.0.0.1:9", "DRIFTLOOP_TOKEN": "dl_x_" + "y" * 43}
     result = CliRunner().invoke(app, command.split(), env=env)
     assert result.exit_code == 1 and isinstance(result.exception, InvalidState), result.output
-    name = " ".join(word for word in command.split() if word not in ("houses", "--model"))
     assert result.exception.message.startswith(f"`driftloop {name}` runs where the workspace is")
     assert instead in result.exception.message and "secret" not in result.exception.message
 

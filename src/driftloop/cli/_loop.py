@@ -33,41 +33,37 @@ def run(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate every policy: quarantine broken data, or retrain, gate and promote when a trigger fires."""
+    """Evaluate every policy: quarantine broken data, or retrain, gate and promote when a trigger fires.
+
+    Through a workspace server, each tick runs on the server over its stored policies, as you (the deployer role).
+    """
     from driftloop.durations import parse_duration
+
+    interval = None if every is None else parse_duration(every, "--every")
+    ws = workspace()
+    if ws.is_remote:
+        if policies is not None:
+            local_workspace("loop run FILE", instead="store the file first (driftloop policies set FILE, an admin's "
+                            "change), then run driftloop loop run without it")  # fmt: skip
+        if alerts is not None:
+            local_workspace("loop run --alerts", instead="leave --alerts out: a tick on the server records the loop's "
+                            "alerts in the workspace (driftloop alerts list)")  # fmt: skip
+        _tick_through_the_server(ws, interval, as_json=as_json)
+        return
+
     from driftloop.loop import load_policies
     from driftloop.loop._controller import LoopController
     from driftloop.monitoring import AlertConfig
 
-    ws = local_workspace("loop run", instead="run the controller in a server there: driftloop serve --policies FILE")
     # A bad file, or an unknown model, fails before any work.
     loaded = ws.policies.load() if policies is None else load_policies(policies, ws)
     config = None if alerts is None else AlertConfig.from_yaml(alerts)
-    interval = None if every is None else parse_duration(every, "--every")
     controller = LoopController(ws, loaded, alerts=config)
 
     def tick(token: int = 0) -> None:
         if policies is None:  # an admin may have changed them since the last tick
             controller.policies = tuple(ws.policies.load())
-        outcomes = controller.tick()
-        if as_json:
-            print_json([outcome.to_dict() for outcome in outcomes])
-            return
-        table(
-            None,
-            ["policy", "model", "status", "action", "evidence"],
-            [
-                (
-                    o.policy,
-                    o.model,
-                    o.status,
-                    "-" if o.action is None else f"#{o.action.id} {o.action.trigger} -> {o.action.action}",
-                    _short(o.evidence or o.observed),
-                )
-                for o in outcomes
-            ],
-            wrap=["evidence"],
-        )
+        _print_outcomes(controller.tick(), as_json=as_json)
 
     if interval is None or interval <= 0:
         tick()
@@ -78,6 +74,50 @@ def run(
     leased = LeasedJob(ws.metadata.leases, CONTROLLER_LEASE, tick, interval=interval, first_run_after=0.0)
     console.print(f"the loop ticks every {interval:g} s while it holds the lease (Ctrl-C stops)", markup=False)
     leased.run_in_foreground()
+
+
+def _tick_through_the_server(ws: Any, interval: float | None, *, as_json: bool) -> None:
+    """One tick on the server, or one every ``interval`` seconds until Ctrl-C (a tick refused because another process
+    runs the controller is reported, and the next one tried)."""
+    import time
+
+    from driftloop.errors import Conflict
+
+    if interval is None or interval <= 0:
+        _print_outcomes(ws.policies.tick(), as_json=as_json)
+        return
+    console.print(f"the loop ticks on the server every {interval:g} s (Ctrl-C stops)", markup=False)
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                _print_outcomes(ws.policies.tick(), as_json=as_json)
+            except Conflict as busy:
+                console.print(busy.message, markup=False)
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_outcomes(outcomes: Any, *, as_json: bool) -> None:
+    if as_json:
+        print_json([outcome.to_dict() for outcome in outcomes])
+        return
+    table(
+        None,
+        ["policy", "model", "status", "action", "evidence"],
+        [
+            (
+                o.policy,
+                o.model,
+                o.status,
+                "-" if o.action is None else f"#{o.action.id} {o.action.trigger} -> {o.action.action}",
+                _short(o.evidence or o.observed),
+            )
+            for o in outcomes
+        ],
+        wrap=["evidence"],
+    )
 
 
 @app.command()

@@ -126,7 +126,6 @@ class LoopController:
         label_settle: float = LABEL_SETTLE_SECONDS,
     ) -> None:
         from driftloop.monitoring import AlertConfig, AlertEngine, AlertRule
-        from driftloop.serving._labels import LabelStore
         from driftloop.serving._prediction_log import PredictionLog
         from driftloop.store.metadata import LoopRepository
         from driftloop.store.tables import TableStore
@@ -136,9 +135,7 @@ class LoopController:
         self.clock = clock
         self.seed = seed
         self.repository = LoopRepository(workspace.metadata.database, clock=clock)
-        tables = TableStore(workspace.settings.tables_url)
-        self.log = PredictionLog(tables)
-        self.labels = LabelStore(tables)
+        self.log = PredictionLog(TableStore(workspace.settings.tables_url))
         config = alerts or AlertConfig(rules=())
         quality = AlertRule(
             "loop-data-quality",

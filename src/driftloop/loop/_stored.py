@@ -1,22 +1,25 @@
-"""The policies a workspace keeps (``ws.policies``): set from a mapping or a policy file, listed, deleted, loaded.
+"""The policies a workspace keeps (``ws.policies``): set from a mapping or a policy file, listed, deleted, loaded, run.
 
 A policy is checked before it is stored, as a policy file is checked when the loop loads it (its triggers, action,
 gates and rollout parse, its model is registered), so the stored set always loads. ``driftloop loop run`` without a
-file runs the stored set; every change is an event of the audit log (``policy.set``, ``policy.delete``) with the
-document, and through a workspace server only an ``admin`` may make one.
+file runs the stored set (:meth:`StoredPolicies.tick`, through a workspace server too); every change is an event of
+the audit log (``policy.set``, ``policy.delete``) with the document, and through a workspace server only an
+``admin`` may make one.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.entities import StoredPolicy
+from driftloop.errors import Conflict, NotFound
 from driftloop.loop._policy import Policy, policies_from_dict, read_policy_file
 
 if TYPE_CHECKING:
+    from driftloop.loop._controller import PolicyOutcome
     from driftloop.workspace import Workspace
 
 __all__ = ["StoredPolicies"]
@@ -59,3 +62,54 @@ class StoredPolicies:
     def load(self) -> builtins.list[Policy]:
         """The stored policies, parsed and checked, ready for the loop's controller."""
         return policies_from_dict({"policies": [stored.document for stored in self.list()]}, self._workspace)
+
+    def tick(self, names: Sequence[str] | None = None) -> builtins.list[PolicyOutcome]:
+        """Run the loop's controller once over the stored policies (or those ``names`` gives), as ``driftloop loop
+        run`` does, acting as this service's actor: what each policy saw, and the action it started or moved on.
+
+        The tick holds the controller's lease while it runs, so it never runs beside another controller (a
+        ``driftloop serve --policies`` process, another tick).
+
+        Raises:
+            NotFound: A name is not a stored policy.
+            Conflict: Another process runs the controller now.
+        """
+        from driftloop.execution import LeasedJob
+        from driftloop.execution._leased import process_holder_name
+        from driftloop.loop._controller import CONTROLLER_LEASE, LoopController
+
+        workspace = self._workspace if self._actor is None else self._workspace.acting_as(self._actor)
+        policies = self.load()
+        if names is not None:
+            known = {policy.name for policy in policies}
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise NotFound(f"No stored policy named {', '.join(map(repr, unknown))}; stored: {sorted(known)}.")
+            policies = [policy for policy in policies if policy.name in set(names)]
+        controller = LoopController(workspace, policies)
+        outcomes: builtins.list[PolicyOutcome] = []
+        failure: builtins.list[BaseException] = []
+
+        def tick(token: int) -> None:
+            try:
+                outcomes.extend(controller.tick())
+            except BaseException as error:  # raised below, once the lease is released
+                failure.append(error)
+
+        leases = workspace.metadata.leases
+        job = LeasedJob(
+            leases, CONTROLLER_LEASE, tick, interval=60.0, holder=f"{process_holder_name()}:{workspace.actor}"
+        )
+        try:
+            if not job.run_once():
+                holder = leases.get(CONTROLLER_LEASE)
+                raise Conflict(
+                    "The loop's controller runs in another process now"
+                    + ("" if holder is None else f" ({holder.holder})")
+                    + ": this tick did not run. It acts on every stored policy there."
+                )
+        finally:
+            job.stop()
+        if failure:
+            raise failure[0]
+        return outcomes

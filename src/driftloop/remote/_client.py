@@ -61,8 +61,10 @@ class ServerClient:
         params: Mapping[str, Any] | None = None,
         content: bytes | Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send one request; a 4xx or 5xx answer raises the driftloop error its body names.
+        """Send one request; a 4xx or 5xx answer raises the driftloop error its body names. ``timeout`` replaces
+        the client's (seconds) for a request that runs a whole job on the server.
 
         Raises:
             StoreUnavailable: The server cannot be reached.
@@ -75,7 +77,14 @@ class ServerClient:
             sent_headers["Content-Type"] = "application/json"
         query = None if params is None else {key: value for key, value in params.items() if value is not None}
         try:
-            answer = self._http.request(method, path, content=body, params=query, headers=sent_headers)
+            answer = self._http.request(
+                method,
+                path,
+                content=body,
+                params=query,
+                headers=sent_headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
         except httpx.TransportError as error:
             raise StoreUnavailable(f"The workspace server at {self.url} cannot be reached: {error}.") from error
         if answer.status_code >= 400:

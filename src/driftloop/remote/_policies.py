@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.entities import StoredPolicy
 from driftloop.loop._policy import Policy, policies_from_dict, read_policy_file
 from driftloop.names import validate_name
 from driftloop.remote._client import ServerClient, decode, decode_list, quoted
 
+if TYPE_CHECKING:
+    from driftloop.loop._controller import PolicyOutcome
+
 __all__ = ["RemotePolicies"]
+
+TICK_TIMEOUT = 3600.0
+"""Seconds a client waits for a loop tick on the server (a retrain, its gates and a promotion)."""
 
 
 class RemotePolicies:
@@ -44,3 +50,11 @@ class RemotePolicies:
     def load(self) -> builtins.list[Policy]:
         """The stored policies, parsed (the server checked their models when they were set)."""
         return policies_from_dict({"policies": [stored.document for stored in self.list()]})
+
+    def tick(self, names: Sequence[str] | None = None) -> builtins.list[PolicyOutcome]:
+        """Run the loop's controller once on the server, over its stored policies (or those ``names`` gives), acting
+        as the token's user (the ``deployer`` role); see :meth:`driftloop.loop.StoredPolicies.tick`."""
+        from driftloop.loop._controller import PolicyOutcome
+
+        body = {"policies": None if names is None else [validate_name("policy", name) for name in names]}
+        return decode_list(PolicyOutcome, self._client.send("POST", "/loop/ticks", body, timeout=TICK_TIMEOUT))

@@ -1,7 +1,8 @@
 """What happened and what needs attention, over HTTP: the audit log, alerts and the loop's actions.
 
-Reading needs ``viewer`` on the workspace; acknowledging or resolving an alert, ``deployer`` (who answers for what
-is served); setting or deleting one of the loop's policies, ``admin``. The audit log has no route that changes it.
+Reading needs ``viewer`` on the workspace; acknowledging or resolving an alert, or running a tick of the loop over
+the stored policies, ``deployer`` (who answers for what is served); setting or deleting one of the loop's policies,
+``admin``. The audit log has no route that changes it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,22 @@ def resolve_alert(alert_id: AlertId, services: ServicesDependency) -> Response:
 def loop_actions(services: ServicesDependency, policy: Text = None, model: Text = None, limit: Limit = 100) -> Response:
     """What the loop did (retrain, promote, roll back…), with its trigger, evidence and cost; newest first."""
     return json_response(services.metadata.loop.list(policy=policy, model=model, limit=limit))
+
+
+class Tick(BaseModel):
+    policies: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        None, max_length=1_000, description="The stored policies to run; every stored policy when left out."
+    )
+
+
+@routes.post("/loop/ticks", Role.DEPLOYER, response_model=list[dict[str, Any]])
+def loop_tick(body: Tick, services: ServicesDependency) -> Response:
+    """Run the loop's controller once over the stored policies, as ``driftloop loop run`` does, acting as the caller:
+    for each policy, what it saw of its model's latest window and the action it started or moved on (a retrain, its
+    gates and a promotion run before the answer). 409 when another process runs the controller now (a server started
+    with ``--policies``), 404 when a policy named is not stored."""
+    names = None if body.policies is None else [validate_name("policy", name) for name in body.policies]
+    return json_response(services.policies.tick(names))
 
 
 # -- policies --------------------------------------------------------------------------------------------
