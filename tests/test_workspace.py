@@ -69,3 +69,20 @@ def test_a_shared_database_is_migrated_explicitly(empty_postgres_url: str, tmp_p
     ws = Workspace(tmp_path, store=empty_postgres_url).open()
     assert ws.tracking.create_experiment("now").name == "now"
     ws.close()
+
+
+def test_acting_as_shares_the_stores_and_records_the_other_actor(tmp_path: Path) -> None:
+    from driftloop.errors import InvalidName, InvalidState
+
+    with Workspace(tmp_path / "ws", actor="server-admin") as ws:
+        dan = ws.acting_as("dan")
+        assert dan.actor == "dan" and dan.metadata is ws.metadata and dan.blobs is ws.blobs
+        dan.tracking.create_experiment("price")
+        dan.close()  # its runs end; the stores stay open for the workspace that opened them
+        assert [e.name for e in ws.tracking.list_experiments()] == ["price"]
+        (event,) = ws.events.list(action="experiment.create")
+        assert event.actor == "dan"
+        with pytest.raises(InvalidName):
+            ws.acting_as(" ")
+    with pytest.raises(InvalidState, match="acting as another user"):
+        Workspace("http://127.0.0.1:9", token="dl_x_" + "y" * 43).acting_as("dan")
