@@ -118,6 +118,19 @@ def test_monitor_check_runs_on_the_server_next_to_its_prediction_log(tmp_path: P
         missing = cli(ws, "monitor", "check", "flats", token=viewer)
         assert missing.returncode != 0 and "flats" in missing.stderr and "Traceback" not in missing.stderr
 
+        # The drift report is made on the server, next to the log, and written here.
+        page, data = tmp_path / "report.html", tmp_path / "report.json"
+        args = ("monitor", "report", "--model", "houses", "--last", "500", "-o", str(page), "--json", str(data))
+        reported = cli(ws, *args, token=viewer)
+        assert reported.returncode == 0, reported.stderr
+        text = page.read_text()
+        assert text.startswith("<!DOCTYPE html>") and "Drift of houses/1: 500 predictions" in text
+        written = json.loads(data.read_text())
+        assert written["title"].startswith("Drift of houses/1") and len(written["history"]) == 4
+        assert [f["column"] for f in written["drift"]["features"] if f["drifted"]] == ["area"]
+        nowhere = cli(ws, "monitor", "report", "--model", "flats", "-o", str(tmp_path / "flats.html"), token=viewer)
+        assert nowhere.returncode != 0 and "flats" in nowhere.stderr and not (tmp_path / "flats.html").exists()
+
 
 def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_path: Path) -> None:
     from driftloop.errors import InvalidState
@@ -134,7 +147,6 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
         ("loop run loop.yaml", "loop run FILE", "driftloop policies set FILE"),
         ("loop run --alerts alerts.yaml", "loop run --alerts", "driftloop alerts list"),
         ("monitor run houses", "monitor run", "driftloop monitor check MODEL"),
-        ("monitor report --model houses", "monitor report", "driftloop monitor check MODEL --json"),
         ("gc", "gc", "ask its admin"),
         ("db upgrade", "db upgrade", "ask its admin"),
         ("db current", "db current", "ask its admin"),

@@ -120,6 +120,7 @@ NO_SUCCESS = {
     ("PUT", "/api/v1/datasets/{name}/schema"): "the body must be a whole data schema of the dataset's columns",
     ("POST", "/api/v1/labels"): "a label answers a logged prediction, and this workspace has logged none",
     ("GET", "/api/v1/models/{name}/drift"): "a drift check reads logged predictions; this workspace has logged none",
+    ("GET", "/api/v1/models/{name}/report"): "a drift report reads logged predictions; this workspace has logged none",
 }
 """Operations no request drawn here can make succeed, though their path names seeded objects; and why."""
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from driftloop.cli._output import console, local_workspace, print_json, table, workspace
 from driftloop.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from driftloop.monitoring import DriftReport, PerformanceEstimate, QualityReport
 
 app = typer.Typer(
     help="Drift, quality and estimated performance of live traffic; drift of any two data files.",
@@ -334,9 +330,8 @@ def report(
     for path in (output, json_output):
         if path is not None and not path.parent.is_dir():  # fail before the work, not after it
             raise InvalidInput(f"Cannot write {str(path)!r}: the folder {str(path.parent)!r} is missing.")
-    estimate = None
     if model is not None:
-        title, drift, frames, quality, history, estimate = _live_report(model, last, since, multivariate, slices)
+        page, data = _live_report_of(model, last, since, multivariate, slices)
     else:
         from driftloop.monitoring import check_quality
         from driftloop.monitoring import compare as compare_frames
@@ -345,75 +340,45 @@ def report(
         frames = (_read(reference), _read(current))
         drift = compare_frames(*frames, prediction=prediction, multivariate=multivariate)
         quality = check_quality(frames[1], reference=frames[0])
-        title, history = f"Drift: {current.name} against {reference.name}", None
-    page = render_report(drift, *frames, title=title, quality=quality, history=history, estimate=estimate)
+        title = f"Drift: {current.name} against {reference.name}"
+        page = render_report(drift, *frames, title=title, quality=quality)
+        data = {"title": title, **report_json(drift, quality=quality)}
     written = write_report(output, page)
     console.print(f"wrote {written} ({len(page.encode()) / 1e6:.1f} MB)", markup=False)
     if json_output is not None:
-        data = report_json(drift, quality=quality, history=history, estimate=estimate)
-        write_report(json_output, json.dumps({"title": title, **data}, indent=2, allow_nan=False) + "\n")
+        write_report(json_output, json.dumps(data, indent=2, allow_nan=False) + "\n")
         console.print(f"wrote {json_output}", markup=False)
-    _print_report(drift.to_dict())
+    _print_report(data["drift"])
 
 
-def _live_report(
+def _live_report_of(
     model: str, last: int | None, since: str | None, multivariate: bool, slices: int
-) -> tuple[
-    str,
-    DriftReport,
-    tuple[Any, Any],
-    QualityReport,
-    list[tuple[str, dict[str, float | None]]] | None,
-    PerformanceEstimate | None,
-]:
-    """A served model's window against its holdout, as ``check`` compares them, its drift over time (the monitor's
-    recorded passes, or the window slice by slice) and its estimated performance."""
-    import polars as pl
+) -> tuple[str, dict[str, Any]]:
+    """A served model's drift report (the page and its data), made where the prediction log is: here, or on the
+    workspace server this workspace is reached through."""
+    from driftloop.monitoring._live_report import live_report
 
-    from driftloop.monitoring import compare as compare_frames
-    from driftloop.monitoring._live import PREDICTION, check_live_drift
+    ws = workspace()
+    if ws.is_remote:
+        from driftloop.registry import parse_reference
+        from driftloop.remote._client import quoted
 
+        parsed = parse_reference(model)
+        query = {
+            "alias": None if parsed.version is not None else parsed.alias or "champion",
+            "version": parsed.version,
+            "last": None if since is not None else last,
+            "since": None if since is None else (datetime.now(UTC) - _duration(since)).isoformat(),
+            "multivariate": multivariate,
+            "slices": slices,
+        }
+        path = quoted("models", parsed.name, "report")
+        data = ws.server.get(path, params={**query, "format": "json"})
+        page = ws.server.request("GET", path, params=query).text
+        return page, data
     moment = None if since is None else datetime.now(UTC) - _duration(since)
-    ws = local_workspace("monitor report", instead="check through it (driftloop monitor check MODEL --json)")
-    # The page draws the holdout's rows next to the window's, so the drift it reports is the holdout's too (exact).
-    result = check_live_drift(
-        ws, model, last=None if since is not None else last, since=moment, multivariate=multivariate, against="holdout"
-    )
-    version = result.version.reference
-    holdout = ws.models.holdout(version)
-    signature = ws.models.signature(version)
-    features = list(signature.features) if signature is not None else list(holdout.columns)
-    predictions = ws.models.load(version).predict(holdout[features])
-    reference = pl.from_pandas(holdout[features].assign(**{PREDICTION: predictions}))
-    current = result.window.inputs.with_columns(result.window.predictions)
-    history = _recorded_history(ws, result.version.model)
-    count = min(slices, current.height)
-    if history is None and count > 1:
-        bounds = [round(i * current.height / count) for i in range(count + 1)]
-        history = []
-        for start, stop in itertools.pairwise(bounds):
-            part = compare_frames(reference, current[start:stop], columns=features, prediction=PREDICTION)
-            scores = {f.column: f.statistic for f in (*part.features, *filter(None, [part.prediction]))}
-            history.append((f"predictions {start + 1:,}-{stop:,}", scores))
-    window = result.window
-    title = f"Drift of {result.version.model}/{result.version.number}: {window.rows:,} predictions"
-    if window.first_at is not None and window.last_at is not None:
-        title += f" ({window.first_at:%Y-%m-%d %H:%M} to {window.last_at:%Y-%m-%d %H:%M})"
-    return title, result.report, (reference, current), result.quality, history, result.estimate
-
-
-def _recorded_history(ws: Any, model: str, limit: int = 50) -> list[tuple[str, dict[str, float | None]]] | None:
-    """Each feature's statistic at the model's last ``limit`` recorded monitor passes, or None below two."""
-    records = [r for r in ws.metadata.monitor_records.history(model, "drift", limit=limit) if "drift" in r.outputs]
-    if len(records) < 2:
-        return None
-    history = []
-    for record in records:
-        drift = record.outputs["drift"]
-        columns = [*drift.get("features", []), *filter(None, [drift.get("prediction")])]
-        moment = datetime.fromtimestamp(record.recorded_at, UTC)
-        history.append((f"{moment:%Y-%m-%d %H:%M:%S}", {c["column"]: c.get("statistic") for c in columns}))
-    return history
+    made = live_report(ws, model, last=last, since=moment, multivariate=multivariate, slices=slices)
+    return made.html(), made.to_dict()
 
 
 def _print_report(report: dict[str, Any]) -> None:

@@ -325,15 +325,22 @@ def _frame(services: Services, digest: str) -> pd.DataFrame:
 # -- monitoring --------------------------------------------------------------------------------------------------
 
 
+Alias = Annotated[str | None, Query(max_length=256, description="The version an alias names (champion).")]
+Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A version, instead of an alias.")]
+Last = Annotated[int | None, Query(ge=1, le=10_000_000, description="The window: the latest N predictions.")]
+Since = Annotated[datetime | None, Query(description="The window: predictions since (ISO 8601, zoned).")]
+Multivariate = Annotated[bool, Query(description="Also test the joint distribution.")]
+
+
 @routes.get("/models/{name}/drift", Role.VIEWER, scope=MODEL, response_model=dict[str, Any])
 def live_drift(
     name: str,
     services: ServicesDependency,
-    alias: Annotated[str | None, Query(max_length=256, description="The version an alias names (champion).")] = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A version, instead of an alias.")] = None,
-    last: Annotated[int | None, Query(ge=1, le=10_000_000, description="The window: the latest N predictions.")] = 1000,
-    since: Annotated[datetime | None, Query(description="The window: predictions since (ISO 8601, zoned).")] = None,
-    multivariate: Annotated[bool, Query(description="Also test the joint distribution.")] = False,
+    alias: Alias = None,
+    version: Version = None,
+    last: Last = 1000,
+    since: Since = None,
+    multivariate: Multivariate = False,
     against: Literal["profile", "holdout"] = "profile",
 ) -> Response:
     """Compare the latest logged traffic of a served model with its version's training profile (or holdout's rows):
@@ -341,18 +348,61 @@ def live_drift(
     ``driftloop monitor check`` prints them. 422 when the window holds no prediction."""
     from driftloop.monitoring._live import check_live_drift
 
-    name = validate_name("model", name)
-    if alias is not None and version is not None:
-        raise InvalidInput("Name the version by ?alias= or by ?version=, not both.")
-    if since is not None and since.tzinfo is None:
-        raise InvalidInput(f"?since= needs a time zone (2026-11-28T10:00:00Z); got {since.isoformat()}.")
-    reference = f"{name}/{version}" if version is not None else f"{name}@{validate_name('alias', alias or 'champion')}"
     result = check_live_drift(
         services.workspace,
-        reference,
+        _served_version(name, alias, version, since),
         last=None if since is not None else last,
         since=since,
         multivariate=multivariate,
         against=against,
     )
     return json_response(result.to_dict())
+
+
+@routes.get(
+    "/models/{name}/report",
+    Role.VIEWER,
+    scope=MODEL,
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}, JSON: {}}, "description": "The page, or its data."}},
+)
+def live_report(
+    name: str,
+    services: ServicesDependency,
+    alias: Alias = None,
+    version: Version = None,
+    last: Last = 1000,
+    since: Since = None,
+    multivariate: Multivariate = False,
+    slices: Annotated[int, Query(ge=1, le=100, description="Drift over time: the window cut into slices.")] = 4,
+    format: Annotated[Literal["html", "json"], Query(description="The page, or its data.")] = "html",
+) -> Response:
+    """The drift report of a served model's latest traffic against its version's holdout, as ``driftloop monitor
+    report --model`` writes it: a self-contained page (it opens offline), or its data as JSON. Drift over time draws
+    the monitor's recorded passes when there are two or more, else the window cut into ``slices``. 422 when the
+    window holds no prediction."""
+    from driftloop.monitoring._live_report import live_report
+
+    made = live_report(
+        services.workspace,
+        _served_version(name, alias, version, since),
+        last=None if since is not None else last,
+        since=since,
+        multivariate=multivariate,
+        slices=slices,
+    )
+    if format == "json":
+        return json_response(made.to_dict())
+    return Response(made.html(), media_type="text/html; charset=utf-8")
+
+
+def _served_version(name: str, alias: str | None, version: int | None, since: datetime | None) -> str:
+    """The reference of the version a monitoring route names (``?alias=`` or ``?version=``; the champion)."""
+    name = validate_name("model", name)
+    if alias is not None and version is not None:
+        raise InvalidInput("Name the version by ?alias= or by ?version=, not both.")
+    if since is not None and since.tzinfo is None:
+        raise InvalidInput(f"?since= needs a time zone (2026-11-28T10:00:00Z); got {since.isoformat()}.")
+    if version is not None:
+        return f"{name}/{version}"
+    return f"{name}@{validate_name('alias', alias or 'champion')}"
