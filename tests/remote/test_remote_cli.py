@@ -131,6 +131,18 @@ def test_monitor_check_runs_on_the_server_next_to_its_prediction_log(tmp_path: P
         nowhere = cli(ws, "monitor", "report", "--model", "flats", "-o", str(tmp_path / "flats.html"), token=viewer)
         assert nowhere.returncode != 0 and "flats" in nowhere.stderr and not (tmp_path / "flats.html").exists()
 
+        # A monitor pass runs on the server too (a deployer's): the findings are recorded there.
+        denied = cli(ws, "monitor", "run", token=viewer)
+        assert denied.returncode != 0 and "deployer" in denied.stderr
+        passed = cli(ws, "monitor", "run", "--last", "500", "--json")
+        assert passed.returncode == 1, passed.stderr  # drift fails the pass, as where the workspace is
+        found = json.loads(passed.stdout)
+        assert [(m["model"], m["status"], m["rows"]) for m in found["models"]] == [("houses", "drift", 500)]
+        (record,) = behind.metadata.monitor_records.history("houses", "drift", limit=5)
+        assert record.outputs["rows"] == 500 and record.outputs["drifted"] is True
+        table = cli(ws, "monitor", "run", "houses", "flats", "--last", "500")
+        assert table.returncode == 1 and "drift" in table.stdout and "flats" in table.stdout
+
 
 def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_path: Path) -> None:
     from driftloop.errors import InvalidState
@@ -146,7 +158,8 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
         ("serve houses", "serve", "driftloop server --serve MODEL"),
         ("loop run loop.yaml", "loop run FILE", "driftloop policies set FILE"),
         ("loop run --alerts alerts.yaml", "loop run --alerts", "driftloop alerts list"),
-        ("monitor run houses", "monitor run", "driftloop monitor check MODEL"),
+        ("monitor run --alerts alerts.yaml", "monitor run --alerts", "driftloop alerts list"),
+        ("monitor run --every 5m", "monitor run --every", "driftloop server --serve MODEL"),
         ("gc", "gc", "ask its admin"),
         ("db upgrade", "db upgrade", "ask its admin"),
         ("db current", "db current", "ask its admin"),

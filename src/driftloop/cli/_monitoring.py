@@ -12,6 +12,8 @@ import typer
 from driftloop.cli._output import console, local_workspace, print_json, table, workspace
 from driftloop.errors import InvalidInput
 
+MONITOR_TIMEOUT = 3600.0
+"""Seconds a client waits for a monitor pass on a workspace server (every champion's window, checked)."""
 app = typer.Typer(
     help="Drift, quality and estimated performance of live traffic; drift of any two data files.",
     no_args_is_help=True,
@@ -154,17 +156,27 @@ def run(
     from driftloop.monitoring import AlertConfig
     from driftloop.monitoring._scheduled import run_monitors
 
-    config = None if alerts is None else AlertConfig.from_yaml(alerts)  # a bad file fails before any work
     period = None if since is None else _duration(since).total_seconds()
     interval = None if every is None else _duration(every, option="--every").total_seconds()
-    ws = local_workspace("monitor run", instead="check through it (driftloop monitor check MODEL)")
+    ws = workspace()
+    if ws.is_remote:
+        if alerts is not None:
+            local_workspace("monitor run --alerts", instead="leave --alerts out: a pass on the server records its "
+                            "findings and alerts in the workspace (driftloop alerts list)")  # fmt: skip
+        if interval is not None:
+            local_workspace("monitor run --every", instead="run one pass at a time through it, or let the server "
+                            "monitor what it serves (driftloop server --serve MODEL)")  # fmt: skip
+        body = {"models": models or None, "last": last, "period": period, "multivariate": multivariate}
+        found: dict[str, Any] = ws.server.send("POST", "/monitor/passes", body, timeout=MONITOR_TIMEOUT)
+        print_json(found) if as_json else _print_pass(found)
+        if found["failed"]:
+            raise typer.Exit(1)
+        return
+    config = None if alerts is None else AlertConfig.from_yaml(alerts)  # a bad file fails before any work
 
     def one_pass(token: int = 0) -> bool:
         result = run_monitors(ws, models or None, last=last, period=period, multivariate=multivariate, alerts=config)
-        if as_json:
-            print_json(result.to_dict())
-        else:
-            _print_pass(result)
+        print_json(result.to_dict()) if as_json else _print_pass(result.to_dict())
         return result.failed
 
     if interval is None:
@@ -184,27 +196,27 @@ def _run_every(ws: Any, interval: float, job: Any) -> None:
     leased.run_in_foreground()
 
 
-def _print_pass(result: Any) -> None:
+def _print_pass(result: dict[str, Any]) -> None:
+    """Print a monitor pass in its JSON form (:meth:`MonitorPass.to_dict`, as a workspace server answers it)."""
     rows = []
-    for model in result.models:
-        check = model.check
-        if check is None:
-            rows.append((model.model, "-", 0, "-", "-", "-", model.status, model.error))
+    for model in result["models"]:
+        if model.get("drift") is None:
+            rows.append((model["model"], "-", 0, "-", "-", "-", model["status"], model.get("error")))
             continue
-        estimate = check.estimate
-        known = [(name, value) for name, value in (estimate.metrics if estimate else {}).items() if value is not None]
+        estimate = model.get("estimate") or {}
+        known = [(name, value) for name, value in (estimate.get("metrics") or {}).items() if value is not None]
         metrics = ", ".join(f"{name} {value:.3g}" for name, value in known[:2])  # the task's headline metrics
-        share = check.report.share
+        share = model["drift"].get("share")
         rows.append(
             (
-                model.model,
-                check.version.number,
-                check.window.rows,
+                model["model"],
+                model["version"],
+                model["rows"],
                 "-" if share is None else f"{share:.0%}",
-                {True: "ok", False: "problem", None: "?"}[check.quality.ok],
+                {True: "ok", False: "problem", None: "?"}[model["quality"].get("ok")],
                 metrics or "-",
-                model.status,
-                "; ".join(check.notes),
+                model["status"],
+                "; ".join(model.get("notes") or []),
             )
         )
     table(
@@ -213,8 +225,8 @@ def _print_pass(result: Any) -> None:
         rows,
         wrap=["note"],
     )
-    if result.health is not None:
-        health = result.health
+    health = result.get("server")
+    if health is not None:
         rate = "-" if health["error_rate"] is None else f"{health['error_rate']:.2%}"
         p99 = "-" if health["latency_p99_ms"] is None else f"{health['latency_p99_ms']} ms"
         console.print(
@@ -222,10 +234,12 @@ def _print_pass(result: Any) -> None:
             f"5xx rate {rate}, p99 {p99}",
             markup=False,
         )
-    for outcome in result.alerts:
-        if outcome.observation is not None and outcome.observation.alert is not None and outcome.breached:
-            alert = outcome.observation.alert
-            console.print(f"alert {alert.id} ({alert.severity}, {alert.status}): {alert.message}", markup=False)
+    for outcome in result["alerts"]:
+        alert = outcome.get("alert")
+        if alert is not None and outcome["breached"]:
+            console.print(
+                f"alert {alert['id']} ({alert['severity']}, {alert['status']}): {alert['message']}", markup=False
+            )
 
 
 @app.command()

@@ -1,8 +1,8 @@
 """What happened and what needs attention, over HTTP: the audit log, alerts and the loop's actions.
 
-Reading needs ``viewer`` on the workspace; acknowledging or resolving an alert, or running a tick of the loop over
-the stored policies, ``deployer`` (who answers for what is served); setting or deleting one of the loop's policies,
-``admin``. The audit log has no route that changes it.
+Reading needs ``viewer`` on the workspace; acknowledging or resolving an alert, running a monitor pass, or running a
+tick of the loop over the stored policies, ``deployer`` (who answers for what is served); setting or deleting one of
+the loop's policies, ``admin``. The audit log has no route that changes it.
 """
 
 from __future__ import annotations
@@ -85,6 +85,30 @@ def resolve_alert(alert_id: AlertId, services: ServicesDependency) -> Response:
 def loop_actions(services: ServicesDependency, policy: Text = None, model: Text = None, limit: Limit = 100) -> Response:
     """What the loop did (retrain, promote, roll back…), with its trigger, evidence and cost; newest first."""
     return json_response(services.metadata.loop.list(policy=policy, model=model, limit=limit))
+
+
+class MonitorPassRequest(BaseModel):
+    models: list[Annotated[str, Field(max_length=520)]] | None = Field(
+        None, max_length=1_000, description="References (NAME, NAME@ALIAS); every champion when left out."
+    )
+    last: int | None = Field(1_000, ge=1, le=10_000_000, description="The window: the latest N predictions.")
+    period: float | None = Field(
+        None, gt=0, le=3.2e9, allow_inf_nan=False, description="The window: predictions of the last N seconds."
+    )
+    multivariate: bool = Field(False, description="Also test the joint distribution.")
+
+
+@routes.post("/monitor/passes", Role.DEPLOYER, response_model=dict[str, Any])
+def monitor_pass(body: MonitorPassRequest, services: ServicesDependency) -> Response:
+    """Check each model's latest window (drift, quality, estimated performance), record the findings and open or
+    resolve the alerts of the built-in rules, as ``driftloop monitor run`` does: every champion by default. A model
+    that cannot be checked is listed with its error."""
+    from driftloop.monitoring._scheduled import run_monitors
+
+    found = run_monitors(
+        services.workspace, body.models, last=body.last, period=body.period, multivariate=body.multivariate
+    )
+    return json_response(found.to_dict())
 
 
 class Tick(BaseModel):
