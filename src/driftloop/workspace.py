@@ -329,13 +329,16 @@ class Workspace:
     ) -> GarbageReport:
         """Purge soft-deleted runs and experiments, then remove blobs nothing refers to any more.
 
-        See :func:`driftloop.housekeeping.collect_garbage`.
+        See :func:`driftloop.housekeeping.collect_garbage`. Through a workspace server the server collects, as the
+        token's user (an admin), keeping at least a minute's grace for files a client uploads before it registers.
         """
-        from driftloop.housekeeping import collect_garbage
+        from driftloop.housekeeping import GarbageReport, collect_garbage
         from driftloop.names import validate_actor
 
         who = self.actor if actor is None else validate_actor(actor)
-        self._refuse_if_remote("garbage collection")
+        if self.settings.is_remote:
+            body = {"grace_period": grace_period, "purge_older_than": purge_older_than, "dry_run": dry_run}
+            return GarbageReport(**self.server.send("POST", "/gc", body, timeout=3600.0))
         return collect_garbage(
             self.metadata,
             self.blobs,

@@ -160,7 +160,6 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
         ("loop run --alerts alerts.yaml", "loop run --alerts", "driftloop alerts list"),
         ("monitor run --alerts alerts.yaml", "monitor run --alerts", "driftloop alerts list"),
         ("monitor run --every 5m", "monitor run --every", "driftloop server --serve MODEL"),
-        ("gc", "gc", "ask its admin"),
         ("db upgrade", "db upgrade", "ask its admin"),
         ("db current", "db current", "ask its admin"),
     ],
@@ -225,3 +224,27 @@ def test_a_deployer_changes_traffic_through_the_server_and_an_editor_cannot(tmp_
         assert stored.policy == TrafficPolicy(canary=0.2) and stored.updated_by == "dan"
         shown = json.loads(cli(ws, "models", "traffic", "houses", "--json", token=tokens["eve"]).stdout)
         assert shown["policy"]["canary"] == 0.2 and shown["reason"] == "canary"
+
+
+def test_an_admin_collects_garbage_through_the_server(tmp_path: Path) -> None:
+    from driftloop.entities import Role
+
+    with remote_workspace(tmp_path, actor="root") as ws:
+        behind = stores_of(ws)
+        orphan = behind.blobs.put(b"uploaded, never registered")
+        with ws.start_run("price") as run:
+            run.log_metric("rmse", 1.0)
+        ws.tracking.delete_run(run.id)
+        behind.metadata.identities.create_user("dan", role=Role.DEPLOYER, actor="setup")
+        _, deployer = behind.metadata.identities.create_token("dan", None, actor="setup")
+        refused = cli(ws, "gc", token=deployer)
+        assert refused.returncode != 0 and "admin" in refused.stderr
+        too_eager = cli(ws, "gc", "--grace-period", "0")
+        assert too_eager.returncode != 0 and "grace_period" in too_eager.stderr
+        dry = json.loads(cli(ws, "gc", "--grace-period", "60", "--dry-run", "--json").stdout)
+        assert dry["dry_run"] and dry["runs_purged"] == 1 and dry["blobs_removed"] == 0  # the orphan is too young
+        assert behind.blobs.exists(orphan)
+        report = ws.gc(grace_period=60)
+        assert report.runs_purged == 1 and not report.dry_run
+        (event,) = behind.events.list(action="workspace.gc")
+        assert event.actor == "root" and event.details["from"] == "127.0.0.1"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from driftloop.cli._output import console, format_bytes, local_workspace, print_json, table, workspace
+from driftloop.cli._output import console, format_bytes, print_json, table, workspace
 
 
 def gc(
@@ -19,9 +19,8 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would go; remove nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Purge deleted runs and experiments, then remove blobs nothing refers to."""
-    ws = local_workspace("gc", instead="ask its admin")
-    report = ws.gc(grace_period=grace_period, purge_older_than=purge_older_than, dry_run=dry_run)
+    """Purge deleted runs and experiments, then remove blobs nothing refers to (through a server: an admin's)."""
+    report = workspace().gc(grace_period=grace_period, purge_older_than=purge_older_than, dry_run=dry_run)
     if as_json:
         print_json({name: getattr(report, name) for name in report.__dataclass_fields__})
         return

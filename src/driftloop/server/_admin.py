@@ -1,4 +1,4 @@
-"""Users, tokens and grants over HTTP: every route needs ``admin`` on the workspace.
+"""Users, tokens, grants and garbage collection over HTTP: every route needs ``admin`` on the workspace.
 
 A token is answered once, when it is created (``token``, with ``Cache-Control: no-store``); afterwards only its
 record is listed, never the secret. Each change is an event naming the admin who made it.
@@ -134,3 +134,43 @@ def grant(name: str, scope: Scope, body: RoleGrant, services: ServicesDependency
 def revoke_grant(name: str, scope: Scope, services: ServicesDependency) -> Response:
     """Take back the user's role on a scope; answers the grant as it was (404 when it held none)."""
     return json_response(services.metadata.identities.revoke_grant(name, scope, actor=services.actor).to_dict())
+
+
+# -- housekeeping ----------------------------------------------------------------------------------------
+
+
+class GarbageCollection(BaseModel):
+    grace_period: float = Field(
+        3600.0,
+        ge=60.0,
+        le=3.2e9,
+        description="Keep unreferenced blobs younger than this many seconds: a client registering a model or a "
+        "dataset uploads its files first, so at least a minute.",
+    )
+    purge_older_than: float = Field(
+        0.0, ge=0.0, le=3.2e9, description="Purge runs and experiments deleted at least this many seconds ago."
+    )
+    dry_run: bool = Field(False, description="Report what would go; remove nothing.")
+
+
+class GarbageReportInfo(BaseModel):
+    runs_purged: int
+    experiments_purged: int
+    blobs_removed: int
+    bytes_freed: int
+    blobs_kept: int
+    temporary_files_removed: int
+    dry_run: bool
+
+
+@routes.post("/gc", Role.ADMIN, response_model=GarbageReportInfo)
+def collect_garbage(body: GarbageCollection, services: ServicesDependency) -> Response:
+    """Purge deleted runs and experiments, then remove the blobs nothing refers to, as ``driftloop gc`` does; the
+    collection is an event naming the admin."""
+    report = services.workspace.gc(
+        grace_period=body.grace_period,
+        purge_older_than=body.purge_older_than,
+        dry_run=body.dry_run,
+        actor=services.actor,
+    )
+    return json_response({name: getattr(report, name) for name in GarbageReportInfo.model_fields})
