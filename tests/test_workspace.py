@@ -84,5 +84,5 @@ def test_acting_as_shares_the_stores_and_records_the_other_actor(tmp_path: Path)
         assert event.actor == "dan"
         with pytest.raises(InvalidName):
             ws.acting_as(" ")
-    with pytest.raises(InvalidState, match="acting as another user"):
+    with pytest.raises(InvalidState, match="acts as its token's user"):
         Workspace("http://127.0.0.1:9", token="dl_x_" + "y" * 43).acting_as("dan")

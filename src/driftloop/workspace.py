@@ -134,7 +134,11 @@ class Workspace:
         """
         from driftloop.names import validate_actor
 
-        self._refuse_if_remote("acting as another user")
+        if self.settings.is_remote:
+            raise InvalidState(
+                "A workspace reached through a server acts as its token's user; open it with another user's token "
+                f"to act as {actor!r}."
+            )
         self.open()
         other = Workspace(actor=validate_actor(actor))
         other._settings = dataclasses.replace(self.settings, actor=actor)

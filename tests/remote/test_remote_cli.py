@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -181,23 +182,78 @@ def test_the_workspace_jobs_say_where_they_run(
     assert instead in result.exception.message and "secret" not in result.exception.message
 
 
-def test_batch_scoring_through_a_server_scores_and_refuses_to_log_where_nobody_monitors(tmp_path: Path) -> None:
+def test_batch_scoring_through_a_server_logs_its_rows_on_the_server(tmp_path: Path) -> None:
     from sklearn.linear_model import LinearRegression
 
-    frame = pd.DataFrame({"area": [50.0, 80.0, 120.0], "price": [150.0, 240.0, 360.0]})
+    from driftloop.entities import Role
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.store.tables import TableStore
+
+    frame = pd.DataFrame({"listing": ["a", "b", "c"], "area": [50.0, 80.0, 120.0], "price": [150.0, 240.0, 360.0]})
     rows = tmp_path / "rows.csv"
-    frame[["area"]].to_csv(rows, index=False)
+    frame[["listing", "area"]].to_csv(rows, index=False)
     with remote_workspace(tmp_path) as ws:
         behind = stores_of(ws)
         behind.models.register("houses", LinearRegression().fit(frame[["area"]], frame["price"]), target="price")
         behind.models.promote("houses/1")
-        scored = cli(ws, "predict", "houses", "--input", str(rows), "--output", str(tmp_path / "out.parquet"))
+        behind.metadata.identities.create_user("vic", role=Role.VIEWER, actor="setup")
+        _, viewer = behind.metadata.identities.create_token("vic", None, actor="setup")
+        out = tmp_path / "out.parquet"
+        args = ("predict", "houses", "--input", str(rows), "--output", str(out), "--id-column", "listing")
+        refused = cli(ws, *args, "--log", token=viewer)
+        assert refused.returncode != 0 and "editor" in refused.stderr and not out.exists()
+        scored = cli(ws, *args, "--log")
         assert scored.returncode == 0, scored.stderr
-        assert pd.read_parquet(tmp_path / "out.parquet")["prediction"].round(6).tolist() == [150.0, 240.0, 360.0]
-        again = str(tmp_path / "again.parquet")
-        logged = cli(ws, "predict", "houses", "--input", str(rows), "--output", again, "--log")
-        assert logged.returncode == 1 and "keeps on the server" in logged.stderr, logged.stderr
-        assert not (tmp_path / "again.parquet").exists()
+        assert pd.read_parquet(out)["prediction"].round(6).tolist() == [150.0, 240.0, 360.0]
+        log = PredictionLog(TableStore(behind.settings.tables_url))
+        logged = log.read("houses").to_pylist()
+        assert sorted(row["request_id"] for row in logged) == ["a", "b", "c"]
+        assert {(row["served_by"], row["protocol"], row["version"]) for row in logged} == {("batch", "batch", 1)}
+
+
+def test_rows_a_client_logs_must_be_a_batch_scoring_s_of_the_model(tmp_path: Path) -> None:
+    import io
+
+    import httpx
+    import pyarrow as pa
+    from sklearn.linear_model import LinearRegression
+
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.serving._prediction_records import PREDICTION_SCHEMA, RequestRows, encode_predictions
+    from driftloop.store.tables import TableStore
+
+    def stream(**changes: object) -> bytes:
+        fields = {"model": "houses", "version": 1, "served_by": "batch", "protocol": "batch", "ids": ["r1", "r2"]}
+        fields.update(changes)
+        rows = RequestRows(
+            fields["ids"], datetime.now(UTC), fields["model"], fields["version"], {"area": [50.0, 80.0]},
+            [150.0, 240.0], None, None, None, 1.0, fields["served_by"], fields["protocol"],
+        )  # fmt: skip
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, PREDICTION_SCHEMA) as writer:
+            writer.write_batch(encode_predictions([rows]))
+        return sink.getvalue()
+
+    frame = pd.DataFrame({"area": [50.0, 80.0, 120.0], "price": [150.0, 240.0, 360.0]})
+    with remote_workspace(tmp_path) as ws:
+        behind = stores_of(ws)
+        behind.models.register("houses", LinearRegression().fit(frame[["area"]], frame["price"]))
+        headers = {"Authorization": f"Bearer {ws.settings.token}"}
+        with httpx.Client(base_url=f"{ws.server.url}/api/v1/models", headers=headers) as http:
+            for body, message in (
+                (stream(served_by="champion"), "served_by must be 'batch'"),
+                (stream(protocol="native"), "protocol must be 'batch'"),
+                (stream(model="flats"), "model must be 'houses'"),
+                (stream(version=7), "no version 7"),
+                (stream(ids=["r1", ""]), "needs a request id"),
+                (b"not arrow", "Arrow IPC stream"),
+            ):
+                answer = http.post("/houses/predictions", content=body)
+                assert answer.status_code == 400 and message in answer.json()["error"]["message"], answer.text
+            assert http.post("/flats/predictions", content=stream()).status_code == 404
+            assert PredictionLog(TableStore(behind.settings.tables_url)).read("houses").num_rows == 0
+            answer = http.post("/houses/predictions", content=stream())
+            assert answer.status_code == 200 and answer.json() == {"rows": 2}
 
 
 def test_a_deployer_changes_traffic_through_the_server_and_an_editor_cannot(tmp_path: Path) -> None:

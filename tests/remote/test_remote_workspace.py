@@ -100,9 +100,11 @@ def test_acting_as_another_user_is_refused(tmp_path: Path) -> None:
 
 def test_the_direct_stores_are_the_server_s_own(tmp_path: Path) -> None:
     with remote_workspace(tmp_path) as ws:
-        for reach in (lambda: ws.metadata, lambda: ws.blobs, lambda: ws.gc()):
+        for reach in (lambda: ws.metadata, lambda: ws.blobs):
             with pytest.raises(InvalidState, match="through a server has no direct"):
                 reach()
+        with pytest.raises(InvalidState, match="acts as its token's user"):
+            ws.acting_as("dan")
 
 
 def test_an_unreachable_server_is_named_without_its_token(tmp_path: Path) -> None:

@@ -116,6 +116,7 @@ NO_SUCCESS = {
     ("PUT", "/api/v1/models/{name}/files/{digest}"): "the body must hash to the digest its path names",
     ("PUT", "/api/v1/datasets/{name}/files/{digest}"): "the body must hash to the digest its path names",
     ("POST", "/api/v1/models/{name}/versions"): "the body must name files uploaded first",
+    ("POST", "/api/v1/models/{name}/predictions"): "the body must be an Arrow stream of a batch scoring's records",
     ("POST", "/api/v1/datasets/{name}/versions/from-source"): "the URL must reach a public host; tests have no network",
     ("PUT", "/api/v1/datasets/{name}/schema"): "the body must be a whole data schema of the dataset's columns",
     ("POST", "/api/v1/labels"): "a label answers a logged prediction, and this workspace has logged none",

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from driftloop.entities import (
     WORKSPACE_SCOPE,
@@ -31,7 +32,7 @@ from driftloop.entities import (
 from driftloop.errors import InvalidInput, PermissionDenied
 from driftloop.names import validate_name
 from driftloop.server._access import Routes
-from driftloop.server._bodies import store_upload
+from driftloop.server._bodies import spooled, store_upload
 from driftloop.server._http import BINARY_BODY, ERROR_RESPONSES, JSON, json_response
 from driftloop.server._services import Services, ServicesDependency
 
@@ -320,6 +321,30 @@ def compare(name: str, version: VersionNumber, other: VersionNumber, services: S
 def _frame(services: Services, digest: str) -> pd.DataFrame:
     frame: pd.DataFrame = pq.read_table(io.BytesIO(services.blobs.get(digest))).to_pandas()
     return frame
+
+
+@routes.post(
+    "/models/{name}/predictions",
+    Role.EDITOR,
+    scope=MODEL,
+    upload=True,
+    response_model=dict[str, int],
+    openapi_extra={"requestBody": BINARY_BODY},
+)
+async def log_predictions(name: str, request: Request, services: ServicesDependency) -> Response:
+    """Append a batch scoring's rows to the prediction log (``driftloop predict --log`` through the server): an Arrow
+    IPC stream of prediction records (whatever the Content-Type says), committed all at once or not at all, so
+    labels that arrive later join them by request id. Each row must be the model's, by a registered version, scored
+    by a batch (``served_by`` and ``protocol`` are ``batch``), with a request id; 400 otherwise, and nothing is
+    logged."""
+    from driftloop.serving._batch import log_batch_rows
+
+    name = validate_name("model", name)
+    services.models.model(name)  # 404 before the body is read
+    async with spooled(request, request.app.state.gate.max_upload_bytes, "predictions.arrows") as file:
+        with file.open("rb") as stream:
+            rows = await run_in_threadpool(log_batch_rows, services.workspace, name, stream)
+    return json_response({"rows": rows})
 
 
 # -- monitoring --------------------------------------------------------------------------------------------------

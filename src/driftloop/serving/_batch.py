@@ -7,7 +7,9 @@ to the output Parquet file before the next is read.
 With ``log=True`` every scored row also goes to the workspace's prediction log (``protocol = "batch"``), so
 labels that arrive later join them by request id like those of served predictions. The log's rows are staged
 as Parquet files batch by batch while scoring and committed in one Delta commit once the output file is in
-place: a failed scoring logs nothing, and a finished one is logged whole.
+place: a failed scoring logs nothing, and a finished one is logged whole. Through a workspace server the rows are
+sent to it once all are scored (``POST /api/v1/models/{name}/predictions``, :func:`log_batch_rows` there), and the
+output appears only once the server has committed them.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from driftloop.errors import DriftloopError, InvalidInput, InvalidState
+from driftloop.errors import DriftloopError, InvalidInput
 
 if TYPE_CHECKING:
     from driftloop.registry import LoadedModel
@@ -40,6 +42,7 @@ REQUEST_ID = "request_id"
 # The role logged for a batch row. Not "champion": ``predict`` scores any version (houses/3, houses@challenger),
 # and served_by says which role in live traffic made a prediction; a batch row had none, so it says "batch".
 SERVED_BY = "batch"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
 @dataclass(frozen=True)
@@ -91,26 +94,20 @@ def score_batches(
     The output appears whole or not at all, and so do the logged rows: they are committed to the log, in
     one commit, only after the output file is in place. If scoring fails midway, nothing is logged (the
     files staged so far are deleted). If that final commit fails, the output stays written and the error is
-    raised; scoring again logs the rows then.
+    raised; scoring again logs the rows then. Through a workspace server, the commit is the server's: the rows
+    are sent to it (``POST /api/v1/models/{name}/predictions``, the editor role) before the output is put in
+    place, which a refusal (a role, a rule) then keeps from appearing.
 
     Raises:
         InvalidInput: The arguments do not name exactly one input, the model gives no probabilities, the input
             has no rows, or the id column is missing or has an empty value.
         InvalidData: The input lacks a column the model takes.
-        InvalidState: ``log`` on a workspace reached through a server (its prediction log is the server's).
         StoreError: The prediction log could not be written.
     """
     if (input_path is None) == (dataset is None):
         raise InvalidInput("Score either a file (--input) or a dataset (--dataset), exactly one of them.")
     if id_column is not None and not log:
         raise InvalidInput(f"The id column {id_column!r} names the request ids of logged rows; it takes log=True.")
-    if log and workspace.is_remote:
-        # The prediction log lives with the server's stores; a local one would be a log nobody monitors.
-        raise InvalidState(
-            "Scoring with log=True writes the workspace's prediction log, which a workspace reached through a server "
-            "keeps on the server: score without logging here, or send the rows to the server "
-            "(driftloop server --serve MODEL), which logs what it scores."
-        )
     info = workspace.models.get(reference)
     model = workspace.models.load(f"{info.model}/{info.number}")
     if probabilities and not model.is_classifier:
@@ -136,7 +133,11 @@ def score_batches(
     tables: TableStore | None = None
     staged: StagedWrite | None = None
     try:
-        if log:
+        if log and workspace.is_remote:
+            # The server commits the rows, or refuses them (a role, a rule) before the output appears.
+            with _spooled(scored()) as spool:
+                _send_to_the_server(workspace, info.model, spool)
+        elif log:
             from driftloop.serving._prediction_log import PredictionLog
             from driftloop.serving._prediction_records import PREDICTION_SCHEMA
             from driftloop.store.tables import TableStore
@@ -291,3 +292,91 @@ def _dataset_batches(
             batch = batch.drop_columns(["_source_row"])
         if batch.num_rows:
             yield batch
+
+
+def _spooled(rows: Iterator[pa.RecordBatch]) -> IO[bytes]:
+    """The scored rows' log records as an Arrow IPC stream in a temporary file (removed when closed)."""
+    import tempfile
+
+    from driftloop.serving._prediction_records import PREDICTION_SCHEMA
+
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    try:
+        with pa.ipc.new_stream(spool, PREDICTION_SCHEMA) as writer:
+            for batch in rows:
+                writer.write_batch(batch)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def _send_to_the_server(workspace: Workspace, model: str, spool: IO[bytes]) -> None:
+    """Send the spooled log records to the workspace server, which commits them all at once or refuses them all."""
+    from driftloop.remote._client import quoted
+
+    workspace.server.request(
+        "POST",
+        quoted("models", model, "predictions"),
+        content=iter(lambda: spool.read(1 << 20), b""),
+        headers={"Content-Type": ARROW_STREAM},
+        timeout=3600.0,
+    )
+
+
+def log_batch_rows(workspace: Workspace, model: str, stream: Any) -> int:
+    """Commit scored rows sent by a client (an Arrow IPC stream of prediction records) to ``model``'s part of the
+    prediction log, all at once; returns how many.
+
+    Every row must be a batch scoring's (``served_by`` and ``protocol`` are ``batch``) by a registered version of
+    ``model``, with a request id: a client cannot pass its rows off as a server's traffic or as another model's.
+
+    Raises:
+        InvalidInput: The stream is not Arrow, lacks a column, or a row breaks a rule above; nothing is logged.
+    """
+    import pyarrow.compute as pc
+
+    from driftloop.serving._prediction_log import PredictionLog
+    from driftloop.serving._prediction_records import PREDICTION_SCHEMA
+    from driftloop.store.tables import TableStore
+
+    try:
+        reader = pa.ipc.open_stream(stream)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise InvalidInput(f"The scored rows must be an Arrow IPC stream of prediction records: {error}") from None
+    missing = [name for name in PREDICTION_SCHEMA.names if name not in reader.schema.names]
+    if missing:
+        raise InvalidInput(f"The scored rows lack the column(s) {', '.join(missing)} of the prediction log.")
+    versions = {info.number for info in workspace.models.versions(model)}
+    count = 0
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        nonlocal count
+        for batch in reader:
+            try:
+                batch = batch.select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as error:
+                raise InvalidInput(f"The scored rows do not fit the prediction log's columns: {error}") from None
+            for column, wanted in (("model", model), ("served_by", SERVED_BY), ("protocol", "batch")):
+                found = set(pc.unique(batch.column(column)).to_pylist()) - {wanted}
+                if found:
+                    raise InvalidInput(f"Every row's {column} must be {wanted!r} here; got {sorted(found)[:5]}.")
+            unknown = set(pc.unique(batch.column("version")).to_pylist()) - versions
+            if unknown:
+                raise InvalidInput(f"The model {model!r} has no version {sorted(unknown)[0]}.")
+            if pc.any(pc.equal(pc.utf8_length(batch.column("request_id")), 0)).as_py():
+                raise InvalidInput("Every scored row needs a request id; one is empty.")
+            count += batch.num_rows
+            yield batch
+
+    prediction_log = PredictionLog(TableStore(workspace.settings.tables_url))
+    tables = prediction_log.tables
+    staged = tables.stage(prediction_log.table, checked(), fallback_schema=PREDICTION_SCHEMA)
+    try:
+        tables.commit(staged, mode="append", properties={"driftloop.operation": "prediction log"})
+    except BaseException:
+        with contextlib.suppress(DriftloopError):
+            tables.discard(staged)
+        raise
+    return count
