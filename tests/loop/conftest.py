@@ -39,15 +39,21 @@ def nullable_area(frame: pd.DataFrame) -> DataSchema:
     return DataSchema(columns=tuple(area if spec.name == "area" else spec for spec in inferred.columns))
 
 
-@pytest.fixture
-def ws(sqlite_workspace: Workspace) -> Workspace:
+def with_champion(workspace: Workspace) -> Workspace:
+    """``workspace`` with the dataset ``sales`` (last year's market) and a LightGBM trained on it, the champion of
+    ``houses``."""
     sales = market(1_500, 0).drop(columns=["sale_id"])
-    sqlite_workspace.datasets.ingest("sales", sales, schema=nullable_area(sales))
-    sqlite_workspace.training.train(
+    workspace.datasets.ingest("sales", sales, schema=nullable_area(sales))
+    workspace.training.train(
         "sales", "price", algorithms="lightgbm", params={"lightgbm": {"n_estimators": 80}}, folds=3,
         register="houses", promote=True,
     )  # fmt: skip
-    return sqlite_workspace
+    return workspace
+
+
+@pytest.fixture
+def ws(sqlite_workspace: Workspace) -> Workspace:
+    return with_champion(sqlite_workspace)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import remote_workspace, stores_of
-from tests.loop.conftest import market, nullable_area, serve
+from tests.loop.conftest import market, serve, with_champion
 from tests.remote.test_remote_cli import cli
 
 from driftloop import Workspace
@@ -30,12 +30,7 @@ POLICY = {
 
 def with_drifted_traffic(behind: Workspace) -> None:
     """The server's workspace: a champion trained on last year's prices, then served this year's (60% dearer)."""
-    sales = market(1_500, 0).drop(columns=["sale_id"])
-    behind.datasets.ingest("sales", sales, schema=nullable_area(sales))
-    behind.training.train(
-        "sales", "price", algorithms="lightgbm", params={"lightgbm": {"n_estimators": 80}}, folds=3,
-        register="houses", promote=True,
-    )  # fmt: skip
+    with_champion(behind)
     app = create_app(behind, ServerSettings(models=["houses"], monitor_interval=0, upkeep_interval=0))
     with TestClient(app) as client:
         client.app_state = app.state  # type: ignore[attr-defined]
