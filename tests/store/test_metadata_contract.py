@@ -255,6 +255,31 @@ def test_unreachable_store_names_the_url() -> None:
     assert "secret" not in str(caught.value)
 
 
+def test_an_interruption_inside_a_write_goes_on_and_commits_nothing(
+    store: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM's SystemExit (or Ctrl-C) landing inside a statement leaves the connection mid-statement, where a
+    rollback fails: the interruption must go on (not turn into a store error the caller swallows), the connection
+    must never serve again, and nothing of the transaction may be committed."""
+    from driftloop.store.metadata._schema import experiments
+
+    def failing_rollback(self: object) -> None:
+        raise sa.exc.InternalError("ROLLBACK", {}, Exception("connection in transaction status ACTIVE"))
+
+    monkeypatch.setattr(sa.engine.RootTransaction, "rollback", failing_rollback)
+    with pytest.raises(SystemExit), store.database.write() as conn:
+        conn.execute(
+            experiments.insert().values(
+                name="interrupted", lifecycle="active", created_at=time.time(), created_by="contract"
+            )
+        )
+        raise SystemExit(143)
+    monkeypatch.undo()
+    assert "interrupted" not in {e.name for e in store.experiments.list()}
+    for _ in range(3):  # every pooled connection is fit to serve
+        store.experiments.create(f"after-{uuid.uuid4().hex[:8]}", actor="contract")
+
+
 def test_concurrent_appends_to_one_series_lose_no_update(store_url: str) -> None:
     import threading
 

@@ -13,7 +13,7 @@ import random
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +161,15 @@ class Database:
                 try:
                     yield conn
                     transaction.commit()
-                except BaseException:
+                except Exception:
                     transaction.rollback()
+                    raise
+                except BaseException:
+                    # SIGTERM's SystemExit or Ctrl-C landing inside a statement: the connection may be left
+                    # mid-statement, where a rollback fails (and its error would hide the interruption) and from
+                    # where the pool must never hand it out again. Closing it rolls the transaction back.
+                    with suppress(Exception):
+                        conn.invalidate()
                     raise
                 finally:
                     conn.close()
