@@ -162,7 +162,6 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
         ("monitor run --alerts alerts.yaml", "monitor run --alerts", "driftloop alerts list"),
         ("monitor run --every 5m", "monitor run --every", "driftloop server --serve MODEL"),
         ("db upgrade", "db upgrade", "ask its admin"),
-        ("db current", "db current", "ask its admin"),
     ],
 )
 def test_the_workspace_jobs_say_where_they_run(
@@ -304,3 +303,16 @@ def test_an_admin_collects_garbage_through_the_server(tmp_path: Path) -> None:
         assert report.runs_purged == 1 and not report.dry_run
         (event,) = behind.events.list(action="workspace.gc")
         assert event.actor == "root" and event.details["from"] == "127.0.0.1"
+
+
+def test_db_current_through_the_server_names_its_revision_and_any_skew(tmp_path: Path) -> None:
+    from driftloop.store.metadata import Database
+
+    with remote_workspace(tmp_path) as ws:
+        shown = cli(ws, "db", "current")
+        newest = Database.newest_revision()
+        assert shown.returncode == 0, shown.stderr
+        assert f"revision {newest}; newest it knows {newest} (up to date)." in shown.stdout.replace("\n", "")
+        assert ws.server.get("/schema")["revision"] == newest
+        upgrade = cli(ws, "db", "upgrade")
+        assert upgrade.returncode != 0 and "ask its admin" in upgrade.stderr

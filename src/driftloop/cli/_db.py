@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from driftloop.cli._output import console, local_workspace
+from driftloop.cli._output import console, local_workspace, workspace
 from driftloop.store.metadata import redact
 
 app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
@@ -24,8 +24,24 @@ def upgrade() -> None:
 
 @app.command()
 def current() -> None:
-    """Print the schema revision of the store and the newest this driftloop knows."""
-    ws = local_workspace("db current", instead="ask its admin")
+    """Print the schema revision of the store and the newest this driftloop knows (through a server: the server's
+    store, and whether the server's driftloop and this one know the same newest revision)."""
+    ws = workspace()
+    if ws.is_remote:
+        from driftloop.store.metadata import Database
+
+        found = ws.server.get("/schema")
+        here = Database.newest_revision()
+        state = (
+            "up to date" if found["revision"] == found["newest"] else "its admin needs to run `driftloop db upgrade`"
+        )
+        skew = "" if here == found["newest"] else f"; this driftloop knows {here}: upgrade the older of the two"
+        console.print(
+            f"{redact(ws.settings.store)} (driftloop {found['version']}): revision {found['revision'] or 'none'}; "
+            f"newest it knows {found['newest']} ({state}){skew}.",
+            markup=False,
+        )
+        return
     revision, head = ws.schema_revision()
     state = "up to date" if revision == head else "needs `driftloop db upgrade`"
     console.print(

@@ -61,6 +61,20 @@ def me(request: Request) -> Response:
     return json_response({"name": request.state.caller.name})
 
 
+class SchemaRevision(BaseModel):
+    revision: str | None = Field(description="The metadata store's schema revision (null when it is empty).")
+    newest: str = Field(description="The newest revision the server's driftloop knows.")
+    version: str = Field(description="The server's driftloop version.")
+
+
+@meta.get("/schema", Role.VIEWER, response_model=SchemaRevision)
+def schema(request: Request) -> Response:
+    """The schema revision of the workspace's metadata store and the newest the server's code knows, with the
+    server's version (``driftloop db current`` through the server)."""
+    revision, newest = request.app.state.workspace.schema_revision()
+    return json_response({"revision": revision, "newest": newest, "version": driftloop.__version__})
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceServerSettings:
     """How the workspace server admits requests.

@@ -98,7 +98,12 @@ class Database:
 
         with self.read() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
-        return current, self._script().get_current_head() or ""
+        return current, self.newest_revision()
+
+    @staticmethod
+    def newest_revision() -> str:
+        """The newest schema revision this driftloop knows (its migrations' head)."""
+        return Database._script().get_current_head() or ""
 
     def upgrade(self) -> str:
         """Apply every pending migration in one write transaction; returns the new revision."""
@@ -265,17 +270,19 @@ class Database:
                 ) from error
             raise
 
-    def _alembic_config(self) -> Any:
+    @staticmethod
+    def _alembic_config() -> Any:
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         return config
 
-    def _script(self) -> Any:
+    @staticmethod
+    def _script() -> Any:
         from alembic.script import ScriptDirectory
 
-        return ScriptDirectory.from_config(self._alembic_config())
+        return ScriptDirectory.from_config(Database._alembic_config())
 
     def _known_revisions(self) -> set[str]:
         return {script.revision for script in self._script().walk_revisions()}
