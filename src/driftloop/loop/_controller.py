@@ -113,6 +113,8 @@ class LoopController:
         seed: Seeds the training runs.
         label_settle: Seconds a label must have been recorded before the loop reads it as arrived (``new_labels``
             triggers, the ``online`` action).
+        schedule_from: By policy name, when its ``schedule`` triggers start counting, until its first scheduled
+            action (when the controller was built, by default).
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class LoopController:
         alerts: AlertConfig | None = None,
         seed: int = 0,
         label_settle: float = LABEL_SETTLE_SECONDS,
+        schedule_from: Mapping[str, float] | None = None,
     ) -> None:
         from driftloop.monitoring import AlertConfig, AlertEngine, AlertRule
         from driftloop.serving._prediction_log import PredictionLog
@@ -156,7 +159,9 @@ class LoopController:
             message="{subject}: a loop action failed; the champion keeps serving (driftloop loop actions).",
         )
         self.alerts = AlertEngine(workspace.metadata.alerts, (quality, failed, *config.rules), config.channels)
-        self.triggers = Triggers(workspace, self.repository, self.log, clock=clock, label_settle=label_settle)
+        self.triggers = Triggers(
+            workspace, self.repository, self.log, clock=clock, label_settle=label_settle, schedule_from=schedule_from
+        )
 
     # -- the tick ------------------------------------------------------------------------------------
 

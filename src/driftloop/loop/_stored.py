@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.entities import StoredPolicy
-from driftloop.errors import Conflict, NotFound
+from driftloop.errors import Conflict, NotFound, StoreUnavailable
 from driftloop.loop._policy import Policy, policies_from_dict, read_policy_file
 
 if TYPE_CHECKING:
@@ -75,18 +75,20 @@ class StoredPolicies:
             Conflict: Another process runs the controller now.
         """
         from driftloop.execution import LeasedJob
-        from driftloop.execution._leased import process_holder_name
         from driftloop.loop._controller import CONTROLLER_LEASE, LoopController
 
         workspace = self._workspace if self._actor is None else self._workspace.acting_as(self._actor)
-        policies = self.load()
+        stored = {policy.name: policy for policy in self.list()}
         if names is not None:
-            known = {policy.name for policy in policies}
-            unknown = [name for name in names if name not in known]
+            unknown = [name for name in names if name not in stored]
             if unknown:
-                raise NotFound(f"No stored policy named {', '.join(map(repr, unknown))}; stored: {sorted(known)}.")
-            policies = [policy for policy in policies if policy.name in set(names)]
-        controller = LoopController(workspace, policies)
+                raise NotFound(f"No stored policy named {', '.join(map(repr, unknown))}; stored: {sorted(stored)}.")
+            stored = {name: policy for name, policy in stored.items() if name in set(names)}
+        policies = policies_from_dict({"policies": [policy.document for policy in stored.values()]}, self._workspace)
+        # Built for this one tick: schedules count from when each policy was stored, until its first scheduled action.
+        controller = LoopController(
+            workspace, policies, schedule_from={name: policy.updated_at for name, policy in stored.items()}
+        )
         outcomes: builtins.list[PolicyOutcome] = []
         failure: builtins.list[BaseException] = []
 
@@ -97,11 +99,11 @@ class StoredPolicies:
                 failure.append(error)
 
         leases = workspace.metadata.leases
-        job = LeasedJob(
-            leases, CONTROLLER_LEASE, tick, interval=60.0, holder=f"{process_holder_name()}:{workspace.actor}"
-        )
+        job = LeasedJob(leases, CONTROLLER_LEASE, tick, interval=60.0)
         try:
             if not job.run_once():
+                if job.last_error is not None:  # the lease could not be read: the store's trouble, not a holder
+                    raise StoreUnavailable(f"The loop's tick did not run: {job.last_error}.")
                 holder = leases.get(CONTROLLER_LEASE)
                 raise Conflict(
                     "The loop's controller runs in another process now"

@@ -50,6 +50,7 @@ class Triggers:
         *,
         clock: Callable[[], float],
         label_settle: float,
+        schedule_from: Mapping[str, float] | None = None,
     ) -> None:
         self.workspace = workspace
         self.repository = repository
@@ -57,6 +58,7 @@ class Triggers:
         self.clock = clock
         self.label_settle = label_settle
         self._started_at = clock()
+        self._schedule_from = dict(schedule_from or {})
 
     def fired(
         self, policy: Policy, trigger: Trigger, champion: ModelVersionInfo, live: LiveCheck | None
@@ -176,7 +178,9 @@ class Triggers:
         from croniter import croniter
 
         previous = [a for a in self.repository.list(policy=policy.name, limit=50) if a.trigger == "schedule"]
-        since = previous[0].started_at if previous else self._started_at
+        # Before a policy's first scheduled action, its schedule counts from when it was stored (a controller
+        # built for one tick, through a workspace server, would otherwise always find the next time ahead).
+        since = previous[0].started_at if previous else self._schedule_from.get(policy.name, self._started_at)
         now = self.clock()
         due = croniter(trigger.options["cron"], datetime.fromtimestamp(since, UTC)).get_next(float)
         return {"cron": trigger.options["cron"], "due": due} if due <= now else None
