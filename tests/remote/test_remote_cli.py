@@ -225,7 +225,7 @@ def test_rows_a_client_logs_must_be_a_batch_scoring_s_of_the_model(tmp_path: Pat
         fields = {"model": "houses", "version": 1, "served_by": "batch", "protocol": "batch", "ids": ["r1", "r2"]}
         fields.update(changes)
         rows = RequestRows(
-            fields["ids"], datetime.now(UTC), fields["model"], fields["version"], {"area": [50.0, 80.0]},
+            fields["ids"], datetime(2099, 1, 1, tzinfo=UTC), fields["model"], fields["version"], {"area": [50.0, 80.0]},
             [150.0, 240.0], None, None, None, 1.0, fields["served_by"], fields["protocol"],
         )  # fmt: skip
         sink = io.BytesIO()
@@ -245,7 +245,9 @@ def test_rows_a_client_logs_must_be_a_batch_scoring_s_of_the_model(tmp_path: Pat
                 (stream(model="flats"), "model must be 'houses'"),
                 (stream(version=7), "no version 7"),
                 (stream(ids=["r1", ""]), "needs a request id"),
+                (stream(ids=["r1", "r1"]), "a request id of its own"),
                 (b"not arrow", "Arrow IPC stream"),
+                (stream()[:-40], "breaks off or is damaged"),
             ):
                 answer = http.post("/houses/predictions", content=body)
                 assert answer.status_code == 400 and message in answer.json()["error"]["message"], answer.text
@@ -253,6 +255,14 @@ def test_rows_a_client_logs_must_be_a_batch_scoring_s_of_the_model(tmp_path: Pat
             assert PredictionLog(TableStore(behind.settings.tables_url)).read("houses").num_rows == 0
             answer = http.post("/houses/predictions", content=stream())
             assert answer.status_code == 200 and answer.json() == {"rows": 2}
+            # Dated by the server when it took them, not by the client (which said 2099).
+            (logged,) = {
+                row["at"].year for row in PredictionLog(TableStore(behind.settings.tables_url)).read().to_pylist()
+            }
+            assert logged == datetime.now(UTC).year
+            again = http.post("/houses/predictions", content=stream(ids=["r3", "r1"]))
+            assert again.status_code == 400 and "in the prediction log already (such as 'r1')" in again.text
+            assert PredictionLog(TableStore(behind.settings.tables_url)).read("houses").num_rows == 2
 
 
 def test_a_deployer_changes_traffic_through_the_server_and_an_editor_cannot(tmp_path: Path) -> None:

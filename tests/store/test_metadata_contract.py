@@ -280,6 +280,22 @@ def test_an_interruption_inside_a_write_goes_on_and_commits_nothing(
         store.experiments.create(f"after-{uuid.uuid4().hex[:8]}", actor="contract")
 
 
+def test_an_interrupted_write_keeps_an_in_memory_store() -> None:
+    """A rollback that works keeps the connection: an in-memory SQLite store lives in it (a notebook's Ctrl-C)."""
+    from driftloop.store.metadata._schema import experiments
+
+    store = MetadataStore("sqlite:///:memory:", auto_migrate=True)
+    store.open()
+    try:
+        store.experiments.create("kept", actor="contract")
+        with pytest.raises(KeyboardInterrupt), store.database.write() as conn:
+            conn.execute(experiments.insert().values(name="dropped", created_at=time.time(), created_by="contract"))
+            raise KeyboardInterrupt
+        assert {e.name for e in store.experiments.list()} == {"kept"}
+    finally:
+        store.close()
+
+
 def test_concurrent_appends_to_one_series_lose_no_update(store_url: str) -> None:
     import threading
 

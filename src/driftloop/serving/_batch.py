@@ -330,7 +330,10 @@ def log_batch_rows(workspace: Workspace, model: str, stream: Any) -> int:
     prediction log, all at once; returns how many.
 
     Every row must be a batch scoring's (``served_by`` and ``protocol`` are ``batch``) by a registered version of
-    ``model``, with a request id: a client cannot pass its rows off as a server's traffic or as another model's.
+    ``model``, with a request id of its own (in the stream, and not in the log yet): a client cannot pass its rows
+    off as a server's traffic or another model's, nor attach its rows to labels of predictions logged before. Each
+    row's time is the server's, when it takes the rows: a client cannot date rows into the future, where they
+    would stay the latest window of every drift check.
 
     Raises:
         InvalidInput: The stream is not Arrow, lacks a column, or a row breaks a rule above; nothing is logged.
@@ -351,9 +354,15 @@ def log_batch_rows(workspace: Workspace, model: str, stream: Any) -> int:
     versions = {info.number for info in workspace.models.versions(model)}
     count = 0
 
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except (pa.ArrowInvalid, OSError) as error:
+            raise InvalidInput(f"The scored rows' Arrow stream breaks off or is damaged: {error}") from None
+
     def checked() -> Iterator[pa.RecordBatch]:
         nonlocal count
-        for batch in reader:
+        for batch in batches():
             try:
                 batch = batch.select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
             except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as error:
@@ -367,13 +376,27 @@ def log_batch_rows(workspace: Workspace, model: str, stream: Any) -> int:
                 raise InvalidInput(f"The model {model!r} has no version {sorted(unknown)[0]}.")
             if pc.any(pc.equal(pc.utf8_length(batch.column("request_id")), 0)).as_py():
                 raise InvalidInput("Every scored row needs a request id; one is empty.")
+            ids.append(batch.column("request_id"))
             count += batch.num_rows
-            yield batch
+            stamped = pa.array(np.full(batch.num_rows, received), PREDICTION_SCHEMA.field("at").type)
+            yield batch.set_column(PREDICTION_SCHEMA.get_field_index("at"), PREDICTION_SCHEMA.field("at"), stamped)
 
     prediction_log = PredictionLog(TableStore(workspace.settings.tables_url))
     tables = prediction_log.tables
+    ids: list[pa.Array] = []
+    received = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us")
     staged = tables.stage(prediction_log.table, checked(), fallback_schema=PREDICTION_SCHEMA)
     try:
+        sent = pa.chunked_array(ids, pa.string()).combine_chunks() if ids else pa.array([], pa.string())
+        if len(pc.unique(sent)) < len(sent):
+            raise InvalidInput("Each scored row needs a request id of its own; the rows repeat one.")
+        logged = prediction_log.read(request_ids=sent.to_pylist()) if len(sent) else None
+        if logged is not None and logged.num_rows:
+            taken = logged.column("request_id")[0].as_py()
+            raise InvalidInput(
+                f"{logged.num_rows:,} request id(s) are in the prediction log already (such as {taken!r}): "
+                "scored rows are logged under ids of their own."
+            )
         tables.commit(staged, mode="append", properties={"driftloop.operation": "prediction log"})
     except BaseException:
         with contextlib.suppress(DriftloopError):

@@ -170,11 +170,15 @@ class Database:
                     transaction.rollback()
                     raise
                 except BaseException:
-                    # SIGTERM's SystemExit or Ctrl-C landing inside a statement: the connection may be left
-                    # mid-statement, where a rollback fails (and its error would hide the interruption) and from
-                    # where the pool must never hand it out again. Closing it rolls the transaction back.
-                    with suppress(Exception):
-                        conn.invalidate()
+                    # SIGTERM's SystemExit or Ctrl-C landing inside a statement may leave the connection
+                    # mid-statement, where a rollback fails: its error must not hide the interruption, and the pool
+                    # must never hand that connection out again (dropping it rolls the transaction back). A
+                    # rollback that works keeps the connection (an in-memory SQLite store lives in it).
+                    try:
+                        transaction.rollback()
+                    except Exception:
+                        with suppress(Exception):
+                            conn.invalidate()
                     raise
                 finally:
                     conn.close()
