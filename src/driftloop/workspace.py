@@ -341,8 +341,13 @@ class Workspace:
 
         who = self.actor if actor is None else validate_actor(actor)
         if self.settings.is_remote:
+            if actor is not None and who != self.actor:
+                raise PermissionDenied(f"A workspace server records its token's user ({self.actor!r}); not {who!r}.")
             body = {"grace_period": grace_period, "purge_older_than": purge_older_than, "dry_run": dry_run}
-            return GarbageReport(**self.server.send("POST", "/gc", body, timeout=3600.0))
+            answer = self.server.send("POST", "/gc", body, timeout=3600.0)
+            return GarbageReport(
+                **{name: answer[name] for name in GarbageReport.__dataclass_fields__ if name in answer}
+            )
         return collect_garbage(
             self.metadata,
             self.blobs,

@@ -159,7 +159,7 @@ def test_a_live_check_in_python_on_a_remote_workspace_points_to_the_server(tmp_p
         ("serve houses", "serve", "driftloop server --serve MODEL"),
         ("loop run loop.yaml", "loop run FILE", "driftloop policies set FILE"),
         ("loop run --alerts alerts.yaml", "loop run --alerts", "driftloop alerts list"),
-        ("monitor run --alerts alerts.yaml", "monitor run --alerts", "driftloop alerts list"),
+        ("monitor run --alerts alerts.yaml", "monitor run --alerts", "driftloop serve --alerts"),
         ("monitor run --every 5m", "monitor run --every", "driftloop server --serve MODEL"),
         ("db upgrade", "db upgrade", "ask its admin"),
     ],

@@ -162,7 +162,8 @@ def run(
     if ws.is_remote:
         if alerts is not None:
             local_workspace("monitor run --alerts", instead="leave --alerts out: a pass on the server records its "
-                            "findings and alerts in the workspace (driftloop alerts list)")  # fmt: skip
+                            "findings there, and alert rules run where a server serves the model (driftloop serve "
+                            "--alerts)")  # fmt: skip
         if interval is not None:
             local_workspace("monitor run --every", instead="run one pass at a time through it, or let the server "
                             "monitor what it serves (driftloop server --serve MODEL)")  # fmt: skip

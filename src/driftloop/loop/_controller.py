@@ -286,10 +286,7 @@ class LoopController:
             log.warning("loop action %s of policy %s failed: %s", action.id, policy.name, message)
             ended: dict[str, Any] = {}
             if action.state == "rolling_out":  # a challenger that cannot be judged takes no more live traffic
-                try:
-                    ended = self._end_rollout(policy, action, f"rollout failed: {message[:200]}")
-                except DriftloopError as cleanup:
-                    log.warning("ending the rollout of loop action %s failed: %s", action.id, cleanup.message)
+                ended = self._end_rollout(policy, action, f"rollout failed: {message[:200]}")
             return self.repository.advance(
                 action.id, expected=action.state, state="failed", error=message[:4000], evidence=ended or None
             )
@@ -694,18 +691,22 @@ class LoopController:
         models = self.workspace.models
         reason = f"loop policy {policy.name}: {why}"
         traffic = action.evidence.get("rollout", {}).get("traffic")
-        restored = None
-        if traffic is not None:
-            try:
-                models.set_traffic(
-                    policy.model, **traffic["before"], reason=reason, expected=TrafficPolicy(**traffic["set"])
-                )
-                restored = True
-            except Conflict:  # a deployer changed the traffic during the rollout: theirs stands
-                restored = False
-        with contextlib.suppress(NotFound):  # removed by hand already
-            models.delete_alias(policy.model, "challenger", reason=reason)
-        return {} if restored is None else {"traffic_restored": restored}
+        ended: dict[str, Any] = {}
+        try:
+            if traffic is not None:
+                try:
+                    models.set_traffic(
+                        policy.model, **traffic["before"], reason=reason, expected=TrafficPolicy(**traffic["set"])
+                    )
+                    ended["traffic_restored"] = True
+                except Conflict:  # a deployer (or another rollout) changed the traffic meanwhile: theirs stands
+                    ended["traffic_restored"] = False
+            with contextlib.suppress(NotFound):  # removed by hand already
+                models.delete_alias(policy.model, "challenger", reason=reason)
+        except DriftloopError as error:  # the outcome stands (a promotion stays one); what is left is said
+            log.warning("ending the rollout of loop action %s: %s", action.id, error.message)
+            ended["rollout_end_error"] = error.message
+        return ended
 
     def _training_window(
         self, policy: Policy, champion: ModelVersionInfo

@@ -71,7 +71,7 @@ class SchemaRevision(BaseModel):
 def schema(request: Request) -> Response:
     """The schema revision of the workspace's metadata store and the newest the server's code knows, with the
     server's version (``driftloop db current`` through the server)."""
-    revision, newest = request.app.state.workspace.schema_revision()
+    revision, newest = request.app.state.workspace.metadata.database.revisions()
     return json_response({"revision": revision, "newest": newest, "version": driftloop.__version__})
 
 

@@ -100,9 +100,10 @@ class MonitorPassRequest(BaseModel):
 
 @routes.post("/monitor/passes", Role.DEPLOYER, response_model=dict[str, Any])
 def monitor_pass(body: MonitorPassRequest, services: ServicesDependency) -> Response:
-    """Check each model's latest window (drift, quality, estimated performance), record the findings and open or
-    resolve the alerts of the built-in rules, as ``driftloop monitor run`` does: every champion by default. A model
-    that cannot be checked is listed with its error."""
+    """Check each model's latest window (drift, quality, estimated performance) and record the findings, as
+    ``driftloop monitor run`` does without ``--alerts``: every champion by default. A model that cannot be checked is
+    listed with its error. Alert rules over the findings run where they are configured (``driftloop serve --alerts``,
+    ``driftloop monitor run --alerts`` beside the workspace)."""
     from driftloop.monitoring._scheduled import run_monitors
 
     found = run_monitors(

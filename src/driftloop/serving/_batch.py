@@ -96,7 +96,10 @@ def score_batches(
     files staged so far are deleted). If that final commit fails, the output stays written and the error is
     raised; scoring again logs the rows then. Through a workspace server, the commit is the server's: the rows
     are sent to it (``POST /api/v1/models/{name}/predictions``, the editor role) before the output is put in
-    place, which a refusal (a role, a rule) then keeps from appearing.
+    place, which a refusal (a role, a rule) then keeps from appearing. If the server's answer is lost after it
+    committed (a dropped connection), the output is not written while the rows are logged; scoring again with
+    the same ``id_column`` is then refused for ids already logged, and without one logs the rows again under
+    new ids.
 
     Raises:
         InvalidInput: The arguments do not name exactly one input, the model gives no probabilities, the input
