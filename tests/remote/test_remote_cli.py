@@ -129,6 +129,8 @@ def test_monitor_check_runs_on_the_server_next_to_its_prediction_log(tmp_path: P
         written = json.loads(data.read_text())
         assert written["title"].startswith("Drift of houses/1") and len(written["history"]) == 4
         assert [f["column"] for f in written["drift"]["features"] if f["drifted"]] == ["area"]
+        page_only = ws.server.request("GET", "/models/houses/report", params={"last": 500}).text
+        assert page_only.startswith("<!DOCTYPE html>") and "Drift of houses/1: 500 predictions" in page_only
         nowhere = cli(ws, "monitor", "report", "--model", "flats", "-o", str(tmp_path / "flats.html"), token=viewer)
         assert nowhere.returncode != 0 and "flats" in nowhere.stderr and not (tmp_path / "flats.html").exists()
 

@@ -387,9 +387,8 @@ def _live_report_of(
             "multivariate": multivariate,
             "slices": slices,
         }
-        path = quoted("models", parsed.name, "report")
-        data = ws.server.get(path, params={**query, "format": "json"})
-        page = ws.server.request("GET", path, params=query).text
+        data = ws.server.get(quoted("models", parsed.name, "report"), params={**query, "format": "both"})
+        page = data.pop("html")
         return page, data
     moment = None if since is None else datetime.now(UTC) - _duration(since)
     made = live_report(ws, model, last=last, since=moment, multivariate=multivariate, slices=slices)

@@ -400,12 +400,15 @@ def live_report(
     since: Since = None,
     multivariate: Multivariate = False,
     slices: Annotated[int, Query(ge=1, le=100, description="Drift over time: the window cut into slices.")] = 4,
-    format: Annotated[Literal["html", "json"], Query(description="The page, or its data.")] = "html",
+    format: Annotated[
+        Literal["html", "json", "both"],
+        Query(description="The page, its data, or both from one run (the data with the page under 'html')."),
+    ] = "html",
 ) -> Response:
     """The drift report of a served model's latest traffic against its version's holdout, as ``driftloop monitor
-    report --model`` writes it: a self-contained page (it opens offline), or its data as JSON. Drift over time draws
-    the monitor's recorded passes when there are two or more, else the window cut into ``slices``. 422 when the
-    window holds no prediction."""
+    report --model`` writes it: a self-contained page (it opens offline), its data as JSON, or both. Drift over time
+    draws the monitor's recorded passes when there are two or more, else the window cut into ``slices``. 422 when
+    the window holds no prediction."""
     from driftloop.monitoring._live_report import live_report
 
     made = live_report(
@@ -418,6 +421,8 @@ def live_report(
     )
     if format == "json":
         return json_response(made.to_dict())
+    if format == "both":
+        return json_response({**made.to_dict(), "html": made.html()})
     return Response(made.html(), media_type="text/html; charset=utf-8")
 
 
