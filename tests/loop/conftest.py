@@ -80,8 +80,9 @@ def serve(client: TestClient, frame: pd.DataFrame, ws: Workspace, *, labels: boo
         store.close()
 
 
-def policy(**overrides: object) -> Policy:
-    spec = {
+def policy_spec(**overrides: object) -> dict[str, object]:
+    """The loop tests' policy as a policy file holds it: retrain when the labelled MAPE is half again worse."""
+    return {
         "name": "houses-loop",
         "model": "houses",
         "window": 600,
@@ -91,7 +92,10 @@ def policy(**overrides: object) -> Policy:
         "cooldown": "1h",
         **overrides,
     }
-    (parsed,) = policies_from_dict({"policies": [spec]})
+
+
+def policy(**overrides: object) -> Policy:
+    (parsed,) = policies_from_dict({"policies": [policy_spec(**overrides)]})
     return parsed
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import remote_workspace, stores_of
-from tests.loop.conftest import market, serve, with_champion
+from tests.loop.conftest import market, policy_spec, serve, with_champion
 from tests.remote.test_remote_cli import cli
 
 from driftloop import Workspace
@@ -17,15 +17,6 @@ from driftloop.entities import Role
 from driftloop.errors import Conflict, NotFound, PermissionDenied
 from driftloop.loop._controller import CONTROLLER_LEASE
 from driftloop.serving import ServerSettings, create_app
-
-POLICY = {
-    "name": "houses-loop",
-    "model": "houses",
-    "window": 600,
-    "triggers": [{"performance_drop": {"metric": "mape", "by": 0.5, "min_labels": 300}}],
-    "action": {"retrain": {"window": 1_200, "min_rows": 300}},
-    "gates": ["mape beats champion by 0"],
-}
 
 
 def with_drifted_traffic(behind: Workspace) -> None:
@@ -41,7 +32,7 @@ def test_a_tick_runs_on_the_server_as_the_token_user(tmp_path: Path) -> None:
     with remote_workspace(tmp_path, actor="root") as admin:
         behind = stores_of(admin)
         with_drifted_traffic(behind)
-        admin.policies.set(POLICY)
+        admin.policies.set(policy_spec())
         identities = behind.metadata.identities
         tokens = {}
         for user, role in (("eve", Role.EDITOR), ("dan", Role.DEPLOYER)):
